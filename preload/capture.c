@@ -1,0 +1,206 @@
+#include "capture.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "table.h"
+#include "url.h"
+
+/* The challenge headers, in the order they are recorded. */
+static const char *const challenge_names[] = {"WWW-Authenticate", "Proxy-Authenticate"};
+
+struct response_headers {
+	struct record_header *h;
+	size_t n, cap;
+	bool truncated;
+	bool failed;
+};
+
+static void headers_add(struct response_headers *rh, const struct curl_header *ch)
+{
+	if (rh->n == TABLE_MAX_VALUES) {
+		rh->truncated = true;
+		return;
+	}
+	if (rh->n == rh->cap) {
+		size_t cap = rh->cap ? rh->cap * 2 : 4;
+		struct record_header *p = realloc(rh->h, cap * sizeof(*p));
+		if (!p) {
+			rh->failed = true;
+			return;
+		}
+		rh->h = p;
+		rh->cap = cap;
+	}
+	struct record_header *h = &rh->h[rh->n++];
+	h->name = ch->name;
+	h->name_len = strlen(ch->name);
+	h->value = ch->value;
+	h->value_len = strlen(ch->value);
+	/* Some libcurl versions store an empty value as a lone CR. */
+	if (h->value_len == 1 && h->value[0] == '\r')
+		h->value_len = 0;
+}
+
+static void collect(const struct curl_lib *lib, CURL *h, unsigned origin, int request,
+		    struct response_headers *rh)
+{
+	for (size_t k = 0; k < sizeof(challenge_names) / sizeof(challenge_names[0]); k++) {
+		struct curl_header *ch;
+		if (lib->real_curl_easy_header(h, challenge_names[k], 0, origin, request, &ch) !=
+		    CURLHE_OK)
+			continue;
+		size_t amount = ch->amount;
+		for (size_t i = 0; i < amount && !rh->failed; i++)
+			if (lib->real_curl_easy_header(h, challenge_names[k], i, origin, request,
+						       &ch) == CURLHE_OK)
+				headers_add(rh, ch);
+	}
+}
+
+static bool has_header(const struct curl_lib *lib, CURL *h, const char *name, unsigned origin,
+		       int request, struct curl_header **out)
+{
+	struct curl_header *ch;
+	if (lib->real_curl_easy_header(h, name, 0, origin, request, &ch) != CURLHE_OK)
+		return false;
+	if (out)
+		*out = ch;
+	return true;
+}
+
+/* How many requests the transfer made: libcurl numbers every response of a
+ * redirect or authentication chain from 0. */
+static int request_count(const struct curl_lib *lib, CURL *h)
+{
+	struct curl_header *ch;
+	int n = 1;
+
+	for (;; n++) {
+		CURLHcode rc = lib->real_curl_easy_header(h, "WWW-Authenticate", 0, CURLH_HEADER, n,
+							  &ch);
+		if (rc == CURLHE_NOREQUEST || rc == CURLHE_NOHEADERS || rc == CURLHE_BAD_ARGUMENT ||
+		    rc == CURLHE_NOT_BUILT_IN || n == 1000)
+			return n;
+	}
+}
+
+/* libcurl keeps the status of the last response only.  HTTP/2 and 3 keep a
+ * ":status" per response; on HTTP/1 a response that was followed by another
+ * request was a challenge if it carries one and no Location, else a
+ * redirect, whose code is unknown. */
+static long earlier_status(const struct curl_lib *lib, CURL *h, int request,
+			   const struct response_headers *rh, unsigned *flags)
+{
+	struct curl_header *ch;
+
+	if (has_header(lib, h, ":status", CURLH_PSEUDO, request, &ch)) {
+		char *end;
+		long v = strtol(ch->value, &end, 10);
+		if (*end == '\0' && v >= 100 && v <= 999)
+			return v;
+	}
+	*flags |= RECORD_STATUS_INFERRED;
+	if (!rh->n || has_header(lib, h, "Location", CURLH_HEADER, request, NULL))
+		return 0;
+	return strcasecmp(rh->h[0].name, "Proxy-Authenticate") == 0 ? 407 : 401;
+}
+
+static bool wanted(const struct config *cfg, const struct record *r)
+{
+	if (!config_status_wanted(cfg, r->status))
+		return false;
+	if (!r->headers_known)
+		return r->final;
+	return r->nheaders || (r->final && (r->status == 401 || r->status == 407));
+}
+
+static void remember(const struct record *r, CURL *h)
+{
+	struct table_entry *e = table_entry_new(h, r);
+	if (e)
+		table_put(e);
+	else
+		table_drop(h);
+}
+
+void capture_transfer(const struct config *cfg, const struct curl_lib *lib, CURL *h,
+		      CURLcode result, enum record_api api)
+{
+	int saved = errno;
+	long status = 0, connect = 0;
+	unsigned connect_flag = 0;
+	int last = 0;
+
+	lib->real_curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	/* A tunnel refused by the proxy leaves no response code: the answer
+	 * to CONNECT is then the final one. */
+	if (!status && lib->real_curl_easy_getinfo(h, CURLINFO_HTTP_CONNECTCODE, &connect) ==
+			       CURLE_OK && connect) {
+		status = connect;
+		connect_flag = RECORD_CONNECT;
+	}
+	if (lib->real_curl_easy_header && !connect_flag)
+		last = request_count(lib, h) - 1;
+
+	/* The common path: one response, not one to record. */
+	if (!last && !config_status_wanted(cfg, status)) {
+		table_drop(h);
+		goto out;
+	}
+
+	char *method = NULL, *url = NULL, *redacted = NULL;
+	lib->real_curl_easy_getinfo(h, CURLINFO_EFFECTIVE_METHOD, &method);
+	lib->real_curl_easy_getinfo(h, CURLINFO_EFFECTIVE_URL, &url);
+	if (url && !cfg->url_full) {
+		size_t n = url_redact(url, NULL, 0);
+		redacted = malloc(n + 1);
+		if (redacted)
+			url_redact(url, redacted, n + 1);
+	}
+	struct record_transfer t = {
+		.handle = h,
+		.api = api,
+		.method = method,
+		.url = cfg->url_full ? url : redacted,
+		.result = (int)result,
+	};
+
+	bool final_recorded = false;
+	for (int req = 0; req <= last; req++) {
+		struct response_headers rh = {0};
+		struct record r = {
+			.transfer = &t,
+			.final = req == last,
+			.request = req,
+			.headers_known = lib->real_curl_easy_header != NULL,
+		};
+		if (r.headers_known)
+			collect(lib, h, connect_flag ? CURLH_CONNECT : CURLH_HEADER, req, &rh);
+		r.nheaders = rh.n;
+		r.headers = rh.h;
+		r.flags = connect_flag | (rh.truncated ? RECORD_TRUNCATED : 0);
+		r.status = r.final ? status : earlier_status(lib, h, req, &rh, &r.flags);
+		if (result != CURLE_OK)
+			r.flags |= RECORD_INCOMPLETE;
+		else if (r.headers_known && !r.nheaders)
+			r.flags |= RECORD_NO_CHALLENGE;
+
+		if (!rh.failed && wanted(cfg, &r)) {
+			log_record(&r);
+			if (r.final) {
+				remember(&r, h);
+				final_recorded = true;
+			}
+		}
+		free(rh.h);
+	}
+	if (!final_recorded)
+		table_drop(h);
+	free(redacted);
+out:
+	errno = saved;
+}

@@ -1,0 +1,136 @@
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const unsigned short default_status[] = {401, 403, 407};
+
+static bool is_blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static void status_defaults(struct config *cfg)
+{
+	cfg->status_any = false;
+	memset(cfg->status, 0, sizeof(cfg->status));
+	for (size_t i = 0; i < sizeof(default_status) / sizeof(default_status[0]); i++)
+		cfg->status[default_status[i]] = 1;
+}
+
+/* "401, 407" or "any"; all or nothing: one bad element rejects the list. */
+static bool status_parse(struct config *cfg, const char *s)
+{
+	unsigned char set[CONFIG_STATUS_MAX + 1] = {0};
+	bool any = false, seen = false;
+
+	while (*s) {
+		while (is_blank(*s) || *s == ',')
+			s++;
+		if (!*s)
+			break;
+		const char *start = s;
+		while (*s && *s != ',' && !is_blank(*s))
+			s++;
+		size_t len = (size_t)(s - start);
+		while (is_blank(*s))
+			s++;
+		if (*s && *s != ',')
+			return false;
+		if (len == 3 && strncasecmp(start, "any", 3) == 0) {
+			any = true;
+		} else {
+			long v = 0;
+			if (len != 3)
+				return false;
+			for (size_t i = 0; i < len; i++) {
+				if (start[i] < '0' || start[i] > '9')
+					return false;
+				v = v * 10 + (start[i] - '0');
+			}
+			if (v < CONFIG_STATUS_MIN || v > CONFIG_STATUS_MAX)
+				return false;
+			set[v] = 1;
+		}
+		seen = true;
+	}
+	if (!seen)
+		return false;
+	cfg->status_any = any;
+	memcpy(cfg->status, set, sizeof(set));
+	return true;
+}
+
+static void warn_value(void (*warn)(const char *), const char *name, const char *value,
+		       const char *fallback)
+{
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), "%s=\"%.64s\" is not understood; using %s", name, value,
+		 fallback);
+	warn(msg);
+}
+
+void config_parse(struct config *cfg, config_getenv_fn getenv_fn, void (*warn)(const char *msg))
+{
+	const char *v;
+
+	memset(cfg, 0, sizeof(*cfg));
+	status_defaults(cfg);
+
+	v = getenv_fn(AUTHTAP_ENV_DISABLE);
+	if (v && *v) {
+		if (strcmp(v, "1") == 0 || strcasecmp(v, "yes") == 0 || strcasecmp(v, "true") == 0) {
+			cfg->disabled = true;
+			return;
+		}
+		if (strcmp(v, "0") != 0 && strcasecmp(v, "no") != 0 && strcasecmp(v, "false") != 0)
+			warn_value(warn, AUTHTAP_ENV_DISABLE, v, "0 (enabled)");
+	}
+
+	v = getenv_fn(AUTHTAP_ENV_LOG);
+	if (!v || !*v) {
+		cfg->sink = CONFIG_SINK_NONE;
+	} else if (strcmp(v, "stderr") == 0) {
+		cfg->sink = CONFIG_SINK_STDERR;
+	} else {
+		cfg->path = strdup(v);
+		cfg->sink = cfg->path ? CONFIG_SINK_FILE : CONFIG_SINK_NONE;
+	}
+
+	v = getenv_fn(AUTHTAP_ENV_FORMAT);
+	if (v && *v) {
+		if (strcasecmp(v, "json") == 0)
+			cfg->format = CONFIG_FORMAT_JSON;
+		else if (strcasecmp(v, "text") == 0)
+			cfg->format = CONFIG_FORMAT_TEXT;
+		else
+			warn_value(warn, AUTHTAP_ENV_FORMAT, v, "json");
+	}
+
+	v = getenv_fn(AUTHTAP_ENV_STATUS);
+	if (v && *v && !status_parse(cfg, v))
+		warn_value(warn, AUTHTAP_ENV_STATUS, v, "401,403,407");
+
+	v = getenv_fn(AUTHTAP_ENV_URL);
+	if (v && *v) {
+		if (strcasecmp(v, "full") == 0)
+			cfg->url_full = true;
+		else if (strcasecmp(v, "redacted") != 0)
+			warn_value(warn, AUTHTAP_ENV_URL, v, "redacted");
+	}
+}
+
+bool config_status_wanted(const struct config *cfg, long status)
+{
+	if (cfg->status_any)
+		return true;
+	return status >= CONFIG_STATUS_MIN && status <= CONFIG_STATUS_MAX && cfg->status[status];
+}
+
+void config_free(struct config *cfg)
+{
+	free(cfg->path);
+	cfg->path = NULL;
+}

@@ -1,0 +1,50 @@
+/* Everything authtap reads from the environment, read once. */
+#ifndef AUTHTAP_CONFIG_H
+#define AUTHTAP_CONFIG_H
+
+#include <stdbool.h>
+
+#define AUTHTAP_ENV_LOG "AUTHTAP_LOG"
+#define AUTHTAP_ENV_FORMAT "AUTHTAP_FORMAT"
+#define AUTHTAP_ENV_STATUS "AUTHTAP_STATUS"
+#define AUTHTAP_ENV_URL "AUTHTAP_URL"
+#define AUTHTAP_ENV_DISABLE "AUTHTAP_DISABLE"
+
+/* The prefix of every line authtap itself prints. */
+#define AUTHTAP_PREFIX "authtap: "
+
+#define CONFIG_STATUS_MIN 100
+#define CONFIG_STATUS_MAX 599
+
+enum config_format {
+	CONFIG_FORMAT_JSON,
+	CONFIG_FORMAT_TEXT,
+};
+
+enum config_sink {
+	CONFIG_SINK_NONE,
+	CONFIG_SINK_STDERR,
+	CONFIG_SINK_FILE,
+};
+
+struct config {
+	bool disabled;
+	enum config_sink sink;
+	char *path; /* CONFIG_SINK_FILE: the path with %p still in it */
+	enum config_format format;
+	bool status_any;
+	unsigned char status[CONFIG_STATUS_MAX + 1]; /* 1 for each recorded status */
+	bool url_full;
+};
+
+typedef const char *(*config_getenv_fn)(const char *name);
+
+/* Fills *cfg from getenv (secure_getenv inside the host).  Each bad value
+ * gets one "authtap:" line through warn and its default. */
+void config_parse(struct config *cfg, config_getenv_fn getenv_fn, void (*warn)(const char *msg));
+
+bool config_status_wanted(const struct config *cfg, long status);
+
+void config_free(struct config *cfg);
+
+#endif

@@ -1,0 +1,45 @@
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "log.h"
+#include "preload.h"
+#include "table.h"
+
+static struct config preload_cfg;
+static pthread_once_t preload_once = PTHREAD_ONCE_INIT;
+
+static const char *preload_getenv(const char *name)
+{
+	/* The loader ignores LD_PRELOAD for setuid programs; should authtap
+	 * be loaded there anyway, it takes nothing from the environment. */
+	return secure_getenv(name);
+}
+
+static void preload_atfork_child(void)
+{
+	table_atfork_child();
+	log_atfork_child();
+}
+
+static void preload_init(void)
+{
+	config_parse(&preload_cfg, preload_getenv, log_warn);
+	if (preload_cfg.disabled)
+		return;
+	log_open(&preload_cfg);
+	pthread_atfork(table_atfork_prepare, table_atfork_parent, preload_atfork_child);
+}
+
+const struct config *preload_config(void)
+{
+	int saved = errno;
+	pthread_once(&preload_once, preload_init);
+	errno = saved;
+	return &preload_cfg;
+}
+
+__attribute__((constructor)) static void preload_constructor(void)
+{
+	preload_config();
+}

@@ -1,0 +1,509 @@
+#include "log.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "challenge.h"
+
+static const char *const flag_names[] = {
+	"no_challenge", "incomplete", "truncated", "status_inferred", "connect",
+};
+
+/* The parameters a person debugging a sign-in looks for first. */
+static const char *const text_params[] = {
+	"realm", "scope", "error", "error_description", "resource_metadata",
+};
+
+/* Strict UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF. */
+static bool utf8_valid(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned c = s[i];
+		size_t n;
+		unsigned min, cp;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if (c >= 0xc2 && c <= 0xdf) {
+			n = 1, min = 0x80, cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2, min = 0x800, cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3, min = 0x10000, cp = c & 0x07;
+		} else {
+			return false;
+		}
+		if (len - i - 1 < n)
+			return false;
+		for (size_t k = 1; k <= n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += n + 1;
+	}
+	return true;
+}
+
+/* Where to cut s to at most cap bytes without splitting a UTF-8 sequence. */
+static size_t cut_len(const unsigned char *s, size_t len, size_t cap, bool latin1)
+{
+	if (!cap || len <= cap)
+		return len;
+	size_t n = cap;
+	if (!latin1)
+		while (n > 0 && (s[n] & 0xc0) == 0x80)
+			n--;
+	return n;
+}
+
+/* A JSON string.  latin1: every byte is one code point (U+0000..U+00FF),
+ * the documented encoding of values that are not UTF-8. */
+static void json_str(struct buf *b, const char *p, size_t len, bool latin1)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	buf_putc(b, '"');
+	size_t run = 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)p[i];
+		char esc[6];
+		size_t n = 0;
+
+		if (c == '"' || c == '\\') {
+			esc[0] = '\\', esc[1] = (char)c, n = 2;
+		} else if (c < 0x20) {
+			esc[0] = '\\';
+			switch (c) {
+			case '\n': esc[1] = 'n', n = 2; break;
+			case '\r': esc[1] = 'r', n = 2; break;
+			case '\t': esc[1] = 't', n = 2; break;
+			default:
+				memcpy(esc, "\\u00", 4);
+				esc[4] = hex[c >> 4], esc[5] = hex[c & 15], n = 6;
+			}
+		} else if (c >= 0x80 && latin1) {
+			esc[0] = (char)(0xc0 | (c >> 6)), esc[1] = (char)(0x80 | (c & 0x3f)), n = 2;
+		} else {
+			continue;
+		}
+		buf_put(b, p + run, i - run);
+		buf_put(b, esc, n);
+		run = i + 1;
+	}
+	buf_put(b, p + run, len - run);
+	buf_putc(b, '"');
+}
+
+/* A byte string for a terminal: printable ASCII and valid UTF-8 as they are,
+ * backslash doubled, everything else (controls, DEL, stray bytes) as \xHH. */
+static void text_str(struct buf *b, const char *p, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)p;
+
+	for (size_t i = 0; i < len;) {
+		unsigned char c = s[i];
+		if (c >= 0x20 && c < 0x7f) {
+			if (c == '\\')
+				buf_putc(b, '\\');
+			buf_putc(b, (char)c);
+			i++;
+			continue;
+		}
+		if (c >= 0x80) {
+			size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+			if (n <= len - i && utf8_valid(s + i, n)) {
+				buf_put(b, p + i, n);
+				i += n;
+				continue;
+			}
+		}
+		char esc[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
+		buf_put(b, esc, 4);
+		i++;
+	}
+}
+
+/* Undoes quoting into a scratch buffer; NULL when memory is short. */
+static const char *param_value(const struct challenge_param *p, char *small, size_t small_size,
+			       char **heap, size_t *len)
+{
+	if (!p->quoted) {
+		*len = p->value.len;
+		return p->value.p;
+	}
+	*len = challenge_unquote(p, small, small_size);
+	if (*len < small_size)
+		return small;
+	*heap = malloc(*len + 1);
+	if (!*heap)
+		return NULL;
+	challenge_unquote(p, *heap, *len + 1);
+	return *heap;
+}
+
+static bool name_eq(struct challenge_view a, struct challenge_view b)
+{
+	if (a.len != b.len)
+		return false;
+	for (size_t i = 0; i < a.len; i++) {
+		unsigned char x = (unsigned char)a.p[i], y = (unsigned char)b.p[i];
+		if (x >= 'A' && x <= 'Z')
+			x += 'a' - 'A';
+		if (y >= 'A' && y <= 'Z')
+			y += 'a' - 'A';
+		if (x != y)
+			return false;
+	}
+	return true;
+}
+
+static uint32_t name_hash(struct challenge_view v)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < v.len; i++) {
+		unsigned char c = (unsigned char)v.p[i];
+		if (c >= 'A' && c <= 'Z')
+			c += 'a' - 'A';
+		h = (h ^ c) * 16777619u;
+	}
+	return h;
+}
+
+static void json_name(struct buf *b, struct challenge_view name, bool latin1)
+{
+	char small[64];
+	char *heap = NULL;
+	char *lower = name.len < sizeof(small) ? small : (heap = malloc(name.len));
+
+	if (!lower) {
+		b->failed = true;
+		return;
+	}
+	for (size_t i = 0; i < name.len; i++) {
+		char c = name.p[i];
+		lower[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 'a' - 'A') : c;
+	}
+	json_str(b, lower, name.len, latin1);
+	free(heap);
+}
+
+static void json_param_value(struct buf *b, const struct challenge_param *p, bool latin1,
+			     size_t cap, bool *cut)
+{
+	char small[256];
+	char *heap = NULL;
+	size_t len;
+	const char *v = param_value(p, small, sizeof(small), &heap, &len);
+
+	if (!v) {
+		b->failed = true;
+		return;
+	}
+	size_t n = cut_len((const unsigned char *)v, len, cap, latin1);
+	if (n < len)
+		*cut = true;
+	json_str(b, v, n, latin1);
+	free(heap);
+}
+
+/* "params" keeps the first occurrence of each name; later ones go to
+ * "repeated", since a JSON object cannot hold a name twice. */
+static void json_params(struct buf *b, const struct challenge *ch, bool latin1, size_t cap,
+			bool *cut)
+{
+	struct challenge_param p;
+	size_t pos = 0, n = 0;
+
+	while (challenge_param_next(ch, &pos, &p))
+		n++;
+	if (!n) {
+		buf_puts(b, ",\"params\":{}");
+		return;
+	}
+
+	size_t slots = 16;
+	while (slots < 2 * n)
+		slots *= 2;
+	struct challenge_param *all = malloc(n * sizeof(*all));
+	size_t *table = calloc(slots, sizeof(*table));
+	bool *dup = calloc(n, sizeof(*dup));
+	if (!all || !table || !dup) {
+		b->failed = true;
+		goto out;
+	}
+	pos = 0;
+	for (size_t i = 0; i < n && challenge_param_next(ch, &pos, &all[i]); i++) {
+		size_t k = name_hash(all[i].name) & (slots - 1);
+		for (; table[k]; k = (k + 1) & (slots - 1)) {
+			if (name_eq(all[table[k] - 1].name, all[i].name)) {
+				dup[i] = true;
+				break;
+			}
+		}
+		if (!dup[i])
+			table[k] = i + 1;
+	}
+
+	bool any_dup = false;
+	buf_puts(b, ",\"params\":{");
+	for (size_t i = 0, first = 1; i < n; i++) {
+		if (dup[i]) {
+			any_dup = true;
+			continue;
+		}
+		if (!first)
+			buf_putc(b, ',');
+		first = 0;
+		json_name(b, all[i].name, latin1);
+		buf_putc(b, ':');
+		json_param_value(b, &all[i], latin1, cap, cut);
+	}
+	buf_putc(b, '}');
+	if (any_dup) {
+		buf_puts(b, ",\"repeated\":[");
+		for (size_t i = 0, first = 1; i < n; i++) {
+			if (!dup[i])
+				continue;
+			if (!first)
+				buf_putc(b, ',');
+			first = 0;
+			buf_puts(b, "{\"name\":");
+			json_name(b, all[i].name, latin1);
+			buf_puts(b, ",\"value\":");
+			json_param_value(b, &all[i], latin1, cap, cut);
+			buf_putc(b, '}');
+		}
+		buf_putc(b, ']');
+	}
+out:
+	free(all);
+	free(table);
+	free(dup);
+}
+
+static void json_challenges(struct buf *b, const struct record_header *h, bool latin1, size_t cap,
+			    bool *first, bool *cut)
+{
+	struct challenge_cursor c;
+	struct challenge ch;
+
+	challenge_start(&c, h->value, h->value_len);
+	while (challenge_next(&c, &ch)) {
+		if (!*first)
+			buf_putc(b, ',');
+		*first = false;
+		buf_puts(b, "{\"scheme\":");
+		json_str(b, ch.scheme.p, ch.scheme.len, latin1);
+		if (ch.token68.p) {
+			size_t n = cut_len((const unsigned char *)ch.token68.p, ch.token68.len, cap,
+					   latin1);
+			if (n < ch.token68.len)
+				*cut = true;
+			buf_puts(b, ",\"token68\":");
+			json_str(b, ch.token68.p, n, latin1);
+		} else {
+			json_params(b, &ch, latin1, cap, cut);
+		}
+		if (latin1)
+			buf_puts(b, ",\"encoding\":\"latin1\"");
+		buf_putc(b, '}');
+	}
+}
+
+static bool header_latin1(const struct record_header *h)
+{
+	return !utf8_valid((const unsigned char *)h->name, h->name_len) ||
+	       !utf8_valid((const unsigned char *)h->value, h->value_len);
+}
+
+static void json_ts(struct buf *b, const struct timespec *ts)
+{
+	struct tm tm;
+	time_t t = ts->tv_sec;
+
+	gmtime_r(&t, &tm);
+	buf_printf(b, "\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\"", tm.tm_year + 1900, tm.tm_mon + 1,
+		   tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts->tv_nsec / 1000000);
+}
+
+static void json_opt_str(struct buf *b, const char *s)
+{
+	if (s)
+		json_str(b, s, strlen(s), !utf8_valid((const unsigned char *)s, strlen(s)));
+	else
+		buf_puts(b, "null");
+}
+
+void log_format_json(struct buf *b, const struct record *r, const struct log_meta *m)
+{
+	const struct record_transfer *t = r->transfer;
+	unsigned flags = r->flags;
+	bool cut = false;
+
+	buf_puts(b, "{\"v\":1,\"type\":\"response\",\"ts\":");
+	json_ts(b, &m->ts);
+	buf_printf(b, ",\"pid\":%ld,\"tid\":%ld,\"handle\":\"%p\",\"api\":\"%s\",\"method\":", m->pid,
+		   m->tid, t->handle, t->api == RECORD_API_MULTI ? "multi" : "easy");
+	json_opt_str(b, t->method);
+	buf_puts(b, ",\"url\":");
+	json_opt_str(b, t->url);
+	buf_printf(b, ",\"result\":%d,\"status\":%ld,\"final\":%s,\"request\":%d", t->result,
+		   r->status, r->final ? "true" : "false", r->request);
+
+	if (!r->headers_known) {
+		buf_puts(b, ",\"headers\":null,\"challenges\":null");
+	} else {
+		buf_puts(b, ",\"headers\":[");
+		for (size_t i = 0; i < r->nheaders; i++) {
+			const struct record_header *h = &r->headers[i];
+			bool latin1 = header_latin1(h);
+			struct challenge_cursor c;
+			struct challenge ch;
+			size_t n = cut_len((const unsigned char *)h->value, h->value_len,
+					   m->value_cap, latin1);
+
+			if (n < h->value_len)
+				cut = true;
+			if (i)
+				buf_putc(b, ',');
+			buf_puts(b, "{\"name\":");
+			json_str(b, h->name, h->name_len, latin1);
+			buf_puts(b, ",\"value\":");
+			json_str(b, h->value, n, latin1);
+			if (latin1)
+				buf_puts(b, ",\"encoding\":\"latin1\"");
+			challenge_start(&c, h->value, h->value_len);
+			while (challenge_next(&c, &ch))
+				;
+			if (c.malformed)
+				buf_printf(b, ",\"malformed_at\":%zu", c.malformed_at);
+			buf_putc(b, '}');
+		}
+		buf_puts(b, "],\"challenges\":[");
+		bool first = true;
+		for (size_t i = 0; i < r->nheaders; i++)
+			json_challenges(b, &r->headers[i], header_latin1(&r->headers[i]),
+					m->value_cap, &first, &cut);
+		buf_putc(b, ']');
+	}
+
+	if (cut)
+		flags |= RECORD_TRUNCATED;
+	buf_puts(b, ",\"flags\":[");
+	for (size_t i = 0, first = 1; i < sizeof(flag_names) / sizeof(flag_names[0]); i++) {
+		if (!(flags & (1u << i)))
+			continue;
+		if (!first)
+			buf_putc(b, ',');
+		first = 0;
+		buf_printf(b, "\"%s\"", flag_names[i]);
+	}
+	buf_puts(b, "]}\n");
+}
+
+static void text_challenges(struct buf *b, const struct record_header *h, bool *first)
+{
+	struct challenge_cursor c;
+	struct challenge ch;
+
+	challenge_start(&c, h->value, h->value_len);
+	while (challenge_next(&c, &ch)) {
+		buf_puts(b, *first ? " => " : "; ");
+		*first = false;
+		text_str(b, ch.scheme.p, ch.scheme.len);
+		if (ch.token68.p) {
+			buf_putc(b, ' ');
+			text_str(b, ch.token68.p, ch.token68.len);
+			continue;
+		}
+		struct challenge_param p;
+		size_t pos = 0;
+		while (challenge_param_next(&ch, &pos, &p)) {
+			for (size_t k = 0; k < sizeof(text_params) / sizeof(text_params[0]); k++) {
+				if (!challenge_view_is(p.name, text_params[k]))
+					continue;
+				char small[256];
+				char *heap = NULL;
+				size_t len;
+				const char *v = param_value(&p, small, sizeof(small), &heap, &len);
+				buf_putc(b, ' ');
+				buf_puts(b, text_params[k]);
+				buf_putc(b, '=');
+				if (v)
+					text_str(b, v, len);
+				free(heap);
+			}
+		}
+	}
+	if (c.malformed)
+		buf_printf(b, " (malformed at byte %zu)", c.malformed_at);
+}
+
+void log_format_text(struct buf *b, const struct record *r, const struct log_meta *m)
+{
+	const struct record_transfer *t = r->transfer;
+	unsigned flags = r->flags;
+
+	buf_printf(b, "authtap[%ld] ", m->pid);
+	if (r->status)
+		buf_printf(b, "%ld", r->status);
+	else
+		buf_puts(b, "???");
+	buf_putc(b, ' ');
+	if (t->method)
+		text_str(b, t->method, strlen(t->method));
+	else
+		buf_putc(b, '-');
+	buf_putc(b, ' ');
+	if (t->url)
+		text_str(b, t->url, strlen(t->url));
+	else
+		buf_putc(b, '-');
+
+	if (!r->headers_known) {
+		buf_puts(b, " (headers unknown: this libcurl has no header API)");
+	} else if (!r->nheaders) {
+		buf_puts(b, " (no challenge)");
+	} else {
+		for (size_t i = 0; i < r->nheaders; i++) {
+			const struct record_header *h = &r->headers[i];
+			size_t n = cut_len((const unsigned char *)h->value, h->value_len,
+					   m->value_cap, true);
+			if (n < h->value_len)
+				flags |= RECORD_TRUNCATED;
+			buf_puts(b, i ? " | " : " ");
+			text_str(b, h->name, h->name_len);
+			buf_puts(b, ": ");
+			text_str(b, h->value, n);
+		}
+		bool first = true;
+		for (size_t i = 0; i < r->nheaders; i++)
+			text_challenges(b, &r->headers[i], &first);
+	}
+	if (!r->final)
+		buf_printf(b, " (response %d of the transfer, not the last)", r->request);
+	if (t->result)
+		buf_printf(b, " (transfer failed: CURLcode %d)", t->result);
+	if (flags) {
+		buf_puts(b, " [");
+		for (size_t i = 0, first = 1; i < sizeof(flag_names) / sizeof(flag_names[0]); i++) {
+			if (!(flags & (1u << i)))
+				continue;
+			if (!first)
+				buf_putc(b, ',');
+			first = 0;
+			buf_puts(b, flag_names[i]);
+		}
+		buf_putc(b, ']');
+	}
+	buf_putc(b, '\n');
+}

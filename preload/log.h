@@ -1,0 +1,38 @@
+/* Log records: JSON lines or one-line text, and the sink they go to.
+ * Every record is one write(2); errno is preserved across every call. */
+#ifndef AUTHTAP_LOG_H
+#define AUTHTAP_LOG_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "buf.h"
+#include "config.h"
+#include "record.h"
+
+struct log_meta {
+	struct timespec ts; /* CLOCK_REALTIME */
+	long pid, tid;
+	/* When non-zero, header values and parameters are cut to this many
+	 * bytes and the record is flagged truncated. */
+	size_t value_cap;
+};
+
+void log_format_json(struct buf *b, const struct record *r, const struct log_meta *m);
+void log_format_text(struct buf *b, const struct record *r, const struct log_meta *m);
+
+/* Opens the configured sink.  Problems are reported through warn, once. */
+void log_open(const struct config *cfg);
+
+/* True when records have somewhere to go. */
+int log_enabled(void);
+
+void log_record(const struct record *r);
+
+/* One "authtap: " line on stderr that cannot raise SIGPIPE or block. */
+void log_warn(const char *msg);
+
+/* pthread_atfork child handler: a "%p" log gets reopened for the child. */
+void log_atfork_child(void);
+
+#endif

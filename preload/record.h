@@ -1,0 +1,51 @@
+/* One upstream response as authtap records it.  A record is built from views
+ * into libcurl's header store by the capture code, written to the log, and
+ * copied into the table; nothing here owns memory. */
+#ifndef AUTHTAP_RECORD_H
+#define AUTHTAP_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum record_flag {
+	RECORD_NO_CHALLENGE = 1u << 0,    /* a 401/407 of a successful transfer without one */
+	RECORD_INCOMPLETE = 1u << 1,      /* the transfer failed: headers may be missing */
+	RECORD_TRUNCATED = 1u << 2,       /* a cap cut values or the record */
+	RECORD_STATUS_INFERRED = 1u << 3, /* libcurl kept no status for this response */
+	RECORD_CONNECT = 1u << 4,         /* the response to a proxy CONNECT */
+};
+
+enum record_api {
+	RECORD_API_EASY,
+	RECORD_API_MULTI,
+};
+
+struct record_header {
+	const char *name;
+	size_t name_len;
+	const char *value;
+	size_t value_len;
+};
+
+/* What all responses of one transfer share. */
+struct record_transfer {
+	const void *handle;
+	enum record_api api;
+	const char *method; /* NULL when libcurl cannot tell */
+	const char *url;    /* already redacted as configured; NULL when unknown */
+	int result;         /* the transfer's CURLcode */
+};
+
+struct record {
+	const struct record_transfer *transfer;
+	long status; /* 0 when unknown */
+	bool final;
+	int request; /* index in the transfer's chain, from 0 */
+	unsigned flags;
+	bool headers_known; /* false when libcurl has no header API */
+	size_t nheaders;
+	const struct record_header *headers;
+};
+
+#endif

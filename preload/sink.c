@@ -1,0 +1,312 @@
+/* Where records go: a file, or the host's stderr.  A record is one write(2);
+ * a sink that fails, would block, or is no longer the file it was is given up
+ * with one warning.  Nothing here may raise SIGPIPE, block, or leave errno
+ * changed in the host. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "log.h"
+
+enum sink_kind {
+	SINK_REGULAR, /* never blocks, never raises SIGPIPE */
+	SINK_STREAM,  /* pipe, FIFO or terminal, opened non-blocking */
+	SINK_SOCKET,  /* send() with MSG_DONTWAIT | MSG_NOSIGNAL */
+};
+
+struct sink {
+	int fd;
+	enum sink_kind kind;
+	dev_t dev;
+	ino_t ino;
+	bool check_stderr; /* the sink is stderr: fd 2 must stay what it was */
+	size_t atomic_max; /* the largest record one write keeps whole */
+};
+
+static const struct config *log_cfg;
+static struct sink log_sink = {.fd = -1};
+static atomic_bool log_live;
+static atomic_bool log_reopen;
+static pthread_mutex_t log_reopen_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool sink_identity(int fd, dev_t dev, ino_t ino)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
+}
+
+/* Writes all of data or fails; SIGPIPE stays away from the host even when
+ * the reader of a pipe has gone. */
+static int sink_write(const struct sink *s, int fd, const char *data, size_t len)
+{
+	sigset_t pipe_set, old, pending;
+	bool guard = s->kind == SINK_STREAM;
+	bool was_pending = false;
+	int rc = 0;
+
+	if (guard) {
+		sigemptyset(&pipe_set);
+		sigaddset(&pipe_set, SIGPIPE);
+		if (sigpending(&pending) == 0)
+			was_pending = sigismember(&pending, SIGPIPE);
+		pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	}
+	while (len) {
+		ssize_t n;
+		if (s->kind == SINK_SOCKET)
+			n = send(fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		else
+			n = write(fd, data, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = n < 0 ? errno : EIO;
+			break;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+	if (guard) {
+		if (rc == EPIPE && !was_pending) {
+			struct timespec zero = {0, 0};
+			while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+				;
+		}
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
+	return rc;
+}
+
+static void sink_describe(struct sink *s, int fd)
+{
+	struct stat st;
+
+	s->fd = fd;
+	s->kind = SINK_REGULAR;
+	s->atomic_max = 0;
+	if (fstat(fd, &st) != 0)
+		return;
+	s->dev = st.st_dev;
+	s->ino = st.st_ino;
+	if (S_ISSOCK(st.st_mode)) {
+		s->kind = SINK_SOCKET;
+		s->atomic_max = PIPE_BUF;
+	} else if (!S_ISREG(st.st_mode)) {
+		s->kind = SINK_STREAM;
+		s->atomic_max = PIPE_BUF;
+	}
+}
+
+void log_warn(const char *msg)
+{
+	int saved = errno;
+	char line[512];
+	struct sink s;
+
+	int n = snprintf(line, sizeof(line), AUTHTAP_PREFIX "%s\n", msg);
+	if (n > 0) {
+		sink_describe(&s, STDERR_FILENO);
+		/* A full pipe on stderr must not stall the host for a warning. */
+		struct pollfd p = {.fd = STDERR_FILENO, .events = POLLOUT};
+		if (s.kind == SINK_REGULAR || poll(&p, 1, 0) == 1)
+			sink_write(&s, STDERR_FILENO,
+				   line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+	}
+	errno = saved;
+}
+
+/* "%p" becomes the pid, so that each process of a tree gets its own file. */
+static char *expand_path(const char *path)
+{
+	char pid[24];
+	size_t n = 0, plen = (size_t)snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+
+	for (const char *p = path; *p; p++)
+		n += (p[0] == '%' && p[1] == 'p') ? (p++, plen) : 1;
+	char *out = malloc(n + 1), *o = out;
+	if (!out)
+		return NULL;
+	for (const char *p = path; *p; p++) {
+		if (p[0] == '%' && p[1] == 'p') {
+			memcpy(o, pid, plen);
+			o += plen;
+			p++;
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+static void sink_fail(const char *what, const char *path, int err)
+{
+	char msg[400];
+
+	snprintf(msg, sizeof(msg), "%s %.300s: %s; logging is off", what, path, strerror(err));
+	log_warn(msg);
+}
+
+static bool open_file_sink(const char *pattern)
+{
+	char *path = expand_path(pattern);
+	if (!path)
+		return false;
+	/* O_NOFOLLOW refuses a symlink planted where the log should be;
+	 * O_NONBLOCK keeps a FIFO without a reader from stalling us. */
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY |
+				    O_NONBLOCK, 0600);
+	if (fd < 0) {
+		sink_fail(errno == ELOOP ? "refusing the symlink" : "cannot open log",
+			  path, errno == ELOOP ? EPERM : errno);
+		free(path);
+		return false;
+	}
+	free(path);
+	sink_describe(&log_sink, fd);
+	log_sink.check_stderr = false;
+	return true;
+}
+
+/* Records to stderr go through a description of our own where we can get
+ * one, so that non-blocking mode never touches the host's fd 2. */
+static bool open_stderr_sink(void)
+{
+	struct sink s;
+
+	sink_describe(&s, STDERR_FILENO);
+	if (fcntl(STDERR_FILENO, F_GETFD) < 0)
+		return false;
+	log_sink = s;
+	log_sink.check_stderr = true;
+	if (s.kind == SINK_STREAM) {
+		int fd = open("/proc/self/fd/2", O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY |
+							 O_NONBLOCK);
+		if (fd >= 0 && sink_identity(fd, s.dev, s.ino))
+			log_sink.fd = fd;
+		else if (fd >= 0)
+			close(fd);
+	}
+	return true;
+}
+
+void log_open(const struct config *cfg)
+{
+	int saved = errno;
+	bool ok = false;
+
+	log_cfg = cfg;
+	if (cfg->sink == CONFIG_SINK_FILE)
+		ok = open_file_sink(cfg->path);
+	else if (cfg->sink == CONFIG_SINK_STDERR)
+		ok = open_stderr_sink();
+	atomic_store(&log_live, ok);
+	errno = saved;
+}
+
+int log_enabled(void)
+{
+	return atomic_load_explicit(&log_live, memory_order_relaxed);
+}
+
+void log_atfork_child(void)
+{
+	if (log_cfg && log_cfg->sink == CONFIG_SINK_FILE && strstr(log_cfg->path, "%p"))
+		atomic_store(&log_reopen, true);
+}
+
+static void give_up(const char *why)
+{
+	bool was = atomic_exchange(&log_live, false);
+	if (was)
+		log_warn(why);
+}
+
+static void reopen_for_child(void)
+{
+	pthread_mutex_lock(&log_reopen_lock);
+	if (atomic_exchange(&log_reopen, false)) {
+		if (log_sink.fd >= 0 && !log_sink.check_stderr)
+			close(log_sink.fd);
+		log_sink.fd = -1;
+		if (!open_file_sink(log_cfg->path))
+			atomic_store(&log_live, false);
+	}
+	pthread_mutex_unlock(&log_reopen_lock);
+}
+
+static void format(struct buf *b, const struct record *r, const struct log_meta *m)
+{
+	b->len = 0;
+	if (log_cfg->format == CONFIG_FORMAT_TEXT)
+		log_format_text(b, r, m);
+	else
+		log_format_json(b, r, m);
+}
+
+void log_record(const struct record *r)
+{
+	int saved = errno;
+	struct log_meta m = {0};
+	struct buf b = {0};
+
+	if (!log_enabled())
+		goto out;
+	if (atomic_load_explicit(&log_reopen, memory_order_relaxed))
+		reopen_for_child();
+	if (!log_enabled())
+		goto out;
+
+	clock_gettime(CLOCK_REALTIME, &m.ts);
+	m.pid = (long)getpid();
+	m.tid = (long)syscall(SYS_gettid);
+	format(&b, r, &m);
+
+	/* A pipe or terminal keeps a write whole only up to PIPE_BUF: cut the
+	 * values until the record fits. */
+	if (log_sink.atomic_max) {
+		for (size_t cap = 2048; !b.failed && b.len > log_sink.atomic_max && cap; cap /= 2) {
+			m.value_cap = cap;
+			format(&b, r, &m);
+		}
+		if (!b.failed && b.len > log_sink.atomic_max) {
+			struct record bare = *r;
+			bare.nheaders = 0;
+			bare.flags |= RECORD_TRUNCATED;
+			format(&b, &bare, &m);
+		}
+	}
+	if (b.failed)
+		goto out;
+
+	if (!sink_identity(log_sink.fd, log_sink.dev, log_sink.ino) ||
+	    (log_sink.check_stderr && log_sink.fd != STDERR_FILENO &&
+	     !sink_identity(STDERR_FILENO, log_sink.dev, log_sink.ino))) {
+		give_up("the log is no longer the file it was opened as; logging is off");
+		goto out;
+	}
+	int err = sink_write(&log_sink, log_sink.fd, b.p, b.len);
+	if (err == EAGAIN || err == EWOULDBLOCK)
+		give_up("the log would block the program (nobody reads it?); logging is off");
+	else if (err) {
+		char msg[200];
+		snprintf(msg, sizeof(msg), "writing the log failed: %s; logging is off",
+			 strerror(err));
+		give_up(msg);
+	}
+out:
+	buf_free(&b);
+	errno = saved;
+}
