@@ -1,7 +1,6 @@
 /* authtap [options] [--] COMMAND [ARG...]: runs COMMAND with libauthtap.so
  * preloaded and its log configured, then gets out of the way (exec), so the
  * exit status, pid and signals are COMMAND's own. */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
