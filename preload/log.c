@@ -132,6 +132,32 @@ static void text_str(struct buf *b, const char *p, size_t len)
 	}
 }
 
+/* A parsed value for the text summary: bare when it is one plain word,
+ * else in double quotes with inner quotes escaped, so that
+ * realm="a, b" never reads as two things. */
+static void text_value(struct buf *b, const char *v, size_t len)
+{
+	bool bare = len > 0;
+	for (size_t i = 0; i < len && bare; i++)
+		bare = (unsigned char)v[i] > ' ' && v[i] != '"' && v[i] != ',' && v[i] != ';' &&
+		       v[i] != '\\' && v[i] != 0x7f;
+	if (bare) {
+		text_str(b, v, len);
+		return;
+	}
+	buf_putc(b, '"');
+	size_t run = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (v[i] != '"')
+			continue;
+		text_str(b, v + run, i - run);
+		buf_puts(b, "\\\"");
+		run = i + 1;
+	}
+	text_str(b, v + run, len - run);
+	buf_putc(b, '"');
+}
+
 /* Undoes quoting into a scratch buffer; NULL when memory is short. */
 static const char *param_value(const struct challenge_param *p, char *small, size_t small_size,
 			       char **heap, size_t *len)
@@ -439,7 +465,7 @@ static void text_challenges(struct buf *b, const struct record_header *h, bool *
 				buf_puts(b, text_params[k]);
 				buf_putc(b, '=');
 				if (v)
-					text_str(b, v, len);
+					text_value(b, v, len);
 				free(heap);
 			}
 		}

@@ -297,7 +297,15 @@ void log_record(const struct record *r)
 		give_up("the log is no longer the file it was opened as; logging is off");
 		goto out;
 	}
-	int err = sink_write(&log_sink, log_sink.fd, b.p, b.len);
+	/* Without a description of our own (no /proc), a stream on fd 2 is
+	 * shared with the host: write only when it has room now. */
+	struct pollfd room = {.fd = log_sink.fd, .events = POLLOUT};
+	int err = 0;
+	if (log_sink.kind == SINK_STREAM && log_sink.fd == STDERR_FILENO &&
+	    poll(&room, 1, 0) != 1)
+		err = EAGAIN;
+	else
+		err = sink_write(&log_sink, log_sink.fd, b.p, b.len);
 	if (err == EAGAIN || err == EWOULDBLOCK)
 		give_up("the log would block the program (nobody reads it?); logging is off");
 	else if (err) {
