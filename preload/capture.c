@@ -128,7 +128,7 @@ static void remember(const struct record *r, CURL *h)
 }
 
 void capture_transfer(const struct config *cfg, const struct curl_lib *lib, CURL *h,
-		      CURLcode result, enum record_api api)
+		      int result, enum record_api api)
 {
 	int saved = errno;
 	long status = 0, connect = 0;
@@ -166,7 +166,7 @@ void capture_transfer(const struct config *cfg, const struct curl_lib *lib, CURL
 		.api = api,
 		.method = method,
 		.url = cfg->url_full ? url : redacted,
-		.result = (int)result,
+		.result = result,
 	};
 
 	bool final_recorded = false;

@@ -8,8 +8,9 @@
 
 /* Called after the real transfer returned result: logs every response of
  * the transfer that is to be recorded, and replaces (or clears) the
- * handle's table entry with its final response.  Preserves errno. */
+ * handle's table entry with its final response.  result is the CURLcode,
+ * or RECORD_RESULT_UNKNOWN.  Preserves errno. */
 void capture_transfer(const struct config *cfg, const struct curl_lib *lib, CURL *h,
-		      CURLcode result, enum record_api api);
+		      int result, enum record_api api);
 
 #endif

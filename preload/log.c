@@ -361,12 +361,19 @@ static void json_ts(struct buf *b, const struct timespec *ts)
 		   tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts->tv_nsec / 1000000);
 }
 
-static void json_opt_str(struct buf *b, const char *s)
+/* A string of the request, with "<key>_encoding":"latin1" after it when it
+ * is not UTF-8, as for header values. */
+static void json_opt_str(struct buf *b, const char *key, const char *s)
 {
+	bool latin1 = s && !utf8_valid((const unsigned char *)s, strlen(s));
+
+	buf_printf(b, ",\"%s\":", key);
 	if (s)
-		json_str(b, s, strlen(s), !utf8_valid((const unsigned char *)s, strlen(s)));
+		json_str(b, s, strlen(s), latin1);
 	else
 		buf_puts(b, "null");
+	if (latin1)
+		buf_printf(b, ",\"%s_encoding\":\"latin1\"", key);
 }
 
 void log_format_json(struct buf *b, const struct record *r, const struct log_meta *m)
@@ -377,13 +384,17 @@ void log_format_json(struct buf *b, const struct record *r, const struct log_met
 
 	buf_puts(b, "{\"v\":1,\"type\":\"response\",\"ts\":");
 	json_ts(b, &m->ts);
-	buf_printf(b, ",\"pid\":%ld,\"tid\":%ld,\"handle\":\"%p\",\"api\":\"%s\",\"method\":", m->pid,
-		   m->tid, t->handle, t->api == RECORD_API_MULTI ? "multi" : "easy");
-	json_opt_str(b, t->method);
-	buf_puts(b, ",\"url\":");
-	json_opt_str(b, t->url);
-	buf_printf(b, ",\"result\":%d,\"status\":%ld,\"final\":%s,\"request\":%d", t->result,
-		   r->status, r->final ? "true" : "false", r->request);
+	buf_printf(b, ",\"pid\":%ld,\"tid\":%ld,\"handle\":\"0x%jx\",\"api\":\"%s\"", m->pid,
+		   m->tid, (uintmax_t)(uintptr_t)t->handle,
+		   t->api == RECORD_API_MULTI ? "multi" : "easy");
+	json_opt_str(b, "method", t->method);
+	json_opt_str(b, "url", t->url);
+	if (t->result == RECORD_RESULT_UNKNOWN)
+		buf_puts(b, ",\"result\":null");
+	else
+		buf_printf(b, ",\"result\":%d", t->result);
+	buf_printf(b, ",\"status\":%ld,\"final\":%s,\"request\":%d", r->status,
+		   r->final ? "true" : "false", r->request);
 
 	if (!r->headers_known) {
 		buf_puts(b, ",\"headers\":null,\"challenges\":null");
@@ -436,10 +447,12 @@ void log_format_json(struct buf *b, const struct record *r, const struct log_met
 	buf_puts(b, "]}\n");
 }
 
-static void text_challenges(struct buf *b, const struct record_header *h, bool *first)
+static void text_challenges(struct buf *b, const struct record_header *h, size_t cap,
+			    bool *first, bool *cut)
 {
 	struct challenge_cursor c;
 	struct challenge ch;
+	bool latin1 = header_latin1(h);
 
 	challenge_start(&c, h->value, h->value_len);
 	while (challenge_next(&c, &ch)) {
@@ -447,8 +460,11 @@ static void text_challenges(struct buf *b, const struct record_header *h, bool *
 		*first = false;
 		text_str(b, ch.scheme.p, ch.scheme.len);
 		if (ch.token68.p) {
+			size_t n = cut_len((const unsigned char *)ch.token68.p, ch.token68.len, cap,
+					   latin1);
+			*cut |= n < ch.token68.len;
 			buf_putc(b, ' ');
-			text_str(b, ch.token68.p, ch.token68.len);
+			text_str(b, ch.token68.p, n);
 			continue;
 		}
 		struct challenge_param p;
@@ -464,8 +480,12 @@ static void text_challenges(struct buf *b, const struct record_header *h, bool *
 				buf_putc(b, ' ');
 				buf_puts(b, text_params[k]);
 				buf_putc(b, '=');
-				if (v)
-					text_value(b, v, len);
+				if (v) {
+					size_t n = cut_len((const unsigned char *)v, len, cap,
+							   latin1);
+					*cut |= n < len;
+					text_value(b, v, n);
+				}
 				free(heap);
 			}
 		}
@@ -503,7 +523,7 @@ void log_format_text(struct buf *b, const struct record *r, const struct log_met
 		for (size_t i = 0; i < r->nheaders; i++) {
 			const struct record_header *h = &r->headers[i];
 			size_t n = cut_len((const unsigned char *)h->value, h->value_len,
-					   m->value_cap, true);
+					   m->value_cap, header_latin1(h));
 			if (n < h->value_len)
 				flags |= RECORD_TRUNCATED;
 			buf_puts(b, i ? " | " : " ");
@@ -511,13 +531,17 @@ void log_format_text(struct buf *b, const struct record *r, const struct log_met
 			buf_puts(b, ": ");
 			text_str(b, h->value, n);
 		}
-		bool first = true;
+		bool first = true, cut = false;
 		for (size_t i = 0; i < r->nheaders; i++)
-			text_challenges(b, &r->headers[i], &first);
+			text_challenges(b, &r->headers[i], m->value_cap, &first, &cut);
+		if (cut)
+			flags |= RECORD_TRUNCATED;
 	}
 	if (!r->final)
 		buf_printf(b, " (response %d of the transfer, not the last)", r->request);
-	if (t->result)
+	if (t->result == RECORD_RESULT_UNKNOWN)
+		buf_puts(b, " (removed from its multi handle before its result was read)");
+	else if (t->result)
 		buf_printf(b, " (transfer failed: CURLcode %d)", t->result);
 	if (flags) {
 		buf_puts(b, " [");

@@ -21,6 +21,8 @@ enum record_api {
 	RECORD_API_MULTI,
 };
 
+#define RECORD_RESULT_UNKNOWN (-1)
+
 struct record_header {
 	const char *name;
 	size_t name_len;
@@ -34,7 +36,8 @@ struct record_transfer {
 	enum record_api api;
 	const char *method; /* NULL when libcurl cannot tell */
 	const char *url;    /* already redacted as configured; NULL when unknown */
-	int result;         /* the transfer's CURLcode */
+	int result;         /* the transfer's CURLcode; RECORD_RESULT_UNKNOWN when
+			     * a multi handle was removed before its message was read */
 };
 
 struct record {

@@ -13,7 +13,11 @@ static size_t put(char *dst, size_t size, size_t at, const char *s, size_t len)
 
 size_t url_redact(const char *url, char *dst, size_t size)
 {
+	/* A "://" counts only before the first '/', '?', '#' or '@': one
+	 * in the query ("h/login?next=http://x") is no scheme. */
 	const char *scheme_end = strstr(url, "://");
+	if (scheme_end && (size_t)(scheme_end - url) > strcspn(url, "/?#@"))
+		scheme_end = NULL;
 	const char *authority = scheme_end ? scheme_end + 3 : url;
 	size_t at = 0;
 
