@@ -1,0 +1,1088 @@
+/* Unit tests for the record writers in preload/log.c.  Every JSON record is
+ * parsed back with jansson (which rejects invalid UTF-8 and, with
+ * JSON_REJECT_DUPLICATES, a name given twice) and compared with what went
+ * in, byte for byte.  JSON_ALLOW_NUL is needed because a NUL in a header
+ * is written, correctly, as \u0000.  Every text record is checked to be one
+ * line that is safe on a terminal. */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+#define HDR(n, v) {(n), sizeof(n) - 1, (v), sizeof(v) - 1}
+#define WWW(v) HDR("WWW-Authenticate", v)
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+#define MCP_VALUE                                                                                  \
+	"Bearer realm=\"mcp\", "                                                                   \
+	"resource_metadata=\"http://x/.well-known/oauth-protected-resource\", scope=\"mcp:tools\""
+
+static const struct record_transfer xfer = {
+	.handle = (const void *)(uintptr_t)0x5a5a1000,
+	.api = RECORD_API_EASY,
+	.method = "GET",
+	.url = "http://example.test/mcp",
+	.result = 0,
+};
+
+/* 2026-11-26T12:34:56.789Z */
+static const struct log_meta meta = {
+	.ts = {1795696496, 789654321},
+	.pid = 4242,
+	.tid = 4243,
+};
+
+static struct record record_of(const struct record_header *h, size_t n)
+{
+	return (struct record){
+		.transfer = &xfer,
+		.status = 401,
+		.final = true,
+		.headers_known = true,
+		.nheaders = n,
+		.headers = h,
+	};
+}
+
+/* One record is one line: a single "\n", at the end. */
+static bool one_line(const char *p, size_t len)
+{
+	return len > 0 && p[len - 1] == '\n' && memchr(p, '\n', len - 1) == NULL;
+}
+
+/* Formats r as JSON and parses it back; NULL (after a failed expectation)
+ * when the output is not one line of valid JSON. */
+static json_t *json_of(const struct record *r, const struct log_meta *m, const char *what)
+{
+	struct buf b = {0};
+	json_error_t err;
+	json_t *root = NULL;
+
+	log_format_json(&b, r, m);
+	cr_expect(!buf_failed(&b), "%s: buffer failed", what);
+	if (!one_line(b.p, b.len)) {
+		cr_expect_fail("%s: not one line: %.*s", what, (int)(b.len < 2000 ? b.len : 2000),
+			       b.p);
+		goto out;
+	}
+	root = json_loadb(b.p, b.len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
+	if (!root) {
+		cr_expect_fail("%s: %s at column %d in %.*s", what, err.text, err.column,
+			       (int)(b.len < 2000 ? b.len : 2000), b.p);
+		goto out;
+	}
+	if (!json_is_object(root)) {
+		cr_expect_fail("%s: not an object", what);
+		json_decref(root);
+		root = NULL;
+	}
+out:
+	buf_free(&b);
+	return root;
+}
+
+/* Formats r as text; the result is NUL-terminated (the writer escapes
+ * NULs, which the terminal check below also verifies). */
+static char *text_of(const struct record *r, const struct log_meta *m, const char *what)
+{
+	struct buf b = {0};
+
+	log_format_text(&b, r, m);
+	cr_assert(!buf_failed(&b), "%s: buffer failed", what);
+	cr_expect(one_line(b.p, b.len), "%s: not one line", what);
+	for (size_t i = 0; i + 1 < b.len; i++) {
+		unsigned char c = (unsigned char)b.p[i];
+		if (c < 0x20 || c == 0x7f) {
+			cr_expect_fail("%s: byte 0x%02x at %zu of the text line", what, c, i);
+			break;
+		}
+	}
+	buf_putc(&b, '\0');
+	cr_assert(!buf_failed(&b));
+	return b.p;
+}
+
+/* The bytes a JSON string stands for: as they are, or, in an object that
+ * says "encoding":"latin1", each code point U+0000..U+00FF taken back to
+ * one byte. */
+static bool field_is(json_t *obj, const char *key, const char *want, size_t want_len)
+{
+	json_t *s = json_object_get(obj, key);
+	const char *enc = json_string_value(json_object_get(obj, "encoding"));
+	bool latin1 = enc && strcmp(enc, "latin1") == 0;
+
+	if (!json_is_string(s))
+		return false;
+	const unsigned char *p = (const unsigned char *)json_string_value(s);
+	size_t n = json_string_length(s), j = 0;
+	for (size_t i = 0; i < n; j++) {
+		unsigned c;
+		if (!latin1 || p[i] < 0x80) {
+			c = p[i++];
+		} else if ((p[i] == 0xc2 || p[i] == 0xc3) && i + 1 < n) {
+			c = ((p[i] & 0x1fu) << 6) | (p[i + 1] & 0x3fu);
+			i += 2;
+		} else {
+			return false; /* above U+00FF: not latin1 */
+		}
+		if (j >= want_len || (unsigned char)want[j] != c)
+			return false;
+	}
+	return j == want_len;
+}
+
+static bool has_encoding(json_t *obj)
+{
+	const char *enc = json_string_value(json_object_get(obj, "encoding"));
+
+	return enc && strcmp(enc, "latin1") == 0;
+}
+
+static bool has_flag(json_t *root, const char *name)
+{
+	json_t *flags = json_object_get(root, "flags");
+	size_t i;
+	json_t *f;
+
+	json_array_foreach(flags, i, f)
+		if (json_is_string(f) && strcmp(json_string_value(f), name) == 0)
+			return true;
+	return false;
+}
+
+static json_t *header_at(json_t *root, size_t i)
+{
+	return json_array_get(json_object_get(root, "headers"), i);
+}
+
+static json_t *challenge_at(json_t *root, size_t i)
+{
+	return json_array_get(json_object_get(root, "challenges"), i);
+}
+
+static const char *str_at(json_t *obj, const char *key)
+{
+	return json_string_value(json_object_get(obj, key));
+}
+
+/* Compares j with the JSON text want, printing both when they differ. */
+static void expect_json(json_t *j, const char *want, const char *what)
+{
+	json_error_t err;
+	json_t *w = json_loads(want, 0, &err);
+
+	cr_assert_not_null(w, "%s: bad expectation: %s", what, err.text);
+	if (!json_equal(j, w)) {
+		char *got = j ? json_dumps(j, JSON_COMPACT) : NULL;
+		cr_expect_fail("%s:\n  got  %s\n  want %s", what, got ? got : "(nothing)", want);
+		free(got);
+	}
+	json_decref(w);
+}
+
+Test(log_json, fields)
+{
+	static const struct record_header h[] = {WWW(MCP_VALUE)};
+	struct record r = record_of(h, 1);
+	json_t *root = json_of(&r, &meta, "fields");
+
+	cr_assert_not_null(root);
+	cr_expect_eq(json_integer_value(json_object_get(root, "v")), 1);
+	cr_expect_str_eq(str_at(root, "type"), "response");
+	cr_expect_str_eq(str_at(root, "ts"), "2026-11-26T12:34:56.789Z");
+	cr_expect_eq(json_integer_value(json_object_get(root, "pid")), 4242);
+	cr_expect_eq(json_integer_value(json_object_get(root, "tid")), 4243);
+	const char *handle = str_at(root, "handle");
+	cr_assert_not_null(handle);
+	cr_expect(strncmp(handle, "0x", 2) == 0, "handle \"%s\"", handle);
+	cr_expect_eq(strtoull(handle, NULL, 16), 0x5a5a1000ull, "handle \"%s\"", handle);
+	cr_expect_str_eq(str_at(root, "api"), "easy");
+	cr_expect_str_eq(str_at(root, "method"), "GET");
+	cr_expect_str_eq(str_at(root, "url"), "http://example.test/mcp");
+	cr_expect(json_is_integer(json_object_get(root, "result")));
+	cr_expect_eq(json_integer_value(json_object_get(root, "result")), 0);
+	cr_expect_eq(json_integer_value(json_object_get(root, "status")), 401);
+	cr_expect(json_is_true(json_object_get(root, "final")));
+	cr_expect_eq(json_integer_value(json_object_get(root, "request")), 0);
+	expect_json(json_object_get(root, "headers"),
+		    "[{\"name\":\"WWW-Authenticate\",\"value\":"
+		    "\"Bearer realm=\\\"mcp\\\", resource_metadata="
+		    "\\\"http://x/.well-known/oauth-protected-resource\\\", "
+		    "scope=\\\"mcp:tools\\\"\"}]",
+		    "headers");
+	expect_json(json_object_get(root, "challenges"),
+		    "[{\"scheme\":\"Bearer\",\"params\":{\"realm\":\"mcp\","
+		    "\"resource_metadata\":\"http://x/.well-known/oauth-protected-resource\","
+		    "\"scope\":\"mcp:tools\"}}]",
+		    "challenges");
+	expect_json(json_object_get(root, "flags"), "[]", "flags");
+	json_decref(root);
+}
+
+Test(log_json, other_fields)
+{
+	static const struct record_header h[] = {HDR("Proxy-Authenticate", "Basic realm=\"p\"")};
+	struct record_transfer t = {
+		.handle = (const void *)(uintptr_t)0xdeadbee0,
+		.api = RECORD_API_MULTI,
+		.method = NULL,
+		.url = NULL,
+		.result = 56,
+	};
+	struct record r = {
+		.transfer = &t,
+		.status = 407,
+		.final = false,
+		.request = 2,
+		.headers_known = true,
+		.nheaders = 1,
+		.headers = h,
+	};
+	json_t *root = json_of(&r, &meta, "other fields");
+
+	cr_assert_not_null(root);
+	cr_expect_str_eq(str_at(root, "api"), "multi");
+	cr_expect(json_is_null(json_object_get(root, "method")));
+	cr_expect(json_is_null(json_object_get(root, "url")));
+	cr_expect_eq(json_integer_value(json_object_get(root, "result")), 56);
+	cr_expect_eq(json_integer_value(json_object_get(root, "status")), 407);
+	cr_expect(json_is_false(json_object_get(root, "final")));
+	cr_expect_eq(json_integer_value(json_object_get(root, "request")), 2);
+	cr_expect_eq(strtoull(str_at(root, "handle"), NULL, 16), 0xdeadbee0ull);
+	cr_expect_str_eq(str_at(header_at(root, 0), "name"), "Proxy-Authenticate");
+	cr_expect_str_eq(str_at(challenge_at(root, 0), "scheme"), "Basic");
+	json_decref(root);
+}
+
+struct ts_case {
+	time_t sec;
+	long nsec;
+	const char *want;
+};
+
+static const struct ts_case ts_cases[] = {
+	{1795696496, 789654321, "2026-11-26T12:34:56.789Z"},
+	{1795696496, 999999999, "2026-11-26T12:34:56.999Z"},
+	{1795696496, 1000000, "2026-11-26T12:34:56.001Z"},
+	{0, 0, "1970-01-01T00:00:00.000Z"},
+	{951782400, 0, "2000-02-29T00:00:00.000Z"},
+};
+
+Test(log_json, ts)
+{
+	static const struct record_header h[] = {WWW("Basic")};
+	struct record r = record_of(h, 1);
+
+	for (size_t i = 0; i < NELEM(ts_cases); i++) {
+		struct log_meta m = meta;
+		m.ts.tv_sec = ts_cases[i].sec;
+		m.ts.tv_nsec = ts_cases[i].nsec;
+		json_t *root = json_of(&r, &m, ts_cases[i].want);
+		if (!root)
+			continue;
+		const char *ts = str_at(root, "ts");
+		cr_expect(ts && strcmp(ts, ts_cases[i].want) == 0, "ts \"%s\", want \"%s\"",
+			  ts ? ts : "(null)", ts_cases[i].want);
+		json_decref(root);
+	}
+}
+
+Test(log_json, headers_unknown)
+{
+	struct record r = record_of(NULL, 0);
+	json_t *root;
+
+	r.headers_known = false;
+	root = json_of(&r, &meta, "headers unknown");
+	cr_assert_not_null(root);
+	cr_expect(json_is_null(json_object_get(root, "headers")));
+	cr_expect(json_is_null(json_object_get(root, "challenges")));
+	json_decref(root);
+
+	r.headers_known = true;
+	r.flags = RECORD_NO_CHALLENGE;
+	root = json_of(&r, &meta, "no headers");
+	cr_assert_not_null(root);
+	expect_json(json_object_get(root, "headers"), "[]", "no headers: headers");
+	expect_json(json_object_get(root, "challenges"), "[]", "no headers: challenges");
+	expect_json(json_object_get(root, "flags"), "[\"no_challenge\"]", "no headers: flags");
+	json_decref(root);
+}
+
+struct flags_case {
+	unsigned flags;
+	const char *want;
+};
+
+static const struct flags_case flags_cases[] = {
+	{0, "[]"},
+	{RECORD_NO_CHALLENGE, "[\"no_challenge\"]"},
+	{RECORD_INCOMPLETE, "[\"incomplete\"]"},
+	{RECORD_TRUNCATED, "[\"truncated\"]"},
+	{RECORD_STATUS_INFERRED, "[\"status_inferred\"]"},
+	{RECORD_CONNECT, "[\"connect\"]"},
+	{RECORD_INCOMPLETE | RECORD_CONNECT, "[\"incomplete\",\"connect\"]"},
+	{RECORD_NO_CHALLENGE | RECORD_INCOMPLETE | RECORD_TRUNCATED | RECORD_STATUS_INFERRED |
+		 RECORD_CONNECT,
+	 "[\"no_challenge\",\"incomplete\",\"truncated\",\"status_inferred\",\"connect\"]"},
+};
+
+Test(log_json, flags)
+{
+	static const struct record_header h[] = {WWW("Basic realm=\"x\"")};
+
+	for (size_t i = 0; i < NELEM(flags_cases); i++) {
+		struct record r = record_of(h, 1);
+		char what[64];
+
+		r.flags = flags_cases[i].flags;
+		snprintf(what, sizeof(what), "flags 0x%x", r.flags);
+		json_t *root = json_of(&r, &meta, what);
+		if (!root)
+			continue;
+		expect_json(json_object_get(root, "flags"), flags_cases[i].want, what);
+		json_decref(root);
+	}
+}
+
+#define MAX_HDRS 3
+#define NONE (-1L)
+
+struct challenge_case {
+	const char *name;
+	struct record_header h[MAX_HDRS];
+	size_t n;
+	const char *want; /* the "challenges" array */
+	long malformed_at[MAX_HDRS];
+};
+
+static const struct challenge_case challenge_cases[] = {
+	{"mcp bearer", {WWW(MCP_VALUE)}, 1,
+	 "[{\"scheme\":\"Bearer\",\"params\":{\"realm\":\"mcp\","
+	 "\"resource_metadata\":\"http://x/.well-known/oauth-protected-resource\","
+	 "\"scope\":\"mcp:tools\"}}]",
+	 {NONE}},
+	{"token68", {WWW("Negotiate abc==")}, 1,
+	 "[{\"scheme\":\"Negotiate\",\"token68\":\"abc==\"}]", {NONE}},
+	{"bare scheme", {WWW("Negotiate")}, 1,
+	 "[{\"scheme\":\"Negotiate\",\"params\":{}}]", {NONE}},
+	{"scheme as sent", {WWW("bAsIc realm=x")}, 1,
+	 "[{\"scheme\":\"bAsIc\",\"params\":{\"realm\":\"x\"}}]", {NONE}},
+	{"two in one value",
+	 {WWW("Basic realm=\"a\", Bearer error=\"invalid_token\", "
+	      "error_description=\"expired\"")},
+	 1,
+	 "[{\"scheme\":\"Basic\",\"params\":{\"realm\":\"a\"}},"
+	 "{\"scheme\":\"Bearer\",\"params\":{\"error\":\"invalid_token\","
+	 "\"error_description\":\"expired\"}}]",
+	 {NONE}},
+	{"across headers, in header order",
+	 {WWW("Bearer realm=\"first\""), WWW("Negotiate, NTLM"),
+	  HDR("Proxy-Authenticate", "Basic realm=\"third\", charset=\"UTF-8\"")},
+	 3,
+	 "[{\"scheme\":\"Bearer\",\"params\":{\"realm\":\"first\"}},"
+	 "{\"scheme\":\"Negotiate\",\"params\":{}},{\"scheme\":\"NTLM\",\"params\":{}},"
+	 "{\"scheme\":\"Basic\",\"params\":{\"realm\":\"third\",\"charset\":\"UTF-8\"}}]",
+	 {NONE, NONE, NONE}},
+	{"names lower-cased", {WWW("Basic Realm=x, CHARSET=\"UTF-8\"")}, 1,
+	 "[{\"scheme\":\"Basic\",\"params\":{\"realm\":\"x\",\"charset\":\"UTF-8\"}}]", {NONE}},
+	{"repeated names",
+	 {WWW("Bearer scope=\"a\", Scope=\"b\", realm=r, SCOPE=c")}, 1,
+	 "[{\"scheme\":\"Bearer\",\"params\":{\"scope\":\"a\",\"realm\":\"r\"},"
+	 "\"repeated\":[{\"name\":\"scope\",\"value\":\"b\"},"
+	 "{\"name\":\"scope\",\"value\":\"c\"}]}]",
+	 {NONE}},
+	{"quoted-pair undone", {WWW("Newauth realm=\"apps\", title=\"Login to \\\"apps\\\"\"")}, 1,
+	 "[{\"scheme\":\"Newauth\",\"params\":{\"realm\":\"apps\","
+	 "\"title\":\"Login to \\\"apps\\\"\"}}]",
+	 {NONE}},
+	{"unterminated quote", {WWW("Bearer realm=\"unterminated")}, 1,
+	 "[{\"scheme\":\"Bearer\",\"params\":{}}]", {26}},
+	{"junk after a param, then a good header",
+	 {WWW("Basic realm=\"x\" charset=y"), WWW("Bearer realm=\"y\"")}, 2,
+	 "[{\"scheme\":\"Basic\",\"params\":{\"realm\":\"x\"}},"
+	 "{\"scheme\":\"Bearer\",\"params\":{\"realm\":\"y\"}}]",
+	 {16, NONE}},
+	{"empty value", {WWW("")}, 1, "[]", {NONE}},
+};
+
+Test(log_json, challenges)
+{
+	for (size_t i = 0; i < NELEM(challenge_cases); i++) {
+		const struct challenge_case *c = &challenge_cases[i];
+		struct record r = record_of(c->h, c->n);
+		json_t *root = json_of(&r, &meta, c->name);
+
+		if (!root)
+			continue;
+		expect_json(json_object_get(root, "challenges"), c->want, c->name);
+		cr_expect_eq(json_array_size(json_object_get(root, "headers")), c->n, "%s: headers",
+			     c->name);
+		for (size_t k = 0; k < c->n; k++) {
+			json_t *h = header_at(root, k);
+			json_t *at = json_object_get(h, "malformed_at");
+			cr_expect(field_is(h, "name", c->h[k].name, c->h[k].name_len),
+				  "%s: header %zu name", c->name, k);
+			cr_expect(field_is(h, "value", c->h[k].value, c->h[k].value_len),
+				  "%s: header %zu value", c->name, k);
+			if (c->malformed_at[k] == NONE)
+				cr_expect_null(at, "%s: header %zu has malformed_at", c->name, k);
+			else
+				cr_expect(json_is_integer(at) &&
+					  json_integer_value(at) == c->malformed_at[k],
+					  "%s: header %zu malformed_at %lld, want %ld", c->name, k,
+					  (long long)json_integer_value(at), c->malformed_at[k]);
+		}
+		json_decref(root);
+	}
+}
+
+/* qdtext and obs-text: the bytes that may stand alone inside quotes. */
+static bool is_qdtext(unsigned c)
+{
+	return c == '\t' || (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f);
+}
+
+/* Every byte value inside a header value: 'Basic realm="a' B 'b"'. */
+Test(log_json, every_byte_in_value)
+{
+	for (unsigned b = 0; b < 256; b++) {
+		char v[] = "Basic realm=\"a?b\"";
+		char what[32];
+
+		v[14] = (char)b;
+		snprintf(what, sizeof(what), "byte 0x%02x", b);
+		struct record_header h = {"WWW-Authenticate", 16, v, sizeof(v) - 1};
+		struct record r = record_of(&h, 1);
+		json_t *root = json_of(&r, &meta, what);
+		if (!root)
+			continue;
+		json_t *jh = header_at(root, 0);
+		cr_expect(field_is(jh, "value", v, sizeof(v) - 1), "%s: value", what);
+		cr_expect(field_is(jh, "name", "WWW-Authenticate", 16), "%s: name", what);
+		cr_expect_eq(has_encoding(jh), b >= 0x80, "%s: encoding", what);
+		if (is_qdtext(b)) {
+			json_t *ch = challenge_at(root, 0);
+			json_t *params = json_object_get(ch, "params");
+			/* The challenge object says its own encoding. */
+			json_t *realm = json_object();
+			json_object_set(realm, "realm", json_object_get(params, "realm"));
+			if (has_encoding(ch))
+				json_object_set_new(realm, "encoding", json_string("latin1"));
+			cr_expect(field_is(realm, "realm", v + 13, 3), "%s: realm", what);
+			cr_expect_eq(has_encoding(ch), b >= 0x80, "%s: challenge encoding", what);
+			json_decref(realm);
+		}
+		json_decref(root);
+	}
+}
+
+Test(log_json, every_byte_in_name)
+{
+	for (unsigned b = 0; b < 256; b++) {
+		char name[] = "X-?-Auth";
+		char what[32];
+
+		name[2] = (char)b;
+		snprintf(what, sizeof(what), "name byte 0x%02x", b);
+		struct record_header h = {name, sizeof(name) - 1, "Basic", 5};
+		struct record r = record_of(&h, 1);
+		json_t *root = json_of(&r, &meta, what);
+		if (!root)
+			continue;
+		json_t *jh = header_at(root, 0);
+		cr_expect(field_is(jh, "name", name, sizeof(name) - 1), "%s: name", what);
+		cr_expect(field_is(jh, "value", "Basic", 5), "%s: value", what);
+		cr_expect_eq(has_encoding(jh), b >= 0x80, "%s: encoding", what);
+		json_decref(root);
+	}
+}
+
+Test(log_json, all_bytes_in_one)
+{
+	char all[256];
+	struct record_header h[2];
+
+	for (unsigned b = 0; b < 256; b++)
+		all[b] = (char)b;
+	h[0] = (struct record_header){"WWW-Authenticate", 16, all, sizeof(all)};
+	h[1] = (struct record_header){all, sizeof(all), "Basic realm=x", 13};
+	struct record r = record_of(h, 2);
+	json_t *root = json_of(&r, &meta, "all bytes");
+
+	cr_assert_not_null(root);
+	cr_expect(has_encoding(header_at(root, 0)));
+	cr_expect(field_is(header_at(root, 0), "value", all, sizeof(all)), "all bytes: value");
+	cr_expect(has_encoding(header_at(root, 1)));
+	cr_expect(field_is(header_at(root, 1), "name", all, sizeof(all)), "all bytes: name");
+	cr_expect(field_is(header_at(root, 1), "value", "Basic realm=x", 13),
+		  "all bytes: other field of a latin1 header");
+	json_decref(root);
+}
+
+struct utf8_case {
+	const char *name;
+	const char *bytes;
+	bool valid;
+};
+
+static const struct utf8_case utf8_cases[] = {
+	{"U+0080", "\xc2\x80", true},
+	{"e acute", "\xc3\xa9", true},
+	{"U+07FF", "\xdf\xbf", true},
+	{"U+0800", "\xe0\xa0\x80", true},
+	{"euro", "\xe2\x82\xac", true},
+	{"U+D7FF", "\xed\x9f\xbf", true},
+	{"U+E000", "\xee\x80\x80", true},
+	{"U+FFFF", "\xef\xbf\xbf", true},
+	{"U+10000", "\xf0\x90\x80\x80", true},
+	{"emoji", "\xf0\x9f\x98\x80", true},
+	{"U+10FFFF", "\xf4\x8f\xbf\xbf", true},
+	{"mixed", "caf\xc3\xa9 \xe2\x82\xac", true},
+	{"overlong NUL", "\xc0\x80", false},
+	{"overlong 2", "\xc1\xbf", false},
+	{"overlong 3", "\xe0\x80\x80", false},
+	{"overlong U+07FF", "\xe0\x9f\xbf", false},
+	{"overlong 4", "\xf0\x8f\xbf\xbf", false},
+	{"surrogate D800", "\xed\xa0\x80", false},
+	{"surrogate DFFF", "\xed\xbf\xbf", false},
+	{"above U+10FFFF", "\xf4\x90\x80\x80", false},
+	{"F5 lead", "\xf5\x80\x80\x80", false},
+	{"five bytes", "\xf8\x88\x80\x80\x80", false},
+	{"FF", "\xff", false},
+	{"lone continuation", "\x80", false},
+	{"truncated euro", "\xe2\x82", false},
+	{"lead at end", "ok\xc3", false},
+	{"lead then ASCII", "\xc3" "A", false},
+	{"truncated emoji", "\xf0\x9f\x98", false},
+	{"valid then stray", "\xc3\xa9\xa9", false},
+};
+
+Test(log_json, utf8)
+{
+	for (size_t i = 0; i < NELEM(utf8_cases); i++) {
+		const struct utf8_case *c = &utf8_cases[i];
+		char v[64];
+		int n = snprintf(v, sizeof(v), "Basic realm=\"%s\"", c->bytes);
+		struct record_header h = {"WWW-Authenticate", 16, v, (size_t)n};
+		struct record r = record_of(&h, 1);
+		json_t *root = json_of(&r, &meta, c->name);
+
+		if (!root)
+			continue;
+		json_t *jh = header_at(root, 0);
+		cr_expect_eq(has_encoding(jh), !c->valid, "%s: encoding", c->name);
+		cr_expect(field_is(jh, "value", v, (size_t)n), "%s: value", c->name);
+		if (c->valid)
+			cr_expect_str_eq(str_at(jh, "value"), v, "%s: as it is", c->name);
+		json_decref(root);
+	}
+}
+
+/* Strange method and URL bytes still give one line of valid JSON. */
+Test(log_json, odd_method_and_url)
+{
+	static const struct record_header h[] = {WWW("Basic")};
+	struct record_transfer t = xfer;
+	struct record r = record_of(h, 1);
+	json_t *root;
+
+	r.transfer = &t;
+	t.method = "GE\nT\x01";
+	t.url = "http://h/\xff\xfe\r\n\"x\\";
+	root = json_of(&r, &meta, "odd method and url");
+	cr_assert_not_null(root);
+	cr_expect_str_eq(str_at(root, "method"), "GE\nT\x01");
+	json_decref(root);
+}
+
+static size_t utf8_len_ok(const char *s, size_t len, size_t cap, const char *orig,
+			  const char *what)
+{
+	cr_expect_leq(len, cap, "%s: %zu bytes, cap %zu", what, len, cap);
+	cr_expect(memcmp(s, orig, len) == 0, "%s: not a prefix", what);
+	return len;
+}
+
+Test(log_json, value_cap_ascii)
+{
+	char v[128];
+	int n = snprintf(v, sizeof(v), "Bearer realm=\"%0100d\", error=x", 0);
+	struct record_header h = {"WWW-Authenticate", 16, v, (size_t)n};
+	struct record r = record_of(&h, 1);
+	struct log_meta m = meta;
+	json_t *root;
+
+	m.value_cap = 16;
+	root = json_of(&r, &m, "ascii cap");
+	cr_assert_not_null(root);
+	json_t *jv = json_object_get(header_at(root, 0), "value");
+	cr_expect_eq(json_string_length(jv), 16);
+	utf8_len_ok(json_string_value(jv), json_string_length(jv), 16, v, "value");
+	json_t *realm = json_object_get(json_object_get(challenge_at(root, 0), "params"), "realm");
+	cr_expect_eq(json_string_length(realm), 16, "realm cut to 16");
+	cr_expect_str_eq(str_at(json_object_get(challenge_at(root, 0), "params"), "error"), "x");
+	cr_expect(has_flag(root, "truncated"));
+	json_decref(root);
+
+	/* A cap the record fits in changes nothing. */
+	m.value_cap = (size_t)n;
+	root = json_of(&r, &m, "cap not reached");
+	cr_assert_not_null(root);
+	cr_expect(field_is(header_at(root, 0), "value", v, (size_t)n));
+	cr_expect(!has_flag(root, "truncated"));
+	json_decref(root);
+
+	m.value_cap = 0;
+	root = json_of(&r, &m, "no cap");
+	cr_assert_not_null(root);
+	cr_expect(field_is(header_at(root, 0), "value", v, (size_t)n));
+	cr_expect(!has_flag(root, "truncated"));
+	json_decref(root);
+
+	/* Cut, and already flagged by the capture: "truncated" once. */
+	m.value_cap = 16;
+	r.flags = RECORD_TRUNCATED;
+	root = json_of(&r, &m, "flag once");
+	cr_assert_not_null(root);
+	expect_json(json_object_get(root, "flags"), "[\"truncated\"]", "flag once");
+	json_decref(root);
+}
+
+/* Every cap over a value of three-byte characters: never half a character,
+ * never more cut than one character needs. */
+Test(log_json, value_cap_utf8)
+{
+	char v[128] = "Bearer realm=\"";
+	size_t n = strlen(v);
+
+	for (int i = 0; i < 20; i++, n += 3)
+		memcpy(v + n, "\xe2\x82\xac", 3);
+	v[n++] = '"';
+	for (size_t cap = 1; cap <= 40; cap++) {
+		struct record_header h = {"WWW-Authenticate", 16, v, n};
+		struct record r = record_of(&h, 1);
+		struct log_meta m = meta;
+		char what[32];
+
+		m.value_cap = cap;
+		snprintf(what, sizeof(what), "cap %zu", cap);
+		json_t *root = json_of(&r, &m, what);
+		if (!root)
+			continue;
+		json_t *jh = header_at(root, 0);
+		cr_expect(!has_encoding(jh), "%s: still UTF-8", what);
+		size_t len = json_string_length(json_object_get(jh, "value"));
+		utf8_len_ok(str_at(jh, "value"), len, cap, v, what);
+		cr_expect_gt(len + 3, cap, "%s: cut to %zu", what, len);
+		json_t *params = json_object_get(challenge_at(root, 0), "params");
+		const char *realm = str_at(params, "realm");
+		size_t rlen = json_string_length(json_object_get(params, "realm"));
+		cr_expect(realm && rlen <= cap && rlen % 3 == 0 && rlen + 3 > cap &&
+			  memcmp(realm, v + 14, rlen) == 0,
+			  "%s: realm cut to %zu", what, rlen);
+		cr_expect(has_flag(root, "truncated"), "%s: flagged", what);
+		json_decref(root);
+	}
+}
+
+/* Latin-1 values are cut by bytes: each byte is one character. */
+Test(log_json, value_cap_latin1)
+{
+	char v[64];
+	int n = snprintf(v, sizeof(v), "Basic realm=\"%s\"",
+			 "\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8\xf7\xf6\xf5\xf4\xf3\xf2\xf1\xf0");
+	struct record_header h = {"WWW-Authenticate", 16, v, (size_t)n};
+	struct record r = record_of(&h, 1);
+	struct log_meta m = meta;
+
+	m.value_cap = 15;
+	json_t *root = json_of(&r, &m, "latin1 cap");
+	cr_assert_not_null(root);
+	cr_expect(has_encoding(header_at(root, 0)));
+	cr_expect(field_is(header_at(root, 0), "value", v, 15));
+	cr_expect(has_flag(root, "truncated"));
+	json_decref(root);
+}
+
+Test(log_json, value_cap_token68)
+{
+	char v[128];
+	int n = snprintf(v, sizeof(v), "Negotiate %s",
+			 "YIIJvwYGKwYBBQUCoIIJszCCCa+gMDAuBgkqhkiC9xIBAgIGCSqGSIb3EgECAgYKKwYB");
+	struct record_header h = {"WWW-Authenticate", 16, v, (size_t)n};
+	struct record r = record_of(&h, 1);
+	struct log_meta m = meta;
+
+	m.value_cap = 16;
+	json_t *root = json_of(&r, &m, "token68 cap");
+	cr_assert_not_null(root);
+	json_t *t68 = json_object_get(challenge_at(root, 0), "token68");
+	cr_expect(json_is_string(t68));
+	cr_expect_leq(json_string_length(t68), 16);
+	cr_expect(strncmp(json_string_value(t68), v + 10, json_string_length(t68)) == 0);
+	cr_expect(has_flag(root, "truncated"));
+	json_decref(root);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Formats r as JSON and parses it, timing the formatting alone. */
+static json_t *json_timed(const struct record *r, const char *what, double *secs)
+{
+	double t0 = now();
+	struct buf b = {0};
+	json_error_t err;
+
+	log_format_json(&b, r, &meta);
+	*secs = now() - t0;
+	cr_assert(!buf_failed(&b));
+	cr_assert(one_line(b.p, b.len), "%s: one line", what);
+	json_t *root = json_loadb(b.p, b.len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
+	cr_assert_not_null(root, "%s: %s at column %d", what, err.text, err.column);
+	buf_free(&b);
+	return root;
+}
+
+#define MANY_PARAMS 50000
+
+/* A hostile value: linear work, whatever the names. */
+Test(log_json, many_params, .timeout = 60)
+{
+	struct buf v = {0};
+	double secs;
+
+	buf_puts(&v, "Bearer p0=v0");
+	for (int i = 1; i < MANY_PARAMS; i++)
+		buf_printf(&v, ", P%d=\"v%d\"", i, i);
+	struct record_header h = {"WWW-Authenticate", 16, v.p, v.len};
+	struct record r = record_of(&h, 1);
+	json_t *root = json_timed(&r, "many params", &secs);
+	json_t *params = json_object_get(challenge_at(root, 0), "params");
+
+	cr_expect_eq(json_object_size(params), MANY_PARAMS);
+	cr_expect_str_eq(str_at(params, "p49999"), "v49999");
+	cr_expect_null(json_object_get(challenge_at(root, 0), "repeated"));
+	cr_expect_lt(secs, 2.0, "%.2f s for %d params", secs, MANY_PARAMS);
+	json_decref(root);
+	buf_free(&v);
+}
+
+Test(log_json, many_repeated_params, .timeout = 60)
+{
+	struct buf v = {0};
+	double secs;
+
+	/* Each name twice, the second time in upper case. */
+	buf_puts(&v, "Bearer ");
+	for (int i = 0; i < MANY_PARAMS / 2; i++)
+		buf_printf(&v, "%sn%d=a%d, N%d=b%d", i ? ", " : "", i, i, i, i);
+	struct record_header h = {"WWW-Authenticate", 16, v.p, v.len};
+	struct record r = record_of(&h, 1);
+	json_t *root = json_timed(&r, "many repeated", &secs);
+	json_t *ch = challenge_at(root, 0);
+	json_t *rep = json_object_get(ch, "repeated");
+
+	cr_expect_eq(json_object_size(json_object_get(ch, "params")), MANY_PARAMS / 2);
+	cr_expect_str_eq(str_at(json_object_get(ch, "params"), "n7"), "a7");
+	cr_assert_eq(json_array_size(rep), MANY_PARAMS / 2);
+	cr_expect_str_eq(str_at(json_array_get(rep, 7), "name"), "n7");
+	cr_expect_str_eq(str_at(json_array_get(rep, 7), "value"), "b7");
+	cr_expect_lt(secs, 2.0, "%.2f s", secs);
+	json_decref(root);
+	buf_free(&v);
+
+	/* One name over and over. */
+	v = (struct buf){0};
+	buf_puts(&v, "Bearer a=0");
+	for (int i = 1; i < MANY_PARAMS; i++)
+		buf_printf(&v, ", A=%d", i);
+	h = (struct record_header){"WWW-Authenticate", 16, v.p, v.len};
+	r = record_of(&h, 1);
+	root = json_timed(&r, "one name", &secs);
+	ch = challenge_at(root, 0);
+	expect_json(json_object_get(ch, "params"), "{\"a\":\"0\"}", "one name: params");
+	rep = json_object_get(ch, "repeated");
+	cr_expect_eq(json_array_size(rep), MANY_PARAMS - 1);
+	cr_expect_str_eq(str_at(json_array_get(rep, MANY_PARAMS - 2), "value"), "49999");
+	cr_expect_lt(secs, 2.0, "%.2f s", secs);
+	json_decref(root);
+	buf_free(&v);
+}
+
+#define MANY_HEADERS 500
+
+Test(log_json, many_headers, .timeout = 60)
+{
+	struct record_header h[MANY_HEADERS];
+	char values[MANY_HEADERS][64];
+	double secs;
+
+	for (int i = 0; i < MANY_HEADERS; i++) {
+		int n = snprintf(values[i], sizeof(values[i]),
+				 "Basic realm=\"r%d\", Bearer scope=\"s%d\"", i, i);
+		h[i] = (struct record_header){"WWW-Authenticate", 16, values[i], (size_t)n};
+	}
+	struct record r = record_of(h, MANY_HEADERS);
+	json_t *root = json_timed(&r, "many headers", &secs);
+
+	cr_expect_eq(json_array_size(json_object_get(root, "headers")), MANY_HEADERS);
+	cr_assert_eq(json_array_size(json_object_get(root, "challenges")), 2 * MANY_HEADERS);
+	for (int i = 0; i < MANY_HEADERS; i++) {
+		char want[16];
+		snprintf(want, sizeof(want), "r%d", i);
+		json_t *ch = challenge_at(root, 2 * (size_t)i);
+		cr_expect_str_eq(str_at(json_object_get(ch, "params"), "realm"), want);
+		cr_expect_str_eq(str_at(challenge_at(root, 2 * (size_t)i + 1), "scheme"), "Bearer");
+	}
+	cr_expect_lt(secs, 2.0, "%.2f s", secs);
+	json_decref(root);
+}
+
+Test(log_text, line)
+{
+	static const struct record_header h[] = {WWW(MCP_VALUE)};
+	struct record r = record_of(h, 1);
+	char *line = text_of(&r, &meta, "mcp");
+
+	cr_expect(strncmp(line, "authtap[4242] 401 GET http://example.test/mcp ", 46) == 0,
+		  "line: %s", line);
+	cr_expect(strstr(line, "WWW-Authenticate: " MCP_VALUE), "line: %s", line);
+	const char *parsed = strstr(line, " => ");
+	cr_assert_not_null(parsed, "line: %s", line);
+	cr_expect(strstr(parsed, "Bearer"), "line: %s", line);
+	cr_expect(strstr(parsed, "realm=mcp"), "line: %s", line);
+	cr_expect(strstr(parsed, "scope=mcp:tools"), "line: %s", line);
+	cr_expect(strstr(parsed,
+			 "resource_metadata=http://x/.well-known/oauth-protected-resource"),
+		  "line: %s", line);
+	free(line);
+}
+
+Test(log_text, error_and_schemes)
+{
+	static const struct record_header h[] = {
+		WWW("Bearer error=\"invalid_token\", error_description=\"expired\""),
+		WWW("Negotiate abc=="),
+	};
+	struct record r = record_of(h, 2);
+	char *line = text_of(&r, &meta, "error");
+	const char *parsed = strstr(line, " => ");
+
+	cr_assert_not_null(parsed, "line: %s", line);
+	cr_expect(strstr(parsed, "error=invalid_token"), "line: %s", line);
+	const char *bearer = strstr(parsed, "Bearer"), *neg = strstr(parsed, "Negotiate");
+	cr_expect(bearer && neg && bearer < neg, "both schemes, in order: %s", line);
+	free(line);
+}
+
+Test(log_text, status_unknown)
+{
+	static const struct record_header h[] = {WWW("Basic")};
+	struct record r = record_of(h, 1);
+	char *line;
+
+	r.status = 0;
+	line = text_of(&r, &meta, "status 0");
+	cr_expect(strncmp(line, "authtap[4242] ??? GET http://example.test/mcp", 45) == 0,
+		  "line: %s", line);
+	free(line);
+}
+
+Test(log_text, backslash)
+{
+	/* On the wire: Basic realm="C:\\dir" (a quoted-pair). */
+	static const struct record_header h[] = {WWW("Basic realm=\"C:\\\\dir\"")};
+	struct record r = record_of(h, 1);
+	char *line = text_of(&r, &meta, "backslash");
+	const char *parsed = strstr(line, " => ");
+
+	cr_expect(strstr(line, "Basic realm=\"C:\\\\\\\\dir\""), "raw value, doubled: %s", line);
+	cr_assert_not_null(parsed, "line: %s", line);
+	cr_expect(strstr(parsed, "realm=\"C:\\\\dir\""), "unquoted value, doubled: %s", line);
+	free(line);
+}
+
+/* Parsed values: bare when one plain word, else quoted so that
+ * realm="a, b" does not read as two things. */
+Test(log_text, quoting)
+{
+	static const struct record_header h[] = {
+		WWW("Bearer realm=\"a, b\", scope=\"openid profile\", error=invalid_token, "
+		    "error_description=\"say \\\"hi\\\"\""),
+		WWW("Basic realm=\"\""),
+	};
+	struct record r = record_of(h, 2);
+	char *line = text_of(&r, &meta, "quoting");
+	const char *parsed = strstr(line, " => ");
+
+	cr_assert_not_null(parsed, "line: %s", line);
+	cr_expect(strstr(parsed, " realm=\"a, b\""), "line: %s", line);
+	cr_expect(strstr(parsed, " scope=\"openid profile\""), "line: %s", line);
+	cr_expect(strstr(parsed, " error=invalid_token"), "line: %s", line);
+	cr_expect(strstr(parsed, " error_description=\"say \\\"hi\\\"\""), "line: %s", line);
+	cr_expect(strstr(parsed, "Basic realm=\"\""), "empty value: %s", line);
+	free(line);
+}
+
+static bool has_escape(const char *line, unsigned b)
+{
+	char lower[8], upper[8];
+
+	snprintf(lower, sizeof(lower), "\\x%02x", b);
+	snprintf(upper, sizeof(upper), "\\x%02X", b);
+	return strstr(line, lower) || strstr(line, upper);
+}
+
+Test(log_text, every_byte)
+{
+	for (unsigned b = 0; b < 256; b++) {
+		char v[] = "Basic realm=\"a?b\"";
+		char name[] = "X-?-Auth";
+		char what[32];
+
+		v[14] = (char)b;
+		name[2] = (char)b;
+		snprintf(what, sizeof(what), "byte 0x%02x", b);
+		struct record_header h[] = {
+			{"WWW-Authenticate", 16, v, sizeof(v) - 1},
+			{name, sizeof(name) - 1, "Basic", 5},
+		};
+		struct record r = record_of(h, 2);
+		char *line = text_of(&r, &meta, what);
+
+		if (b < 0x20 || b >= 0x7f) {
+			cr_expect(has_escape(line, b), "%s: no \\x escape: %s", what, line);
+		} else if (b == '\\') {
+			cr_expect(strstr(line, "a\\\\b"), "%s: %s", what, line);
+		} else {
+			char raw[] = "a?b";
+			raw[1] = (char)b;
+			cr_expect(strstr(line, raw), "%s: %s", what, line);
+		}
+		if (b >= 0x80)
+			cr_expect(strchr(line, (char)b) == NULL, "%s: stray byte kept: %s", what,
+				  line);
+		free(line);
+	}
+}
+
+Test(log_text, all_bytes)
+{
+	char all[256];
+
+	for (unsigned b = 0; b < 256; b++)
+		all[b] = (char)b;
+	struct record_header h[] = {
+		{"WWW-Authenticate", 16, all, sizeof(all)},
+		{all, sizeof(all), "Basic", 5},
+	};
+	struct record r = record_of(h, 2);
+	char *line = text_of(&r, &meta, "all bytes");
+
+	for (unsigned b = 0x80; b < 0x100; b++)
+		cr_expect(has_escape(line, b), "0x%02x not escaped", b);
+	free(line);
+}
+
+Test(log_text, utf8)
+{
+	for (size_t i = 0; i < NELEM(utf8_cases); i++) {
+		const struct utf8_case *c = &utf8_cases[i];
+		char v[64];
+		int n = snprintf(v, sizeof(v), "Basic realm=\"%s\"", c->bytes);
+		struct record_header h = {"WWW-Authenticate", 16, v, (size_t)n};
+		struct record r = record_of(&h, 1);
+		char *line = text_of(&r, &meta, c->name);
+
+		if (c->valid)
+			cr_expect(strstr(line, c->bytes), "%s: kept as it is: %s", c->name, line);
+		else
+			cr_expect(strstr(line, "\\x"), "%s: escaped: %s", c->name, line);
+		free(line);
+	}
+}
+
+Test(log_text, odd_method_and_url)
+{
+	static const struct record_header h[] = {WWW("Basic")};
+	struct record_transfer t = xfer;
+	struct record r = record_of(h, 1);
+
+	r.transfer = &t;
+	t.method = "GE\nT";
+	t.url = "http://h/\r\n\x1b[31m";
+	char *line = text_of(&r, &meta, "odd method and url");
+	cr_expect(strstr(line, "\\x1b"), "line: %s", line);
+	free(line);
+}
+
+Test(log_text, value_cap_flags)
+{
+	char v[160];
+	int n = snprintf(v, sizeof(v), "Bearer realm=\"%0100d\"", 0);
+	struct record_header h = {"WWW-Authenticate", 16, v, (size_t)n};
+	struct record r = record_of(&h, 1);
+	struct log_meta m = meta;
+
+	m.value_cap = 16;
+	char *line = text_of(&r, &m, "text cap");
+	cr_expect(strstr(line, "truncated"), "line: %s", line);
+	cr_expect(strstr(line, "WWW-Authenticate: Bearer realm=\"00"), "line: %s", line);
+	cr_expect_null(strstr(line, "WWW-Authenticate: Bearer realm=\"000"),
+		       "value cut at 16 bytes: %s", line);
+	free(line);
+}
+
+/* log.h: "header values and parameters are cut to this many bytes".  The
+ * sink shrinks the cap until a record fits in one pipe write, which only
+ * works when the text writer cuts parameters too. */
+Test(log_text, value_cap_params)
+{
+	char v[160];
+	int n = snprintf(v, sizeof(v), "Bearer realm=\"%0100d\"", 0);
+	struct record_header h = {"WWW-Authenticate", 16, v, (size_t)n};
+	struct record r = record_of(&h, 1);
+	struct log_meta m = meta;
+
+	m.value_cap = 16;
+	char *line = text_of(&r, &m, "text param cap");
+	cr_expect_null(strstr(line, "00000000000000000"), "a param longer than 16 bytes: %s",
+		       line);
+	free(line);
+}
+
+/* A valid UTF-8 value stays valid when cut: no half character shown as
+ * \xHH escapes. */
+Test(log_text, value_cap_utf8)
+{
+	char v[128] = "Bearer realm=\"";
+	size_t n = strlen(v);
+
+	for (int i = 0; i < 20; i++, n += 3)
+		memcpy(v + n, "\xe2\x82\xac", 3);
+	v[n++] = '"';
+	for (size_t cap = 14; cap <= 20; cap++) {
+		struct record_header h = {"WWW-Authenticate", 16, v, n};
+		struct record r = record_of(&h, 1);
+		struct log_meta m = meta;
+		char what[32];
+
+		m.value_cap = cap;
+		snprintf(what, sizeof(what), "text cap %zu", cap);
+		char *line = text_of(&r, &m, what);
+		cr_expect_null(strstr(line, "\\x"), "%s: %s", what, line);
+		free(line);
+	}
+}
