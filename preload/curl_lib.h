@@ -1,5 +1,6 @@
 /* The functions of one loaded libcurl build that authtap calls, all looked
- * up in the library that owns the real curl_easy_perform. */
+ * up in that library, so that a host of the GnuTLS build is never handed
+ * the OpenSSL build's functions. */
 #ifndef AUTHTAP_CURL_LIB_H
 #define AUTHTAP_CURL_LIB_H
 
@@ -10,12 +11,17 @@ typedef void (*curl_cleanup_fn)(CURL *h);
 typedef CURLcode (*curl_getinfo_fn)(CURL *h, CURLINFO info, ...);
 typedef CURLHcode (*curl_header_fn)(CURL *h, const char *name, size_t index, unsigned int origin,
 				    int request, struct curl_header **hout);
+typedef CURLMcode (*curl_multi_handle_fn)(CURLM *m, CURL *h);
+typedef CURLMsg *(*curl_info_read_fn)(CURLM *m, int *msgs_in_queue);
 
 struct curl_lib {
 	curl_perform_fn real_curl_easy_perform;
 	curl_cleanup_fn real_curl_easy_cleanup;
 	curl_getinfo_fn real_curl_easy_getinfo;
 	curl_header_fn real_curl_easy_header; /* NULL before 7.84 or when built without */
+	curl_multi_handle_fn real_curl_multi_add_handle;
+	curl_multi_handle_fn real_curl_multi_remove_handle;
+	curl_info_read_fn real_curl_multi_info_read;
 };
 
 #endif

@@ -1,163 +1,134 @@
-/* The interposed libcurl functions, and the lookup of the real ones.
+/* The interposed libcurl functions.
  *
- * The real functions are found lazily, on the first call, because the host
- * may load libcurl after start-up (Python and PHP extensions do).  Every
- * libcurl function authtap calls comes from the library that owns the real
- * curl_easy_perform, so a host of the GnuTLS build is never handed the
- * OpenSSL build's functions. */
-#include <dlfcn.h>
+ * A transfer is recorded once, when it is over: after curl_easy_perform
+ * returns, or when the program reads its CURLMSG_DONE from
+ * curl_multi_info_read (before the message reaches it), or, for a handle
+ * removed from its multi handle without its message being read, at
+ * curl_multi_remove_handle.  Some libcurl builds (Debian's) call their own
+ * exported multi functions from inside curl_easy_perform through the PLT, so
+ * those calls reach these hooks too: a per-thread list of the handles inside
+ * curl_easy_perform keeps them from being recorded twice.  The list is per
+ * handle, not a per-thread flag, because a callback running inside one
+ * perform may drive other handles on the same thread. */
 #include <errno.h>
-#include <link.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
-#include <stdlib.h>
-#include <string.h>
+#include <stddef.h>
 
 #include "capture.h"
 #include "curl_lib.h"
-#include "log.h"
+#include "linker.h"
+#include "pending.h"
 #include "preload.h"
 #include "table.h"
 
-static struct curl_lib hook_lib;
-static _Atomic(const struct curl_lib *) hook_lib_ready;
-static pthread_mutex_t hook_lock = PTHREAD_MUTEX_INITIALIZER;
-
 AUTHTAP_EXPORT CURLcode curl_easy_perform(CURL *h);
 AUTHTAP_EXPORT void curl_easy_cleanup(CURL *h);
+AUTHTAP_EXPORT CURLMcode curl_multi_add_handle(CURLM *m, CURL *h);
+AUTHTAP_EXPORT CURLMcode curl_multi_remove_handle(CURLM *m, CURL *h);
+AUTHTAP_EXPORT CURLMsg *curl_multi_info_read(CURLM *m, int *msgs_in_queue);
 
-#define HOOK_MAX_CANDIDATES 8
+#define HOOK_MAX_NESTED 16
 
-struct candidates {
-	char *path[HOOK_MAX_CANDIDATES];
-	size_t n;
-};
+/* The handles inside curl_easy_perform on this thread, innermost last.
+ * Deeper nesting than this is not tracked (and may then be recorded
+ * twice, never missed). */
+static __thread __attribute__((tls_model("initial-exec"))) struct {
+	const void *handle[HOOK_MAX_NESTED];
+	unsigned depth;
+} hook_easy;
 
-static int note_libcurl(struct dl_phdr_info *info, size_t size, void *arg)
+static bool in_easy_perform(const void *h)
 {
-	struct candidates *c = arg;
-	const char *base = strrchr(info->dlpi_name, '/');
+	unsigned n = hook_easy.depth < HOOK_MAX_NESTED ? hook_easy.depth : HOOK_MAX_NESTED;
 
-	(void)size;
-	base = base ? base + 1 : info->dlpi_name;
-	if (strncmp(base, "libcurl", 7) == 0 && c->n < HOOK_MAX_CANDIDATES)
-		c->path[c->n++] = strdup(info->dlpi_name);
-	return 0;
+	for (unsigned i = 0; i < n; i++)
+		if (hook_easy.handle[i] == h)
+			return true;
+	return false;
 }
 
-/* dlsym(RTLD_NEXT) sees only the global scope; a libcurl that a Python
- * extension pulled in with RTLD_LOCAL is found among the loaded objects.
- * dlopen is called outside dl_iterate_phdr, which holds the loader lock. */
-static void *find_loaded(const char *name, void *own, void **owner)
+static const struct curl_lib *caller_lib(const void *caller)
 {
-	struct candidates c = {0};
-	void *fn = NULL;
-
-	dl_iterate_phdr(note_libcurl, &c);
-	for (size_t i = 0; i < c.n; i++) {
-		void *lib = c.path[i] ? dlopen(c.path[i], RTLD_LAZY | RTLD_NOLOAD) : NULL;
-		if (lib && !fn) {
-			dlerror();
-			void *f = dlsym(lib, name);
-			if (f && f != own) {
-				fn = f;
-				*owner = lib;
-				lib = NULL;
-			}
-		}
-		/* The reference kept for the owner pins the library, so that
-		 * the pointers into it stay valid. */
-		if (lib)
-			dlclose(lib);
-		free(c.path[i]);
-	}
-	return fn;
-}
-
-/* The library a function lives in, held open. */
-static void *owner_of(void *fn)
-{
-	Dl_info info;
-
-	if (!dladdr(fn, &info) || !info.dli_fname)
-		return NULL;
-	return dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
-}
-
-static void *sym(void *lib, const char *name)
-{
-	dlerror();
-	return dlsym(lib, name);
-}
-
-static bool resolve(void)
-{
-	void *own = (void *)curl_easy_perform;
-	void *lib = NULL;
-
-	dlerror();
-	void *perform = dlsym(RTLD_NEXT, "curl_easy_perform");
-	if (perform && perform != own)
-		lib = owner_of(perform);
-	else
-		perform = find_loaded("curl_easy_perform", own, &lib);
-	if (!perform || !lib)
-		return false;
-
-	hook_lib.real_curl_easy_perform = (curl_perform_fn)perform;
-	hook_lib.real_curl_easy_cleanup = (curl_cleanup_fn)sym(lib, "curl_easy_cleanup");
-	hook_lib.real_curl_easy_getinfo = (curl_getinfo_fn)sym(lib, "curl_easy_getinfo");
-	hook_lib.real_curl_easy_header = (curl_header_fn)sym(lib, "curl_easy_header");
-	if (!hook_lib.real_curl_easy_cleanup || !hook_lib.real_curl_easy_getinfo ||
-	    (void *)hook_lib.real_curl_easy_cleanup == (void *)curl_easy_cleanup)
-		return false;
-	if (!hook_lib.real_curl_easy_header)
-		log_warn("this libcurl has no curl_easy_header (it is older than 7.84 or built "
-			 "without it): records will carry status, method and URL only");
-	return true;
-}
-
-/* The real functions, or NULL when no libcurl can be found (then every
- * hook fails the call as libcurl would for a handle it cannot use). */
-static const struct curl_lib *real_lib(void)
-{
-	const struct curl_lib *l = atomic_load_explicit(&hook_lib_ready, memory_order_acquire);
-	if (l)
-		return l;
-	int saved = errno;
-	pthread_mutex_lock(&hook_lock);
-	l = atomic_load_explicit(&hook_lib_ready, memory_order_relaxed);
-	if (!l && resolve()) {
-		l = &hook_lib;
-		atomic_store_explicit(&hook_lib_ready, l, memory_order_release);
-	}
-	pthread_mutex_unlock(&hook_lock);
-	errno = saved;
-	return l;
+	return linker_lib_for(caller);
 }
 
 CURLcode curl_easy_perform(CURL *h)
 {
+	const struct curl_lib *lib = caller_lib(__builtin_return_address(0));
 	const struct config *cfg = preload_config();
-	const struct curl_lib *lib = real_lib();
 
 	if (!lib)
 		return CURLE_FAILED_INIT;
+	if (cfg->disabled || !h)
+		return lib->real_curl_easy_perform(h);
+
+	unsigned depth = hook_easy.depth++;
+	if (depth < HOOK_MAX_NESTED)
+		hook_easy.handle[depth] = h;
 	CURLcode rc = lib->real_curl_easy_perform(h);
-	if (!cfg->disabled && h)
-		capture_transfer(cfg, lib, h, rc, RECORD_API_EASY);
+	hook_easy.depth = depth;
+	capture_transfer(cfg, lib, h, rc, RECORD_API_EASY);
 	return rc;
 }
 
 void curl_easy_cleanup(CURL *h)
 {
-	const struct curl_lib *lib = real_lib();
+	const struct curl_lib *lib = caller_lib(__builtin_return_address(0));
 
 	/* Dropped first: once the handle is freed, malloc may hand its
 	 * address to a new handle on another thread. */
-	if (h)
+	if (h) {
+		int saved = errno;
 		table_drop(h);
+		pending_take(h);
+		errno = saved;
+	}
 	if (lib)
 		lib->real_curl_easy_cleanup(h);
+}
+
+CURLMcode curl_multi_add_handle(CURLM *m, CURL *h)
+{
+	const struct curl_lib *lib = caller_lib(__builtin_return_address(0));
+
+	if (!lib)
+		return CURLM_INTERNAL_ERROR;
+	CURLMcode rc = lib->real_curl_multi_add_handle(m, h);
+	if (rc == CURLM_OK && h && !preload_config()->disabled && !in_easy_perform(h)) {
+		int saved = errno;
+		pending_add(h);
+		errno = saved;
+	}
+	return rc;
+}
+
+CURLMsg *curl_multi_info_read(CURLM *m, int *msgs_in_queue)
+{
+	const struct curl_lib *lib = caller_lib(__builtin_return_address(0));
+
+	if (!lib) {
+		if (msgs_in_queue)
+			*msgs_in_queue = 0;
+		return NULL;
+	}
+	CURLMsg *msg = lib->real_curl_multi_info_read(m, msgs_in_queue);
+	if (msg && msg->msg == CURLMSG_DONE && msg->easy_handle &&
+	    !in_easy_perform(msg->easy_handle) && pending_take(msg->easy_handle))
+		capture_transfer(preload_config(), lib, msg->easy_handle, msg->data.result,
+				 RECORD_API_MULTI);
+	return msg;
+}
+
+CURLMcode curl_multi_remove_handle(CURLM *m, CURL *h)
+{
+	const struct curl_lib *lib = caller_lib(__builtin_return_address(0));
+
+	if (!lib)
+		return CURLM_INTERNAL_ERROR;
+	/* Read before the removal, while the handle is surely still valid
+	 * and its headers are those of the transfer that is ending. */
+	if (h && !in_easy_perform(h) && pending_take(h))
+		capture_transfer(preload_config(), lib, h, RECORD_RESULT_UNKNOWN,
+				 RECORD_API_MULTI);
+	return lib->real_curl_multi_remove_handle(m, h);
 }

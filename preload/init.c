@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "log.h"
+#include "pending.h"
 #include "preload.h"
 #include "table.h"
 
@@ -16,8 +17,21 @@ static const char *preload_getenv(const char *name)
 	return secure_getenv(name);
 }
 
+static void preload_atfork_prepare(void)
+{
+	table_atfork_prepare();
+	pending_atfork_prepare();
+}
+
+static void preload_atfork_parent(void)
+{
+	pending_atfork_parent();
+	table_atfork_parent();
+}
+
 static void preload_atfork_child(void)
 {
+	pending_atfork_child();
 	table_atfork_child();
 	log_atfork_child();
 }
@@ -28,7 +42,7 @@ static void preload_init(void)
 	if (preload_cfg.disabled)
 		return;
 	log_open(&preload_cfg);
-	pthread_atfork(table_atfork_prepare, table_atfork_parent, preload_atfork_child);
+	pthread_atfork(preload_atfork_prepare, preload_atfork_parent, preload_atfork_child);
 }
 
 const struct config *preload_config(void)

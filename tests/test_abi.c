@@ -12,6 +12,7 @@ static const char *const exported[] = {
 	"authtap_v1_active", "authtap_v1_challenges", "authtap_v1_count", "authtap_v1_forget",
 	"authtap_v1_last",   "authtap_v1_name",       "authtap_v1_param", "authtap_v1_scheme",
 	"authtap_v1_status", "authtap_v1_value",      "curl_easy_cleanup", "curl_easy_perform",
+	"curl_multi_add_handle", "curl_multi_info_read", "curl_multi_remove_handle", "dlopen",
 };
 
 Test(abi, exports_exactly_the_documented_symbols)

@@ -1,0 +1,387 @@
+/* The one file that knows about the dynamic linker.
+ *
+ * One process can hold several libcurl builds (Debian ships OpenSSL, GnuTLS
+ * and NSS ones: a program on one, a plugin on another), and dlsym(RTLD_NEXT)
+ * silently returns whichever was loaded first.  So each interposed call is
+ * routed by its caller: the return address gives the calling object, and
+ * that object's DT_NEEDED names the libcurl it was linked against.  The
+ * answer is cached per object, since the lookup takes the loader's lock. */
+#include "linker.h"
+
+#include <dlfcn.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#if __SIZEOF_POINTER__ == 8
+#define LINKER_ELFCLASS ELFCLASS64
+#else
+#define LINKER_ELFCLASS ELFCLASS32
+#endif
+
+#define LINKER_MAX_LIBS 8
+#define LINKER_MAX_CALLERS 64
+
+struct caller_range {
+	uintptr_t lo, hi;
+	const struct curl_lib *lib;
+};
+
+static struct curl_lib linker_libs[LINKER_MAX_LIBS];
+static void *linker_lib_handles[LINKER_MAX_LIBS];
+static size_t linker_nlibs;
+
+static struct caller_range linker_callers[LINKER_MAX_CALLERS];
+static atomic_size_t linker_ncallers;
+static const struct curl_lib *_Atomic linker_default;
+static pthread_mutex_t linker_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Our own definitions, which a lookup must never return. */
+extern CURLcode curl_easy_perform(CURL *h);
+
+static void *sym(void *lib, const char *name)
+{
+	dlerror();
+	return dlsym(lib, name);
+}
+
+/* The functions of the libcurl behind an open handle, each library once.
+ * Loader calls (dlsym, dlclose) are made outside linker_lock: a library
+ * constructor may call libcurl while the loader's own lock is held, so
+ * holding ours across the loader's would invite a lock-order deadlock. */
+static const struct curl_lib *lib_from_handle(void *handle)
+{
+	struct curl_lib l = {
+		.real_curl_easy_perform = (curl_perform_fn)sym(handle, "curl_easy_perform"),
+		.real_curl_easy_cleanup = (curl_cleanup_fn)sym(handle, "curl_easy_cleanup"),
+		.real_curl_easy_getinfo = (curl_getinfo_fn)sym(handle, "curl_easy_getinfo"),
+		.real_curl_easy_header = (curl_header_fn)sym(handle, "curl_easy_header"),
+		.real_curl_multi_add_handle =
+			(curl_multi_handle_fn)sym(handle, "curl_multi_add_handle"),
+		.real_curl_multi_remove_handle =
+			(curl_multi_handle_fn)sym(handle, "curl_multi_remove_handle"),
+		.real_curl_multi_info_read = (curl_info_read_fn)sym(handle, "curl_multi_info_read"),
+	};
+	const struct curl_lib *found = NULL;
+	bool added = false;
+
+	if (!l.real_curl_easy_perform ||
+	    (void *)l.real_curl_easy_perform == (void *)curl_easy_perform ||
+	    !l.real_curl_easy_cleanup || !l.real_curl_easy_getinfo ||
+	    !l.real_curl_multi_add_handle || !l.real_curl_multi_remove_handle ||
+	    !l.real_curl_multi_info_read) {
+		dlclose(handle);
+		return NULL;
+	}
+	pthread_mutex_lock(&linker_lock);
+	for (size_t i = 0; i < linker_nlibs && !found; i++)
+		if (linker_libs[i].real_curl_easy_perform == l.real_curl_easy_perform)
+			found = &linker_libs[i];
+	if (!found && linker_nlibs < LINKER_MAX_LIBS) {
+		/* The handle stays open: it pins the library our pointers
+		 * go into. */
+		linker_lib_handles[linker_nlibs] = handle;
+		linker_libs[linker_nlibs] = l;
+		found = &linker_libs[linker_nlibs++];
+		added = true;
+	}
+	pthread_mutex_unlock(&linker_lock);
+	if (!added)
+		dlclose(handle);
+	if (added && !l.real_curl_easy_header)
+		log_warn("this libcurl has no curl_easy_header (it is older than 7.84 or built "
+			 "without it): records will carry status, method and URL only");
+	return found;
+}
+
+static const struct curl_lib *lib_by_name(const char *name)
+{
+	void *h = dlopen(name, RTLD_LAZY | RTLD_NOLOAD);
+	return h ? lib_from_handle(h) : NULL;
+}
+
+static bool is_libcurl_name(const char *name)
+{
+	const char *base = strrchr(name, '/');
+	base = base ? base + 1 : name;
+	return strncmp(base, "libcurl", 7) == 0 && strstr(base, ".so");
+}
+
+struct object_info {
+	uintptr_t addr;          /* in: an address inside the object */
+	bool found;
+	uintptr_t lo, hi;        /* its loaded segments */
+	char name[512];          /* its path; empty for the main program */
+	char needed[256];        /* the libcurl it needs, if any */
+	bool is_libcurl;
+};
+
+/* d_ptr entries of a loaded object's dynamic section are relocated on most
+ * architectures and left as offsets on some; accept both. */
+static uintptr_t dyn_ptr(uintptr_t base, uintptr_t p)
+{
+	return p < base ? base + p : p;
+}
+
+static int find_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct object_info *o = arg;
+	uintptr_t lo = UINTPTR_MAX, hi = 0;
+	const ElfW(Dyn) *dyn = NULL;
+
+	(void)size;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type == PT_DYNAMIC)
+			dyn = (const ElfW(Dyn) *)(info->dlpi_addr + ph->p_vaddr);
+		if (ph->p_type != PT_LOAD)
+			continue;
+		uintptr_t s = info->dlpi_addr + ph->p_vaddr;
+		if (s < lo)
+			lo = s;
+		if (s + ph->p_memsz > hi)
+			hi = s + ph->p_memsz;
+	}
+	if (o->addr < lo || o->addr >= hi)
+		return 0;
+
+	o->found = true;
+	o->lo = lo;
+	o->hi = hi;
+	strncpy(o->name, info->dlpi_name ? info->dlpi_name : "", sizeof(o->name) - 1);
+	o->is_libcurl = is_libcurl_name(o->name);
+	if (!dyn)
+		return 1;
+	const char *strtab = NULL;
+	for (const ElfW(Dyn) *d = dyn; d->d_tag != DT_NULL; d++)
+		if (d->d_tag == DT_STRTAB)
+			strtab = (const char *)dyn_ptr(info->dlpi_addr, d->d_un.d_ptr);
+	if (!strtab)
+		return 1;
+	for (const ElfW(Dyn) *d = dyn; d->d_tag != DT_NULL; d++) {
+		if (d->d_tag != DT_NEEDED)
+			continue;
+		const char *n = strtab + d->d_un.d_val;
+		if (is_libcurl_name(n)) {
+			strncpy(o->needed, n, sizeof(o->needed) - 1);
+			break;
+		}
+	}
+	return 1;
+}
+
+struct candidates {
+	char path[LINKER_MAX_LIBS][512];
+	size_t n;
+};
+
+static int note_libcurl(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct candidates *c = arg;
+
+	(void)size;
+	if (info->dlpi_name && is_libcurl_name(info->dlpi_name) && c->n < LINKER_MAX_LIBS)
+		strncpy(c->path[c->n++], info->dlpi_name, sizeof(c->path[0]) - 1);
+	return 0;
+}
+
+/* The libcurl for callers that need none by name: the next definition in
+ * the global scope, or else (a libcurl a Python extension loaded with
+ * RTLD_LOCAL is not in that scope) the first loaded one.  dlopen is called
+ * outside dl_iterate_phdr, which holds the loader lock. */
+static const struct curl_lib *default_lib(void)
+{
+	void *perform = sym(RTLD_NEXT, "curl_easy_perform");
+	Dl_info info;
+
+	if (perform && perform != (void *)curl_easy_perform && dladdr(perform, &info) &&
+	    info.dli_fname) {
+		const struct curl_lib *l = lib_by_name(info.dli_fname);
+		if (l)
+			return l;
+	}
+	struct candidates c = {0};
+	dl_iterate_phdr(note_libcurl, &c);
+	for (size_t i = 0; i < c.n; i++) {
+		const struct curl_lib *l = lib_by_name(c.path[i]);
+		if (l)
+			return l;
+	}
+	return NULL;
+}
+
+static const struct curl_lib *resolve_caller(uintptr_t addr)
+{
+	struct object_info o = {.addr = addr};
+	const struct curl_lib *lib = NULL;
+
+	dl_iterate_phdr(find_object, &o);
+	if (o.found && o.is_libcurl && o.name[0])
+		lib = lib_by_name(o.name);
+	else if (o.found && o.needed[0])
+		lib = lib_by_name(o.needed);
+	if (!lib) {
+		lib = atomic_load(&linker_default);
+		if (!lib) {
+			lib = default_lib();
+			atomic_store(&linker_default, lib);
+		}
+	}
+	pthread_mutex_lock(&linker_lock);
+	size_t n = atomic_load_explicit(&linker_ncallers, memory_order_relaxed);
+	if (o.found && lib && n < LINKER_MAX_CALLERS) {
+		linker_callers[n] = (struct caller_range){o.lo, o.hi, lib};
+		atomic_store_explicit(&linker_ncallers, n + 1, memory_order_release);
+	}
+	pthread_mutex_unlock(&linker_lock);
+	return lib;
+}
+
+const struct curl_lib *linker_lib_for(const void *caller)
+{
+	uintptr_t a = (uintptr_t)caller;
+	size_t n = atomic_load_explicit(&linker_ncallers, memory_order_acquire);
+
+	for (size_t i = 0; i < n; i++)
+		if (a >= linker_callers[i].lo && a < linker_callers[i].hi)
+			return linker_callers[i].lib;
+
+	int saved = errno;
+	const struct curl_lib *lib = resolve_caller(a);
+	errno = saved;
+	return lib;
+}
+
+/* Reads the DT_NEEDED names of an ELF file without loading it, every offset
+ * checked against the file's size. */
+int linker_file_needs_libcurl(const char *path)
+{
+	int found = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) != 0 || st.st_size < (off_t)sizeof(ElfW(Ehdr)) ||
+	    st.st_size > (off_t)1 << 30) {
+		close(fd);
+		return 0;
+	}
+	size_t size = (size_t)st.st_size;
+	const unsigned char *f = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (f == MAP_FAILED)
+		return 0;
+
+	const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)f;
+	if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_ident[EI_CLASS] != LINKER_ELFCLASS ||
+	    eh->e_phentsize != sizeof(ElfW(Phdr)) || eh->e_phoff > size ||
+	    (size - eh->e_phoff) / sizeof(ElfW(Phdr)) < eh->e_phnum)
+		goto out;
+	const ElfW(Phdr) *ph = (const ElfW(Phdr) *)(f + eh->e_phoff);
+	const ElfW(Phdr) *dynph = NULL;
+	for (int i = 0; i < eh->e_phnum; i++)
+		if (ph[i].p_type == PT_DYNAMIC)
+			dynph = &ph[i];
+	if (!dynph || dynph->p_offset > size || dynph->p_filesz > size - dynph->p_offset)
+		goto out;
+	const ElfW(Dyn) *dyn = (const ElfW(Dyn) *)(f + dynph->p_offset);
+	size_t ndyn = dynph->p_filesz / sizeof(ElfW(Dyn));
+
+	/* DT_STRTAB is an address: map it to a file offset through PT_LOAD. */
+	uintptr_t strtab_addr = 0;
+	size_t strsz = 0;
+	for (size_t i = 0; i < ndyn && dyn[i].d_tag != DT_NULL; i++) {
+		if (dyn[i].d_tag == DT_STRTAB)
+			strtab_addr = dyn[i].d_un.d_ptr;
+		else if (dyn[i].d_tag == DT_STRSZ)
+			strsz = dyn[i].d_un.d_val;
+	}
+	size_t stroff = 0;
+	bool mapped = false;
+	for (int i = 0; i < eh->e_phnum && !mapped; i++) {
+		if (ph[i].p_type == PT_LOAD && strtab_addr >= ph[i].p_vaddr &&
+		    strtab_addr - ph[i].p_vaddr < ph[i].p_filesz) {
+			stroff = ph[i].p_offset + (strtab_addr - ph[i].p_vaddr);
+			mapped = true;
+		}
+	}
+	if (!mapped || stroff > size || strsz > size - stroff)
+		goto out;
+	for (size_t i = 0; i < ndyn && dyn[i].d_tag != DT_NULL && !found; i++) {
+		if (dyn[i].d_tag != DT_NEEDED || dyn[i].d_un.d_val >= strsz)
+			continue;
+		const char *name = (const char *)f + stroff + dyn[i].d_un.d_val;
+		size_t max = strsz - dyn[i].d_un.d_val;
+		if (memchr(name, '\0', max) && is_libcurl_name(name))
+			found = 1;
+	}
+out:
+	munmap((void *)f, size);
+	return found;
+}
+
+static void *_Atomic linker_real_dlopen;
+
+/* PHP loads its curl extension with RTLD_DEEPBIND, which binds the
+ * extension's libcurl calls past the preload.  For an object that needs a
+ * libcurl, the flag is dropped: its dependencies then bind global-first, as
+ * for any other dlopen.  Every other call passes through untouched. */
+void *linker_dlopen_prepare(const char *file, int *flags)
+{
+	void *real = atomic_load_explicit(&linker_real_dlopen, memory_order_acquire);
+	int saved = errno;
+
+	if (!real) {
+		real = sym(RTLD_NEXT, "dlopen");
+		atomic_store_explicit(&linker_real_dlopen, real, memory_order_release);
+	}
+	if (file && (*flags & RTLD_DEEPBIND) && strchr(file, '/') &&
+	    linker_file_needs_libcurl(file))
+		*flags &= ~RTLD_DEEPBIND;
+	errno = saved;
+	return real;
+}
+
+/* dlopen itself.  glibc finds the caller of dlopen from its return address
+ * and searches that object's RUNPATH and $ORIGIN, so the hook must leave
+ * the return address alone: it asks linker_dlopen_prepare for the flags and
+ * the real function, then jumps to it as a guaranteed tail call, which C
+ * cannot promise.  Elsewhere dlopen is left alone. */
+#if defined(__x86_64__)
+__asm__(".text\n"
+	".globl dlopen\n"
+	".type dlopen, @function\n"
+	"dlopen:\n"
+	"	.cfi_startproc\n"
+	"	pushq %rdi\n"
+	"	.cfi_adjust_cfa_offset 8\n"
+	"	subq $16, %rsp\n"
+	"	.cfi_adjust_cfa_offset 16\n"
+	"	movl %esi, (%rsp)\n"
+	"	movq %rsp, %rsi\n"
+	"	call linker_dlopen_prepare\n"
+	"	movl (%rsp), %esi\n"
+	"	addq $16, %rsp\n"
+	"	.cfi_adjust_cfa_offset -16\n"
+	"	popq %rdi\n"
+	"	.cfi_adjust_cfa_offset -8\n"
+	"	testq %rax, %rax\n"
+	"	jz 1f\n"
+	"	jmp *%rax\n"
+	"1:	ret\n"
+	"	.cfi_endproc\n"
+	".size dlopen, .-dlopen\n");
+#endif
