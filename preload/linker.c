@@ -50,11 +50,56 @@ static pthread_mutex_t linker_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Our own definitions, which a lookup must never return. */
 extern CURLcode curl_easy_perform(CURL *h);
+extern void curl_easy_cleanup(CURL *h);
+extern CURLMcode curl_multi_add_handle(CURLM *m, CURL *h);
+extern CURLMcode curl_multi_remove_handle(CURLM *m, CURL *h);
+extern CURLMsg *curl_multi_info_read(CURLM *m, int *msgs_in_queue);
+
+static bool is_libcurl_name(const char *name)
+{
+	const char *base = strrchr(name, '/');
+	base = base ? base + 1 : name;
+	return strncmp(base, "libcurl", 7) == 0 && strstr(base, ".so");
+}
 
 static void *sym(void *lib, const char *name)
 {
 	dlerror();
 	return dlsym(lib, name);
+}
+
+/* Whether handle is the libcurl that the global scope resolves to. */
+static bool is_global_libcurl(void *handle)
+{
+	Dl_info info;
+	void *getinfo = sym(RTLD_DEFAULT, "curl_easy_getinfo");
+
+	if (!getinfo || !dladdr(getinfo, &info) || !info.dli_fname ||
+	    !is_libcurl_name(info.dli_fname))
+		return false;
+	void *g = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+	if (!g)
+		return false;
+	dlclose(g);
+	return g == handle;
+}
+
+/* Calls into the global libcurl go to the next definition after ours, as
+ * they would without authtap: another interposer preloaded after it stays
+ * in the chain. */
+static void chain_next(struct curl_lib *l)
+{
+	void *f;
+
+#define CHAIN(name, type)                                                                          \
+	if ((f = sym(RTLD_NEXT, #name)) && f != (void *)name)                                      \
+		l->real_##name = (type)f;
+	CHAIN(curl_easy_perform, curl_perform_fn)
+	CHAIN(curl_easy_cleanup, curl_cleanup_fn)
+	CHAIN(curl_multi_add_handle, curl_multi_handle_fn)
+	CHAIN(curl_multi_remove_handle, curl_multi_handle_fn)
+	CHAIN(curl_multi_info_read, curl_info_read_fn)
+#undef CHAIN
 }
 
 /* The functions of the libcurl behind an open handle, each library once.
@@ -76,6 +121,9 @@ static const struct curl_lib *lib_from_handle(void *handle)
 	};
 	const struct curl_lib *found = NULL;
 	bool added = false;
+
+	if (is_global_libcurl(handle))
+		chain_next(&l);
 
 	if (!l.real_curl_easy_perform ||
 	    (void *)l.real_curl_easy_perform == (void *)curl_easy_perform ||
@@ -112,12 +160,6 @@ static const struct curl_lib *lib_by_name(const char *name)
 	return h ? lib_from_handle(h) : NULL;
 }
 
-static bool is_libcurl_name(const char *name)
-{
-	const char *base = strrchr(name, '/');
-	base = base ? base + 1 : name;
-	return strncmp(base, "libcurl", 7) == 0 && strstr(base, ".so");
-}
 
 struct object_info {
 	uintptr_t addr;          /* in: an address inside the object */
