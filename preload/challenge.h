@@ -52,8 +52,8 @@ void challenge_start(struct challenge_cursor *c, const char *s, size_t len);
  *
  * c->malformed_at is the offset of the first byte no reading of the grammar
  * can take, or len when the value ends too early (an unterminated quoted
- * string, "realm=" at the end of a list of params).  The bytes before it are
- * what was returned.  Control bytes (NUL included) and DEL are errors even
+ * string, "realm=" at the end of a list of params); all that was returned
+ * lies before it.  Control bytes (NUL included) and DEL are errors even
  * inside quotes; bytes >= 0x80 inside quotes are data (obs-text).
  *
  * Where the grammar is ambiguous:
@@ -73,8 +73,8 @@ void challenge_start(struct challenge_cursor *c, const char *s, size_t len);
  *  - a param whose value is complete counts even if junk follows it:
  *    'Basic realm="x" charset=y' returns realm, malformed_at is at "charset".
  *
- * Every call is linear in the bytes it consumes (each byte is looked at a
- * bounded number of times), so a whole value parses in linear time. */
+ * Over a whole walk each byte is looked at a bounded number of times, so a
+ * value parses in time linear in len, however many params it holds. */
 int challenge_next(struct challenge_cursor *c, struct challenge *out);
 
 /* Walks ch's auth-params: *pos starts at 0; returns 1 with *out filled, 0

@@ -1,0 +1,366 @@
+/* RFC 9110 §11.6.1 challenge parsing over (pointer, length); the contract
+ * and the ambiguity rules are in challenge.h.
+ *
+ * The scanners below work like curl's curlx_str_* helpers: a cursor that
+ * only moves forward, a non-zero return on error.  On error the cursor is
+ * left on the byte where scanning stopped, which is what malformed_at
+ * reports; callers that only look ahead keep their own copy. */
+#include "challenge.h"
+
+#include <string.h>
+
+enum challenge_err {
+	CHALLENGE_OK,
+	CHALLENGE_ENONAME,  /* no token where a name was needed */
+	CHALLENGE_ENOEQ,    /* a token, but no "=" after it */
+	CHALLENGE_EVALUE,   /* "=" without a token or a whole quoted-string */
+	CHALLENGE_ETOKEN68, /* not a token68 that ends the element */
+	CHALLENGE_ESCHEME,  /* no scheme, or one glued to what follows */
+};
+
+struct challenge_scan {
+	const char *s;
+	size_t pos;
+	size_t end;
+};
+
+static bool challenge_is_alnum(unsigned char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+}
+
+/* RFC 9110 §5.6.2 tchar.  memchr, not strchr: NUL must not match. */
+static bool challenge_is_tchar(unsigned char ch)
+{
+	static const char punct[] = "!#$%&'*+-.^_`|~";
+
+	return challenge_is_alnum(ch) || memchr(punct, ch, sizeof(punct) - 1);
+}
+
+/* token68 without its "=" padding: ALPHA / DIGIT / "-._~+/". */
+static bool challenge_is_t68char(unsigned char ch)
+{
+	static const char punct[] = "-._~+/";
+
+	return challenge_is_alnum(ch) || memchr(punct, ch, sizeof(punct) - 1);
+}
+
+/* qdtext: HTAB, SP, VCHAR but DQUOTE and "\", obs-text.  Control bytes,
+ * NUL included, and DEL end the value as malformed. */
+static bool challenge_is_qdtext(unsigned char ch)
+{
+	if (ch == '"' || ch == '\\')
+		return false;
+	return ch == '\t' || (ch >= 0x20 && ch != 0x7f);
+}
+
+/* What may follow "\" in a quoted-pair: HTAB, SP, VCHAR, obs-text. */
+static bool challenge_is_qpchar(unsigned char ch)
+{
+	return ch == '\t' || (ch >= 0x20 && ch != 0x7f);
+}
+
+static bool challenge_is_ows(unsigned char ch)
+{
+	return ch == ' ' || ch == '\t';
+}
+
+static unsigned char challenge_lower(unsigned char ch)
+{
+	return (ch >= 'A' && ch <= 'Z') ? (unsigned char)(ch - 'A' + 'a') : ch;
+}
+
+static bool challenge_eos(const struct challenge_scan *sc)
+{
+	return sc->pos >= sc->end;
+}
+
+/* The byte under the cursor; callers check challenge_eos() first. */
+static unsigned char challenge_byte(const struct challenge_scan *sc)
+{
+	return (unsigned char)sc->s[sc->pos];
+}
+
+static bool challenge_at(const struct challenge_scan *sc, char ch)
+{
+	return sc->pos < sc->end && sc->s[sc->pos] == ch;
+}
+
+static void challenge_skip_ows(struct challenge_scan *sc)
+{
+	while (sc->pos < sc->end && challenge_is_ows(challenge_byte(sc)))
+		sc->pos++;
+}
+
+/* Empty list elements, "Basic realm=x ,, , charset=UTF-8", are allowed
+ * wherever a list element may start (RFC 9110 §5.6.1.2). */
+static void challenge_skip_seps(struct challenge_scan *sc)
+{
+	while (sc->pos < sc->end &&
+	       (challenge_is_ows(challenge_byte(sc)) || challenge_byte(sc) == ','))
+		sc->pos++;
+}
+
+static int challenge_token(struct challenge_scan *sc, struct challenge_view *out)
+{
+	size_t start = sc->pos;
+
+	while (sc->pos < sc->end && challenge_is_tchar(challenge_byte(sc)))
+		sc->pos++;
+	if (sc->pos == start)
+		return CHALLENGE_ENONAME;
+	out->p = sc->s + start;
+	out->len = sc->pos - start;
+	return CHALLENGE_OK;
+}
+
+/* The cursor sits on the opening DQUOTE.  *out gets the bytes between the
+ * quotes with their escapes; an unterminated string stops at the end. */
+static int challenge_quoted(struct challenge_scan *sc, struct challenge_view *out)
+{
+	size_t start = ++sc->pos;
+
+	while (sc->pos < sc->end) {
+		unsigned char ch = challenge_byte(sc);
+
+		if (ch == '"') {
+			out->p = sc->s + start;
+			out->len = sc->pos - start;
+			sc->pos++;
+			return CHALLENGE_OK;
+		}
+		if (ch == '\\') {
+			sc->pos++;
+			if (sc->pos >= sc->end || !challenge_is_qpchar(challenge_byte(sc)))
+				return CHALLENGE_EVALUE;
+		} else if (!challenge_is_qdtext(ch)) {
+			return CHALLENGE_EVALUE;
+		}
+		sc->pos++;
+	}
+	return CHALLENGE_EVALUE;
+}
+
+/* auth-param = token BWS "=" BWS ( token / quoted-string ).  ENONAME and
+ * ENOEQ tell a caller looking past a comma that a new challenge starts. */
+static int challenge_param(struct challenge_scan *sc, struct challenge_param *out)
+{
+	if (challenge_token(sc, &out->name))
+		return CHALLENGE_ENONAME;
+	challenge_skip_ows(sc);
+	if (!challenge_at(sc, '='))
+		return CHALLENGE_ENOEQ;
+	sc->pos++;
+	challenge_skip_ows(sc);
+	if (challenge_at(sc, '"')) {
+		out->quoted = true;
+		return challenge_quoted(sc, &out->value);
+	}
+	out->quoted = false;
+	if (challenge_token(sc, &out->value))
+		return CHALLENGE_EVALUE;
+	return CHALLENGE_OK;
+}
+
+/* A token68 counts only when OWS and then a comma or the end follow it:
+ * "Negotiate abc==" and "Basic abc= ," are token68, "realm=x" is not.  On
+ * success the cursor is left on that comma or the end. */
+static int challenge_token68(struct challenge_scan *sc, struct challenge_view *out)
+{
+	size_t start = sc->pos, stop;
+
+	while (sc->pos < sc->end && challenge_is_t68char(challenge_byte(sc)))
+		sc->pos++;
+	if (sc->pos == start)
+		return CHALLENGE_ETOKEN68;
+	while (challenge_at(sc, '='))
+		sc->pos++;
+	stop = sc->pos;
+	challenge_skip_ows(sc);
+	if (!challenge_eos(sc) && !challenge_at(sc, ','))
+		return CHALLENGE_ETOKEN68;
+	out->p = sc->s + start;
+	out->len = stop - start;
+	return CHALLENGE_OK;
+}
+
+static void challenge_stop(struct challenge_cursor *c, size_t at)
+{
+	c->malformed = true;
+	c->malformed_at = at;
+	c->pos = at;
+}
+
+/* The element right after "scheme 1*SP" is a token68 or the first
+ * auth-param.  Returns true when more auth-params may follow.  When neither
+ * reading fits, the error is put where the reading that got further
+ * stopped: for "Negotiate abc/def ghi" that is "ghi", not "/". */
+static bool challenge_first(struct challenge_cursor *c, struct challenge_scan *sc,
+                            struct challenge *out)
+{
+	struct challenge_scan t68 = *sc;
+	struct challenge_param param;
+	size_t at = sc->pos;
+
+	if (!challenge_token68(&t68, &out->token68)) {
+		out->params_at = out->params_end = t68.pos;
+		c->pos = t68.pos;
+		return false;
+	}
+	if (challenge_param(sc, &param)) {
+		challenge_stop(c, sc->pos > t68.pos ? sc->pos : t68.pos);
+		return false;
+	}
+	out->params_at = at;
+	out->params_end = sc->pos;
+	return true;
+}
+
+/* After a comma, "token BWS =" continues the current challenge; anything
+ * else is the next challenge, which starts where the look-ahead began:
+ *
+ *   Newauth realm="apps", type=1, Basic realm="simple"
+ *                         ^param  ^new challenge
+ *
+ * The look-ahead is the param's own scan, so no byte is read more than a
+ * few times and a value of 20,000 params stays linear. */
+static void challenge_params(struct challenge_cursor *c, struct challenge_scan *sc,
+                             struct challenge *out)
+{
+	struct challenge_param param;
+	size_t next;
+	int rc;
+
+	for (;;) {
+		challenge_skip_ows(sc);
+		if (challenge_eos(sc))
+			break;
+		if (!challenge_at(sc, ',')) {
+			challenge_stop(c, sc->pos);
+			return;
+		}
+		challenge_skip_seps(sc);
+		if (challenge_eos(sc))
+			break;
+		next = sc->pos;
+		rc = challenge_param(sc, &param);
+		if (rc == CHALLENGE_ENONAME || rc == CHALLENGE_ENOEQ) {
+			sc->pos = next;
+			break;
+		}
+		if (rc) {
+			challenge_stop(c, sc->pos);
+			return;
+		}
+		out->params_end = sc->pos;
+	}
+	c->pos = sc->pos;
+}
+
+/* A scheme must end in SP/HTAB, a comma or the end of the value; "Basic"
+ * glued to anything else ("Basic\"x\"", "Bas\0ic") is no challenge at all. */
+static int challenge_scheme(struct challenge_scan *sc, struct challenge_view *out)
+{
+	if (challenge_token(sc, out))
+		return CHALLENGE_ESCHEME;
+	if (!challenge_eos(sc) && !challenge_at(sc, ',') && !challenge_is_ows(challenge_byte(sc)))
+		return CHALLENGE_ESCHEME;
+	return CHALLENGE_OK;
+}
+
+void challenge_start(struct challenge_cursor *c, const char *s, size_t len)
+{
+	c->s = s;
+	c->len = s ? len : 0;
+	c->pos = 0;
+	c->malformed = false;
+	c->malformed_at = 0;
+}
+
+int challenge_next(struct challenge_cursor *c, struct challenge *out)
+{
+	struct challenge_scan sc;
+
+	memset(out, 0, sizeof(*out));
+	if (c->malformed || !c->s)
+		return 0;
+	sc.s = c->s;
+	sc.pos = c->pos;
+	sc.end = c->len;
+	challenge_skip_seps(&sc);
+	c->pos = sc.pos;
+	if (challenge_eos(&sc))
+		return 0;
+	if (challenge_scheme(&sc, &out->scheme)) {
+		memset(out, 0, sizeof(*out));
+		challenge_stop(c, sc.pos);
+		return 0;
+	}
+	out->s = c->s;
+	out->params_at = out->params_end = sc.pos;
+	challenge_skip_ows(&sc);
+	if (!challenge_eos(&sc) && !challenge_at(&sc, ',') && !challenge_first(c, &sc, out))
+		return 1;
+	challenge_params(c, &sc, out);
+	return 1;
+}
+
+/* Re-reads the range challenge_next() already checked; the checks stay so
+ * that a hand-made struct challenge cannot lead outside [params_at,
+ * params_end). */
+int challenge_param_next(const struct challenge *ch, size_t *pos, struct challenge_param *out)
+{
+	struct challenge_scan sc;
+
+	memset(out, 0, sizeof(*out));
+	if (!ch->s || *pos >= ch->params_end)
+		return 0;
+	sc.s = ch->s;
+	sc.pos = *pos < ch->params_at ? ch->params_at : *pos;
+	sc.end = ch->params_end;
+	challenge_skip_seps(&sc);
+	if (challenge_eos(&sc) || challenge_param(&sc, out)) {
+		memset(out, 0, sizeof(*out));
+		*pos = ch->params_end;
+		return 0;
+	}
+	*pos = sc.pos;
+	return 1;
+}
+
+/* "Login to \"apps\"" becomes Login to "apps".  A lone trailing "\" cannot
+ * come from challenge_next() and is kept as it is. */
+size_t challenge_unquote(const struct challenge_param *p, char *dst, size_t size)
+{
+	const char *v = p->value.p;
+	size_t i, n = 0;
+
+	for (i = 0; i < p->value.len; i++) {
+		char ch = v[i];
+
+		if (p->quoted && ch == '\\' && i + 1 < p->value.len)
+			ch = v[++i];
+		if (n + 1 < size)
+			dst[n] = ch;
+		n++;
+	}
+	if (size)
+		dst[n < size ? n : size - 1] = '\0';
+	return n;
+}
+
+/* Locale-free on purpose: schemes and names are ASCII tokens, and bytes
+ * >= 0x80 must never fold. */
+bool challenge_view_is(struct challenge_view v, const char *s)
+{
+	size_t i;
+
+	if (!s || (!v.p && v.len))
+		return false;
+	for (i = 0; i < v.len; i++) {
+		if (!s[i] ||
+		    challenge_lower((unsigned char)v.p[i]) != challenge_lower((unsigned char)s[i]))
+			return false;
+	}
+	return s[i] == '\0';
+}
