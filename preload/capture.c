@@ -8,6 +8,7 @@
 #include "log.h"
 #include "table.h"
 #include "url.h"
+#include "verdict.h"
 
 /* The challenge headers, in the order they are recorded. */
 static const char *const challenge_names[] = {"WWW-Authenticate", "Proxy-Authenticate"};
@@ -128,7 +129,7 @@ static void remember(const struct record *r, CURL *h)
 }
 
 void capture_transfer(const struct config *cfg, const struct curl_lib *lib, CURL *h,
-		      int result, enum record_api api)
+		      int result, enum record_api api, struct net_ref conn)
 {
 	int saved = errno;
 	long status = 0, connect = 0;
@@ -193,6 +194,8 @@ void capture_transfer(const struct config *cfg, const struct curl_lib *lib, CURL
 			log_record(&r);
 			if (r.final) {
 				remember(&r, h);
+				if (cfg->verdict)
+					verdict_expect(conn, &r);
 				final_recorded = true;
 			}
 		}

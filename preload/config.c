@@ -62,6 +62,18 @@ static bool status_parse(struct config *cfg, const char *s)
 	return true;
 }
 
+/* 1 for 1/yes/true, 0 for 0/no/false, 2 when unset or empty, -1 else. */
+static int parse_flag(const char *v)
+{
+	if (!v || !*v)
+		return 2;
+	if (strcmp(v, "1") == 0 || strcasecmp(v, "yes") == 0 || strcasecmp(v, "true") == 0)
+		return 1;
+	if (strcmp(v, "0") == 0 || strcasecmp(v, "no") == 0 || strcasecmp(v, "false") == 0)
+		return 0;
+	return -1;
+}
+
 static void warn_value(void (*warn)(const char *), const char *name, const char *value,
 		       const char *fallback)
 {
@@ -79,15 +91,20 @@ void config_parse(struct config *cfg, config_getenv_fn getenv_fn, void (*warn)(c
 	memset(cfg, 0, sizeof(*cfg));
 	status_defaults(cfg);
 
-	v = getenv_fn(AUTHTAP_ENV_DISABLE);
-	if (v && *v) {
-		if (strcmp(v, "1") == 0 || strcasecmp(v, "yes") == 0 || strcasecmp(v, "true") == 0) {
-			cfg->disabled = true;
-			return;
-		}
-		if (strcmp(v, "0") != 0 && strcasecmp(v, "no") != 0 && strcasecmp(v, "false") != 0)
-			warn_value(warn, AUTHTAP_ENV_DISABLE, v, "0 (enabled)");
+	int flag = parse_flag(getenv_fn(AUTHTAP_ENV_DISABLE));
+	if (flag == 1) {
+		cfg->disabled = true;
+		return;
 	}
+	if (flag < 0)
+		warn_value(warn, AUTHTAP_ENV_DISABLE, getenv_fn(AUTHTAP_ENV_DISABLE), "0 (enabled)");
+
+	cfg->verdict = true;
+	flag = parse_flag(getenv_fn(AUTHTAP_ENV_VERDICT));
+	if (flag == 0)
+		cfg->verdict = false;
+	else if (flag < 0)
+		warn_value(warn, AUTHTAP_ENV_VERDICT, getenv_fn(AUTHTAP_ENV_VERDICT), "1 (on)");
 
 	v = getenv_fn(AUTHTAP_ENV_LOG);
 	if (!v || !*v) {

@@ -9,6 +9,7 @@
 #define AUTHTAP_ENV_STATUS "AUTHTAP_STATUS"
 #define AUTHTAP_ENV_URL "AUTHTAP_URL"
 #define AUTHTAP_ENV_DISABLE "AUTHTAP_DISABLE"
+#define AUTHTAP_ENV_VERDICT "AUTHTAP_VERDICT"
 
 /* The prefix of every line authtap itself prints. */
 #define AUTHTAP_PREFIX "authtap: "
@@ -35,6 +36,7 @@ struct config {
 	bool status_any;
 	unsigned char status[CONFIG_STATUS_MAX + 1]; /* 1 for each recorded status */
 	bool url_full;
+	bool verdict; /* follow accepted connections for verdicts */
 };
 
 typedef const char *(*config_getenv_fn)(const char *name);

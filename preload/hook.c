@@ -20,6 +20,7 @@
 #include "pending.h"
 #include "preload.h"
 #include "table.h"
+#include "verdict.h"
 
 AUTHTAP_EXPORT CURLcode curl_easy_perform(CURL *h);
 AUTHTAP_EXPORT void curl_easy_cleanup(CURL *h);
@@ -62,12 +63,17 @@ CURLcode curl_easy_perform(CURL *h)
 	if (cfg->disabled || !h)
 		return lib->real_curl_easy_perform(h);
 
+	struct net_ref conn = {0};
+	if (cfg->verdict) {
+		conn = net_thread_conn();
+		verdict_transfer_start(conn);
+	}
 	unsigned depth = hook_easy.depth++;
 	if (depth < HOOK_MAX_NESTED)
 		hook_easy.handle[depth] = h;
 	CURLcode rc = lib->real_curl_easy_perform(h);
 	hook_easy.depth = depth;
-	capture_transfer(cfg, lib, h, rc, RECORD_API_EASY);
+	capture_transfer(cfg, lib, h, rc, RECORD_API_EASY, conn);
 	return rc;
 }
 
@@ -80,7 +86,7 @@ void curl_easy_cleanup(CURL *h)
 	if (h) {
 		int saved = errno;
 		table_drop(h);
-		pending_take(h);
+		pending_take(h, NULL);
 		errno = saved;
 	}
 	if (lib)
@@ -93,10 +99,16 @@ CURLMcode curl_multi_add_handle(CURLM *m, CURL *h)
 
 	if (!lib)
 		return CURLM_INTERNAL_ERROR;
+	const struct config *cfg = preload_config();
 	CURLMcode rc = lib->real_curl_multi_add_handle(m, h);
-	if (rc == CURLM_OK && h && !preload_config()->disabled && !in_easy_perform(h)) {
+	if (rc == CURLM_OK && h && !cfg->disabled && !in_easy_perform(h)) {
 		int saved = errno;
-		pending_add(h);
+		struct net_ref conn = {0};
+		if (cfg->verdict) {
+			conn = net_thread_conn();
+			verdict_transfer_start(conn);
+		}
+		pending_add(h, conn);
 		errno = saved;
 	}
 	return rc;
@@ -112,10 +124,11 @@ CURLMsg *curl_multi_info_read(CURLM *m, int *msgs_in_queue)
 		return NULL;
 	}
 	CURLMsg *msg = lib->real_curl_multi_info_read(m, msgs_in_queue);
+	struct net_ref conn = {0};
 	if (msg && msg->msg == CURLMSG_DONE && msg->easy_handle &&
-	    !in_easy_perform(msg->easy_handle) && pending_take(msg->easy_handle))
+	    !in_easy_perform(msg->easy_handle) && pending_take(msg->easy_handle, &conn))
 		capture_transfer(preload_config(), lib, msg->easy_handle, msg->data.result,
-				 RECORD_API_MULTI);
+				 RECORD_API_MULTI, conn);
 	return msg;
 }
 
@@ -127,8 +140,9 @@ CURLMcode curl_multi_remove_handle(CURLM *m, CURL *h)
 		return CURLM_INTERNAL_ERROR;
 	/* Read before the removal, while the handle is surely still valid
 	 * and its headers are those of the transfer that is ending. */
-	if (h && !in_easy_perform(h) && pending_take(h))
+	struct net_ref conn = {0};
+	if (h && !in_easy_perform(h) && pending_take(h, &conn))
 		capture_transfer(preload_config(), lib, h, RECORD_RESULT_UNKNOWN,
-				 RECORD_API_MULTI);
+				 RECORD_API_MULTI, conn);
 	return lib->real_curl_multi_remove_handle(m, h);
 }

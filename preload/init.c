@@ -3,9 +3,11 @@
 #include <stdlib.h>
 
 #include "log.h"
+#include "net.h"
 #include "pending.h"
 #include "preload.h"
 #include "table.h"
+#include "verdict.h"
 
 static struct config preload_cfg;
 static pthread_once_t preload_once = PTHREAD_ONCE_INIT;
@@ -17,8 +19,11 @@ static const char *preload_getenv(const char *name)
 	return secure_getenv(name);
 }
 
+/* Every lock is taken before fork and released on both sides, so that a
+ * child never inherits one held by a thread it does not have. */
 static void preload_atfork_prepare(void)
 {
+	net_atfork_prepare();
 	table_atfork_prepare();
 	pending_atfork_prepare();
 }
@@ -27,12 +32,14 @@ static void preload_atfork_parent(void)
 {
 	pending_atfork_parent();
 	table_atfork_parent();
+	net_atfork_parent();
 }
 
 static void preload_atfork_child(void)
 {
 	pending_atfork_child();
 	table_atfork_child();
+	net_atfork_child();
 	log_atfork_child();
 }
 
@@ -42,6 +49,7 @@ static void preload_init(void)
 	if (preload_cfg.disabled)
 		return;
 	log_open(&preload_cfg);
+	net_init(preload_cfg.verdict);
 	pthread_atfork(preload_atfork_prepare, preload_atfork_parent, preload_atfork_child);
 }
 
@@ -56,4 +64,12 @@ const struct config *preload_config(void)
 __attribute__((constructor)) static void preload_constructor(void)
 {
 	preload_config();
+}
+
+__attribute__((destructor)) static void preload_destructor(void)
+{
+	int saved = errno;
+	if (!preload_cfg.disabled && preload_cfg.verdict)
+		verdict_finish();
+	errno = saved;
 }

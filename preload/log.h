@@ -18,8 +18,17 @@ struct log_meta {
 	size_t value_cap;
 };
 
+struct verdict;
+struct verdict_summary;
+
 void log_format_json(struct buf *b, const struct record *r, const struct log_meta *m);
 void log_format_text(struct buf *b, const struct record *r, const struct log_meta *m);
+void log_format_verdict_json(struct buf *b, const struct verdict *v, const struct log_meta *m);
+void log_format_verdict_text(struct buf *b, const struct verdict *v, const struct log_meta *m);
+void log_format_summary_json(struct buf *b, const struct verdict_summary *s,
+			     const struct log_meta *m);
+void log_format_summary_text(struct buf *b, const struct verdict_summary *s,
+			     const struct log_meta *m);
 
 /* Opens the configured sink.  Problems are reported through warn, once. */
 void log_open(const struct config *cfg);
@@ -28,6 +37,8 @@ void log_open(const struct config *cfg);
 int log_enabled(void);
 
 void log_record(const struct record *r);
+void log_verdict(const struct verdict *v);
+void log_summary(const struct verdict_summary *s);
 
 /* One "authtap: " line on stderr that cannot raise SIGPIPE or block. */
 void log_warn(const char *msg);

@@ -9,6 +9,7 @@
 
 struct pending {
 	const void *handle;
+	struct net_ref conn;
 	UT_hash_handle hh;
 };
 
@@ -16,14 +17,17 @@ static pthread_mutex_t pending_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct pending *pending_head;
 static atomic_size_t pending_count;
 
-void pending_add(const void *handle)
+void pending_add(const void *handle, struct net_ref conn)
 {
 	struct pending *p;
 
 	pthread_mutex_lock(&pending_lock);
 	HASH_FIND_PTR(pending_head, &handle, p);
+	if (p)
+		p->conn = conn;
 	if (!p && (p = malloc(sizeof(*p)))) {
 		p->handle = handle;
+		p->conn = conn;
 		HASH_ADD_PTR(pending_head, handle, p);
 		/* With HASH_NONFATAL_OOM a failed add leaves p out. */
 		if (!p->hh.tbl)
@@ -34,7 +38,7 @@ void pending_add(const void *handle)
 	pthread_mutex_unlock(&pending_lock);
 }
 
-bool pending_take(const void *handle)
+bool pending_take(const void *handle, struct net_ref *conn)
 {
 	struct pending *p;
 
@@ -48,6 +52,8 @@ bool pending_take(const void *handle)
 	}
 	pthread_mutex_unlock(&pending_lock);
 	bool found = p != NULL;
+	if (p && conn)
+		*conn = p->conn;
 	free(p);
 	return found;
 }

@@ -5,10 +5,13 @@
 
 #include <stdbool.h>
 
-void pending_add(const void *handle);
+#include "net.h"
+
+/* conn: the client connection the transfer serves, if any. */
+void pending_add(const void *handle, struct net_ref conn);
 
 /* True, once, for a handle that was added and not yet taken. */
-bool pending_take(const void *handle);
+bool pending_take(const void *handle, struct net_ref *conn);
 
 void pending_atfork_prepare(void);
 void pending_atfork_parent(void);

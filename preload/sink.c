@@ -256,22 +256,61 @@ static void format(struct buf *b, const struct record *r, const struct log_meta 
 		log_format_json(b, r, m);
 }
 
-void log_record(const struct record *r)
+/* Whether a record can be written now, and what every record says of
+ * when and where it was made. */
+static bool begin(struct log_meta *m)
 {
-	int saved = errno;
-	struct log_meta m = {0};
-	struct buf b = {0};
-
 	if (!log_enabled())
-		goto out;
+		return false;
 	if (atomic_load_explicit(&log_reopen, memory_order_relaxed))
 		reopen_for_child();
 	if (!log_enabled())
-		goto out;
+		return false;
+	memset(m, 0, sizeof(*m));
+	clock_gettime(CLOCK_REALTIME, &m->ts);
+	m->pid = (long)getpid();
+	m->tid = (long)syscall(SYS_gettid);
+	return true;
+}
 
-	clock_gettime(CLOCK_REALTIME, &m.ts);
-	m.pid = (long)getpid();
-	m.tid = (long)syscall(SYS_gettid);
+/* One write(2) of a finished record, to the sink it was opened as. */
+static void emit(const struct buf *b)
+{
+	if (b->failed)
+		return;
+	if (!sink_identity(log_sink.fd, log_sink.dev, log_sink.ino) ||
+	    (log_sink.check_stderr && log_sink.fd != STDERR_FILENO &&
+	     !sink_identity(STDERR_FILENO, log_sink.dev, log_sink.ino))) {
+		give_up("the log is no longer the file it was opened as; logging is off");
+		return;
+	}
+	/* Without a description of our own (no /proc), a stream on fd 2 is
+	 * shared with the host: write only when it has room now. */
+	struct pollfd room = {.fd = log_sink.fd, .events = POLLOUT};
+	int err = 0;
+	if (log_sink.kind == SINK_STREAM && log_sink.fd == STDERR_FILENO &&
+	    poll(&room, 1, 0) != 1)
+		err = EAGAIN;
+	else
+		err = sink_write(&log_sink, log_sink.fd, b->p, b->len);
+	if (err == EAGAIN || err == EWOULDBLOCK)
+		give_up("the log would block the program (nobody reads it?); logging is off");
+	else if (err) {
+		char msg[200];
+		snprintf(msg, sizeof(msg), "writing the log failed: %s; logging is off",
+			 strerror(err));
+		give_up(msg);
+	}
+}
+
+void log_record(const struct record *r)
+{
+	int saved = errno;
+	struct log_meta m;
+	struct buf b = {0};
+
+	if (!begin(&m))
+		goto out;
 	format(&b, r, &m);
 
 	/* A pipe or terminal keeps a write whole only up to PIPE_BUF: cut the
@@ -288,33 +327,42 @@ void log_record(const struct record *r)
 			format(&b, &bare, &m);
 		}
 	}
-	if (b.failed)
-		goto out;
-
-	if (!sink_identity(log_sink.fd, log_sink.dev, log_sink.ino) ||
-	    (log_sink.check_stderr && log_sink.fd != STDERR_FILENO &&
-	     !sink_identity(STDERR_FILENO, log_sink.dev, log_sink.ino))) {
-		give_up("the log is no longer the file it was opened as; logging is off");
-		goto out;
-	}
-	/* Without a description of our own (no /proc), a stream on fd 2 is
-	 * shared with the host: write only when it has room now. */
-	struct pollfd room = {.fd = log_sink.fd, .events = POLLOUT};
-	int err = 0;
-	if (log_sink.kind == SINK_STREAM && log_sink.fd == STDERR_FILENO &&
-	    poll(&room, 1, 0) != 1)
-		err = EAGAIN;
-	else
-		err = sink_write(&log_sink, log_sink.fd, b.p, b.len);
-	if (err == EAGAIN || err == EWOULDBLOCK)
-		give_up("the log would block the program (nobody reads it?); logging is off");
-	else if (err) {
-		char msg[200];
-		snprintf(msg, sizeof(msg), "writing the log failed: %s; logging is off",
-			 strerror(err));
-		give_up(msg);
-	}
+	emit(&b);
 out:
+	buf_free(&b);
+	errno = saved;
+}
+
+void log_verdict(const struct verdict *v)
+{
+	int saved = errno;
+	struct log_meta m;
+	struct buf b = {0};
+
+	if (begin(&m)) {
+		if (log_cfg->format == CONFIG_FORMAT_TEXT)
+			log_format_verdict_text(&b, v, &m);
+		else
+			log_format_verdict_json(&b, v, &m);
+		emit(&b);
+	}
+	buf_free(&b);
+	errno = saved;
+}
+
+void log_summary(const struct verdict_summary *s)
+{
+	int saved = errno;
+	struct log_meta m;
+	struct buf b = {0};
+
+	if (begin(&m)) {
+		if (log_cfg->format == CONFIG_FORMAT_TEXT)
+			log_format_summary_text(&b, s, &m);
+		else
+			log_format_summary_json(&b, s, &m);
+		emit(&b);
+	}
 	buf_free(&b);
 	errno = saved;
 }

@@ -1,0 +1,268 @@
+#include "head.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+void head_init(struct head_reader *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->state = HEAD_IN_HEAD;
+}
+
+void head_free(struct head_reader *r)
+{
+	free(r->buf);
+	head_init(r);
+}
+
+static void head_keep(struct head_reader *r, char c)
+{
+	if (r->len == HEAD_MAX_BYTES) {
+		r->oversize = true;
+		return;
+	}
+	if (r->len == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 512;
+		char *p = realloc(r->buf, cap);
+		if (!p) {
+			r->oversize = true;
+			return;
+		}
+		r->buf = p;
+		r->cap = cap;
+	}
+	r->buf[r->len++] = c;
+}
+
+static bool field_is(const struct head_field *f, const char *name)
+{
+	return f->name_len == strlen(name) && strncasecmp(f->name, name, f->name_len) == 0;
+}
+
+/* Contains the token, comma-separated and case-insensitive:
+ * "Transfer-Encoding: gzip, chunked". */
+static bool value_has_token(const struct head_field *f, const char *token)
+{
+	size_t tlen = strlen(token);
+	const char *p = f->value, *end = f->value + f->value_len;
+
+	while (p < end) {
+		while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+			p++;
+		const char *start = p;
+		while (p < end && *p != ',')
+			p++;
+		const char *stop = p;
+		while (stop > start && (stop[-1] == ' ' || stop[-1] == '\t'))
+			stop--;
+		if ((size_t)(stop - start) == tlen && strncasecmp(start, token, tlen) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* What follows a final head: no body, a counted one, chunks, or the rest
+ * of the stream. */
+static void head_frame(struct head_reader *r, const struct head *h)
+{
+	struct head_field f;
+	size_t pos = 0;
+	bool chunked = false, counted = false;
+	unsigned long long length = 0;
+
+	while (head_next_field(h, &pos, &f)) {
+		if (field_is(&f, "Transfer-Encoding") && value_has_token(&f, "chunked")) {
+			chunked = true;
+		} else if (field_is(&f, "Content-Length")) {
+			unsigned long long v = 0;
+			size_t i = 0;
+			for (; i < f.value_len && f.value[i] >= '0' && f.value[i] <= '9'; i++)
+				v = v * 10 + (unsigned)(f.value[i] - '0');
+			if (i && i == f.value_len) {
+				counted = true;
+				length = v;
+			}
+		}
+	}
+	if (r->head_request || h->status == 204 || h->status == 304) {
+		r->state = HEAD_IN_HEAD;
+	} else if (chunked) {
+		r->state = HEAD_IN_CHUNK_SIZE;
+		r->line_len = 0;
+	} else if (counted) {
+		r->body_left = length;
+		r->state = length ? HEAD_IN_BODY : HEAD_IN_HEAD;
+	} else {
+		r->state = HEAD_UNTIL_CLOSE;
+	}
+	r->head_request = false;
+}
+
+static int parse_status(const char *s, size_t len)
+{
+	if (len < 12 || memcmp(s, "HTTP/1.", 7) != 0 || s[8] != ' ')
+		return -1;
+	int v = 0;
+	for (int i = 9; i < 12; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+static void head_complete(struct head_reader *r, void (*done)(const struct head *, void *),
+			  void *arg)
+{
+	struct head h = {.status = parse_status(r->buf, r->len), .raw = r->buf, .raw_len = r->len};
+
+	r->len = 0;
+	r->line_ends = 0;
+	r->oversize = false;
+	if (h.status < 0 || h.status == 101) {
+		/* Not HTTP/1.x, or a switch to another protocol. */
+		r->state = HEAD_LOST;
+		return;
+	}
+	if (h.status < 200)
+		return;
+	done(&h, arg);
+	head_frame(r, &h);
+}
+
+static unsigned long long parse_chunk_size(const char *s, size_t len, bool *ok)
+{
+	unsigned long long v = 0;
+	size_t i = 0;
+
+	for (; i < len; i++) {
+		char c = s[i];
+		int d = c >= '0' && c <= '9' ? c - '0'
+			: c >= 'a' && c <= 'f' ? c - 'a' + 10
+			: c >= 'A' && c <= 'F' ? c - 'A' + 10
+					       : -1;
+		if (d < 0)
+			break;
+		if (v >> 60)
+			break;
+		v = v * 16 + (unsigned)d;
+	}
+	*ok = i > 0;
+	return v;
+}
+
+void head_feed(struct head_reader *r, const char *data, size_t len,
+	       void (*done)(const struct head *h, void *arg), void *arg)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		char c = data[i];
+		switch (r->state) {
+		case HEAD_IN_HEAD:
+			i++;
+			/* Stray line ends between messages are not a head. */
+			if (!r->len && (c == '\r' || c == '\n'))
+				break;
+			head_keep(r, c);
+			if (c == '\n') {
+				if (++r->line_ends == 2)
+					head_complete(r, done, arg);
+			} else if (c != '\r') {
+				r->line_ends = 0;
+			}
+			break;
+		case HEAD_IN_BODY:
+		case HEAD_IN_CHUNK_DATA: {
+			size_t n = len - i;
+			if (n > r->body_left)
+				n = (size_t)r->body_left;
+			i += n;
+			r->body_left -= n;
+			if (!r->body_left)
+				r->state = r->state == HEAD_IN_BODY ? HEAD_IN_HEAD : HEAD_IN_CHUNK_CRLF;
+			break;
+		}
+		case HEAD_IN_CHUNK_CRLF:
+			i++;
+			if (c == '\n') {
+				r->state = HEAD_IN_CHUNK_SIZE;
+				r->line_len = 0;
+			}
+			break;
+		case HEAD_IN_CHUNK_SIZE:
+			i++;
+			if (c != '\n') {
+				if (r->line_len < sizeof(r->line))
+					r->line[r->line_len++] = c;
+				break;
+			}
+			bool ok;
+			unsigned long long size = parse_chunk_size(r->line, r->line_len, &ok);
+			if (!ok) {
+				r->state = HEAD_LOST;
+			} else if (size) {
+				r->body_left = size;
+				r->state = HEAD_IN_CHUNK_DATA;
+			} else {
+				r->state = HEAD_IN_TRAILERS;
+				r->trailer_run = 0;
+			}
+			break;
+		case HEAD_IN_TRAILERS:
+			i++;
+			if (c == '\n') {
+				if (!r->trailer_run)
+					r->state = HEAD_IN_HEAD;
+				r->trailer_run = 0;
+			} else if (c != '\r') {
+				r->trailer_run++;
+			}
+			break;
+		case HEAD_UNTIL_CLOSE:
+		case HEAD_LOST:
+			return;
+		}
+	}
+}
+
+bool head_next_field(const struct head *h, size_t *pos, struct head_field *out)
+{
+	const char *s = h->raw;
+	size_t len = h->raw_len, p = *pos;
+
+	if (p == 0) {
+		/* Skip the status line. */
+		const char *nl = memchr(s, '\n', len);
+		if (!nl)
+			return false;
+		p = (size_t)(nl - s) + 1;
+	}
+	while (p < len) {
+		const char *line = s + p;
+		const char *nl = memchr(line, '\n', len - p);
+		size_t llen = nl ? (size_t)(nl - line) : len - p;
+		p += llen + (nl ? 1 : 0);
+		if (llen && line[llen - 1] == '\r')
+			llen--;
+		if (!llen)
+			break;
+		const char *colon = memchr(line, ':', llen);
+		if (!colon || line[0] == ' ' || line[0] == '\t')
+			continue;
+		const char *v = colon + 1, *end = line + llen;
+		while (v < end && (*v == ' ' || *v == '\t'))
+			v++;
+		while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		*pos = p;
+		out->name = line;
+		out->name_len = (size_t)(colon - line);
+		out->value = v;
+		out->value_len = (size_t)(end - v);
+		return true;
+	}
+	*pos = len;
+	return false;
+}

@@ -1,0 +1,444 @@
+/* The libc hooks that follow accepted connections.
+ *
+ * They run everywhere: in signal handlers, in hot loops, in other
+ * libraries' constructors before authtap's own.  So the real functions are
+ * looked up once in the constructor (raw system calls stand in before
+ * that), and on a descriptor that is not followed a hook costs one load of
+ * a table pointer: no lock, no allocation, errno untouched. */
+#include "net.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "preload.h"
+#include "verdict.h"
+
+AUTHTAP_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len);
+AUTHTAP_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
+AUTHTAP_EXPORT ssize_t read(int fd, void *buf, size_t n);
+AUTHTAP_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags);
+AUTHTAP_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
+				socklen_t *len);
+AUTHTAP_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags);
+AUTHTAP_EXPORT ssize_t readv(int fd, const struct iovec *iov, int n);
+AUTHTAP_EXPORT ssize_t write(int fd, const void *buf, size_t n);
+AUTHTAP_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags);
+AUTHTAP_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
+			      const struct sockaddr *addr, socklen_t len);
+AUTHTAP_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags);
+AUTHTAP_EXPORT ssize_t writev(int fd, const struct iovec *iov, int n);
+AUTHTAP_EXPORT int close(int fd);
+AUTHTAP_EXPORT int close_range(unsigned first, unsigned last, int flags);
+AUTHTAP_EXPORT int dup2(int oldfd, int newfd);
+AUTHTAP_EXPORT int dup3(int oldfd, int newfd, int flags);
+
+#define NET_CHUNK_BITS 10
+#define NET_CHUNK (1u << NET_CHUNK_BITS)
+#define NET_MAX_FD (1u << 20)
+#define NET_TOP (NET_MAX_FD / NET_CHUNK)
+
+/* fd -> connection, in chunks allocated on the first accept that needs
+ * them; a NULL chunk means no descriptor of its range is followed. */
+static struct net_conn *_Atomic *_Atomic net_table[NET_TOP];
+static pthread_mutex_t net_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_uint_fast64_t net_next_id;
+static atomic_bool net_follow;
+static atomic_bool net_did_accept;
+
+static struct {
+	int (*accept)(int, struct sockaddr *, socklen_t *);
+	int (*accept4)(int, struct sockaddr *, socklen_t *, int);
+	ssize_t (*read)(int, void *, size_t);
+	ssize_t (*recv)(int, void *, size_t, int);
+	ssize_t (*recvfrom)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
+	ssize_t (*recvmsg)(int, struct msghdr *, int);
+	ssize_t (*readv)(int, const struct iovec *, int);
+	ssize_t (*write)(int, const void *, size_t);
+	ssize_t (*send)(int, const void *, size_t, int);
+	ssize_t (*sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+	ssize_t (*sendmsg)(int, const struct msghdr *, int);
+	ssize_t (*writev)(int, const struct iovec *, int);
+	int (*close)(int);
+	int (*close_range)(unsigned, unsigned, int);
+	int (*dup2)(int, int);
+	int (*dup3)(int, int, int);
+} real;
+
+/* The connection this thread last read from, and a guard against a signal
+ * handler re-entering the hooks while the thread is inside one. */
+static __thread __attribute__((tls_model("initial-exec"))) struct net_ref net_last_read;
+static __thread __attribute__((tls_model("initial-exec"))) bool net_busy;
+
+void net_init(bool follow)
+{
+#define REAL(name) real.name = (__typeof__(real.name))dlsym(RTLD_NEXT, #name)
+	REAL(accept);
+	REAL(accept4);
+	REAL(read);
+	REAL(recv);
+	REAL(recvfrom);
+	REAL(recvmsg);
+	REAL(readv);
+	REAL(write);
+	REAL(send);
+	REAL(sendto);
+	REAL(sendmsg);
+	REAL(writev);
+	REAL(close);
+	REAL(close_range);
+	REAL(dup2);
+	REAL(dup3);
+#undef REAL
+	atomic_store(&net_follow, follow);
+}
+
+static struct net_conn *conn_of(int fd)
+{
+	if (fd < 0 || (unsigned)fd >= NET_MAX_FD)
+		return NULL;
+	struct net_conn *_Atomic *chunk =
+		atomic_load_explicit(&net_table[fd >> NET_CHUNK_BITS], memory_order_acquire);
+	if (!chunk)
+		return NULL;
+	return atomic_load_explicit(&chunk[fd & (NET_CHUNK - 1)], memory_order_acquire);
+}
+
+static void follow_fd(int fd)
+{
+	if (fd < 0 || (unsigned)fd >= NET_MAX_FD)
+		return;
+	int saved = errno;
+	struct net_conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		goto out;
+	c->ref.fd = fd;
+	c->ref.id = atomic_fetch_add(&net_next_id, 1) + 1;
+	head_init(&c->reader);
+
+	pthread_mutex_lock(&net_lock);
+	struct net_conn *_Atomic *chunk = atomic_load(&net_table[fd >> NET_CHUNK_BITS]);
+	if (!chunk) {
+		chunk = calloc(NET_CHUNK, sizeof(*chunk));
+		if (chunk)
+			atomic_store_explicit(&net_table[fd >> NET_CHUNK_BITS], chunk,
+					      memory_order_release);
+	}
+	if (chunk) {
+		/* A descriptor we never saw closed: the number is new now. */
+		struct net_conn *old = atomic_exchange(&chunk[fd & (NET_CHUNK - 1)], c);
+		if (old) {
+			verdict_conn_gone(old);
+			head_free(&old->reader);
+			free(old);
+		}
+		c = NULL;
+	}
+	pthread_mutex_unlock(&net_lock);
+	free(c);
+	atomic_store_explicit(&net_did_accept, true, memory_order_relaxed);
+out:
+	errno = saved;
+}
+
+static void unfollow_fd_locked(int fd)
+{
+	struct net_conn *_Atomic *chunk = atomic_load(&net_table[fd >> NET_CHUNK_BITS]);
+	if (!chunk)
+		return;
+	struct net_conn *c = atomic_exchange(&chunk[fd & (NET_CHUNK - 1)], NULL);
+	if (c) {
+		verdict_conn_gone(c);
+		head_free(&c->reader);
+		free(c);
+	}
+}
+
+static void unfollow_fd(int fd)
+{
+	if (!conn_of(fd))
+		return;
+	int saved = errno;
+	pthread_mutex_lock(&net_lock);
+	unfollow_fd_locked(fd);
+	pthread_mutex_unlock(&net_lock);
+	errno = saved;
+}
+
+/* A request arrived on fd: this thread now works for that connection.  A
+ * HEAD request's answer has a length but no body. */
+static void note_read(int fd, const void *data, size_t n)
+{
+	struct net_conn *c = conn_of(fd);
+
+	if (!c || net_busy)
+		return;
+	net_busy = true;
+	pthread_mutex_lock(&net_lock);
+	if (conn_of(fd) == c) {
+		net_last_read = c->ref;
+		if (data && n >= 5 && memcmp(data, "HEAD ", 5) == 0)
+			c->reader.head_request = true;
+	}
+	pthread_mutex_unlock(&net_lock);
+	net_busy = false;
+}
+
+static void head_done(const struct head *h, void *arg)
+{
+	verdict_head(arg, h);
+}
+
+/* Bytes the host wrote to its client: read for response heads. */
+static void note_write(int fd, const struct iovec *iov, int iovcnt, size_t n)
+{
+	struct net_conn *c = conn_of(fd);
+
+	if (!c || net_busy)
+		return;
+	int saved = errno;
+	net_busy = true;
+	pthread_mutex_lock(&net_lock);
+	if (conn_of(fd) == c) {
+		for (int i = 0; i < iovcnt && n; i++) {
+			size_t k = iov[i].iov_len < n ? iov[i].iov_len : n;
+			head_feed(&c->reader, iov[i].iov_base, k, head_done, c);
+			n -= k;
+		}
+	}
+	pthread_mutex_unlock(&net_lock);
+	net_busy = false;
+	errno = saved;
+}
+
+static void note_write1(int fd, const void *buf, ssize_t n)
+{
+	if (n > 0 && conn_of(fd)) {
+		struct iovec iov = {(void *)buf, (size_t)n};
+		note_write(fd, &iov, 1, (size_t)n);
+	}
+}
+
+static void note_accept(int fd)
+{
+	if (fd >= 0 && atomic_load_explicit(&net_follow, memory_order_relaxed))
+		follow_fd(fd);
+}
+
+int accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	int rc = real.accept ? real.accept(fd, addr, len)
+			     : (int)syscall(SYS_accept, fd, addr, len);
+	note_accept(rc);
+	return rc;
+}
+
+int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+	int rc = real.accept4 ? real.accept4(fd, addr, len, flags)
+			      : (int)syscall(SYS_accept4, fd, addr, len, flags);
+	note_accept(rc);
+	return rc;
+}
+
+ssize_t read(int fd, void *buf, size_t n)
+{
+	ssize_t rc = real.read ? real.read(fd, buf, n) : syscall(SYS_read, fd, buf, n);
+	if (rc > 0 && conn_of(fd))
+		note_read(fd, buf, (size_t)rc);
+	return rc;
+}
+
+ssize_t recv(int fd, void *buf, size_t n, int flags)
+{
+	ssize_t rc = real.recv ? real.recv(fd, buf, n, flags)
+			       : syscall(SYS_recvfrom, fd, buf, n, flags, NULL, NULL);
+	if (rc > 0 && conn_of(fd) && !(flags & MSG_PEEK))
+		note_read(fd, buf, (size_t)rc);
+	return rc;
+}
+
+ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr, socklen_t *len)
+{
+	ssize_t rc = real.recvfrom ? real.recvfrom(fd, buf, n, flags, addr, len)
+				   : syscall(SYS_recvfrom, fd, buf, n, flags, addr, len);
+	if (rc > 0 && conn_of(fd) && !(flags & MSG_PEEK))
+		note_read(fd, buf, (size_t)rc);
+	return rc;
+}
+
+ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	ssize_t rc = real.recvmsg ? real.recvmsg(fd, msg, flags)
+				  : syscall(SYS_recvmsg, fd, msg, flags);
+	if (rc > 0 && conn_of(fd) && !(flags & MSG_PEEK))
+		note_read(fd, msg->msg_iovlen ? msg->msg_iov[0].iov_base : NULL,
+			  msg->msg_iovlen ? msg->msg_iov[0].iov_len : 0);
+	return rc;
+}
+
+ssize_t readv(int fd, const struct iovec *iov, int n)
+{
+	ssize_t rc = real.readv ? real.readv(fd, iov, n) : syscall(SYS_readv, fd, iov, n);
+	if (rc > 0 && conn_of(fd))
+		note_read(fd, n > 0 ? iov[0].iov_base : NULL, n > 0 ? iov[0].iov_len : 0);
+	return rc;
+}
+
+ssize_t write(int fd, const void *buf, size_t n)
+{
+	ssize_t rc = real.write ? real.write(fd, buf, n) : syscall(SYS_write, fd, buf, n);
+	note_write1(fd, buf, rc);
+	return rc;
+}
+
+ssize_t send(int fd, const void *buf, size_t n, int flags)
+{
+	ssize_t rc = real.send ? real.send(fd, buf, n, flags)
+			       : syscall(SYS_sendto, fd, buf, n, flags, NULL, 0);
+	note_write1(fd, buf, rc);
+	return rc;
+}
+
+ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr,
+	       socklen_t len)
+{
+	ssize_t rc = real.sendto ? real.sendto(fd, buf, n, flags, addr, len)
+				 : syscall(SYS_sendto, fd, buf, n, flags, addr, len);
+	note_write1(fd, buf, rc);
+	return rc;
+}
+
+ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	ssize_t rc = real.sendmsg ? real.sendmsg(fd, msg, flags)
+				  : syscall(SYS_sendmsg, fd, msg, flags);
+	if (rc > 0 && conn_of(fd))
+		note_write(fd, msg->msg_iov, (int)msg->msg_iovlen, (size_t)rc);
+	return rc;
+}
+
+ssize_t writev(int fd, const struct iovec *iov, int n)
+{
+	ssize_t rc = real.writev ? real.writev(fd, iov, n) : syscall(SYS_writev, fd, iov, n);
+	if (rc > 0 && conn_of(fd))
+		note_write(fd, iov, n, (size_t)rc);
+	return rc;
+}
+
+/* Forgotten before the real close: once closed, the number may be handed
+ * to a new connection on another thread at once. */
+int close(int fd)
+{
+	unfollow_fd(fd);
+	return real.close ? real.close(fd) : (int)syscall(SYS_close, fd);
+}
+
+int close_range(unsigned first, unsigned last, int flags)
+{
+#ifdef CLOSE_RANGE_CLOEXEC
+	bool closes = !(flags & CLOSE_RANGE_CLOEXEC);
+#else
+	bool closes = true;
+#endif
+	if (closes && atomic_load_explicit(&net_did_accept, memory_order_relaxed)) {
+		int saved = errno;
+		pthread_mutex_lock(&net_lock);
+		for (unsigned top = first >> NET_CHUNK_BITS;
+		     top < NET_TOP && top <= (last >> NET_CHUNK_BITS); top++) {
+			if (!atomic_load(&net_table[top]))
+				continue;
+			for (unsigned i = 0; i < NET_CHUNK; i++) {
+				unsigned fd = (top << NET_CHUNK_BITS) | i;
+				if (fd >= first && fd <= last)
+					unfollow_fd_locked((int)fd);
+			}
+		}
+		pthread_mutex_unlock(&net_lock);
+		errno = saved;
+	}
+	return real.close_range ? real.close_range(first, last, flags)
+				: (int)syscall(SYS_close_range, first, last, flags);
+}
+
+int dup2(int oldfd, int newfd)
+{
+	if (oldfd != newfd)
+		unfollow_fd(newfd);
+	if (real.dup2)
+		return real.dup2(oldfd, newfd);
+#ifdef SYS_dup2
+	return (int)syscall(SYS_dup2, oldfd, newfd);
+#else
+	return (int)syscall(SYS_dup3, oldfd, newfd, 0);
+#endif
+}
+
+int dup3(int oldfd, int newfd, int flags)
+{
+	if (oldfd != newfd)
+		unfollow_fd(newfd);
+	return real.dup3 ? real.dup3(oldfd, newfd, flags)
+			 : (int)syscall(SYS_dup3, oldfd, newfd, flags);
+}
+
+struct net_ref net_thread_conn(void)
+{
+	return net_last_read;
+}
+
+void net_with_conn(struct net_ref ref, void (*fn)(struct net_conn *c, void *arg), void *arg)
+{
+	if (!ref.id)
+		return;
+	net_busy = true;
+	pthread_mutex_lock(&net_lock);
+	struct net_conn *c = conn_of(ref.fd);
+	if (c && c->ref.id == ref.id)
+		fn(c, arg);
+	pthread_mutex_unlock(&net_lock);
+	net_busy = false;
+}
+
+void net_each_conn(void (*fn)(struct net_conn *c, void *arg), void *arg)
+{
+	net_busy = true;
+	pthread_mutex_lock(&net_lock);
+	for (unsigned top = 0; top < NET_TOP; top++) {
+		struct net_conn *_Atomic *chunk = atomic_load(&net_table[top]);
+		for (unsigned i = 0; chunk && i < NET_CHUNK; i++) {
+			struct net_conn *c = atomic_load(&chunk[i]);
+			if (c)
+				fn(c, arg);
+		}
+	}
+	pthread_mutex_unlock(&net_lock);
+	net_busy = false;
+}
+
+bool net_accepted(void)
+{
+	return atomic_load_explicit(&net_did_accept, memory_order_relaxed);
+}
+
+void net_atfork_prepare(void)
+{
+	pthread_mutex_lock(&net_lock);
+}
+
+void net_atfork_parent(void)
+{
+	pthread_mutex_unlock(&net_lock);
+}
+
+void net_atfork_child(void)
+{
+	pthread_mutex_unlock(&net_lock);
+}

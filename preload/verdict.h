@@ -1,0 +1,72 @@
+/* Which hop lost the challenge: the upstream's final recorded response of a
+ * transfer, held against the next response head the host writes to the
+ * client connection the transfer served. */
+#ifndef AUTHTAP_VERDICT_H
+#define AUTHTAP_VERDICT_H
+
+#include <stddef.h>
+
+#include "head.h"
+#include "net.h"
+#include "record.h"
+
+enum verdict_kind {
+	VERDICT_FORWARDED, /* same status, every challenge byte-exact */
+	VERDICT_DROPPED,   /* same status, the challenges missing */
+	VERDICT_ALTERED,   /* same status, challenges present but changed */
+	VERDICT_CONVERTED, /* another status */
+	VERDICT_UNPAIRED,  /* no response head followed */
+};
+
+/* One change inside a challenge.  param NULL: the whole challenge of that
+ * scheme is missing on one side.  A NULL value: absent on that side. */
+struct verdict_change {
+	const char *scheme;
+	const char *param;
+	const char *upstream, *downstream;
+};
+
+/* What became of one upstream challenge header. */
+struct verdict_header {
+	const char *name;
+	const char *upstream;
+	const char *downstream; /* NULL when dropped */
+	enum verdict_kind result;
+	size_t nchanges;
+	const struct verdict_change *changes;
+};
+
+struct verdict {
+	enum verdict_kind kind;
+	const char *unpaired_why;
+	const void *handle;
+	const char *method, *url;
+	long upstream_status, downstream_status;
+	size_t nheaders;
+	const struct verdict_header *headers;
+};
+
+/* Counted per upstream response that was recorded and had a client
+ * connection to answer. */
+struct verdict_summary {
+	unsigned long challenges, forwarded, dropped, altered, converted, unpaired;
+};
+
+const char *verdict_name(enum verdict_kind k);
+
+/* A transfer starts for the client connection conn: a challenge still
+ * waiting there will not be answered by this transfer's head. */
+void verdict_transfer_start(struct net_ref conn);
+
+/* The transfer's final response r was recorded: the next head written to
+ * conn answers it. */
+void verdict_expect(struct net_ref conn, const struct record *r);
+
+/* Called by net.c under its lock. */
+void verdict_head(struct net_conn *c, const struct head *h);
+void verdict_conn_gone(struct net_conn *c);
+
+/* At exit: what is still waiting is unpaired; then the summary. */
+void verdict_finish(void);
+
+#endif
