@@ -156,19 +156,28 @@ void capture_transfer(const struct config *cfg, const struct curl_lib *lib, CURL
 	char *method = NULL, *url = NULL, *redacted = NULL;
 	lib->real_curl_easy_getinfo(h, CURLINFO_EFFECTIVE_METHOD, &method);
 	lib->real_curl_easy_getinfo(h, CURLINFO_EFFECTIVE_URL, &url);
-	if (url && !cfg->url_full) {
-		size_t n = url_redact(url, NULL, 0);
+	if (url) {
+		size_t n = url_redact(url, NULL, 0, cfg->url_full);
 		redacted = malloc(n + 1);
 		if (redacted)
-			url_redact(url, redacted, n + 1);
+			url_redact(url, redacted, n + 1, cfg->url_full);
 	}
 	struct record_transfer t = {
 		.handle = h,
 		.api = api,
 		.method = method,
-		.url = cfg->url_full ? url : redacted,
+		.url = redacted,
 		.result = result,
 	};
+
+	/* Responses before the last redirect came from other URLs. */
+	int first_known_url = 0;
+	for (int req = last - 1; req >= 0 && lib->real_curl_easy_header; req--) {
+		if (has_header(lib, h, "Location", CURLH_HEADER, req, NULL)) {
+			first_known_url = req + 1;
+			break;
+		}
+	}
 
 	bool final_recorded = false;
 	for (int req = 0; req <= last; req++) {
@@ -178,6 +187,7 @@ void capture_transfer(const struct config *cfg, const struct curl_lib *lib, CURL
 			.final = req == last,
 			.request = req,
 			.headers_known = lib->real_curl_easy_header != NULL,
+			.url_unknown = req < first_known_url,
 		};
 		if (r.headers_known)
 			collect(lib, h, connect_flag ? CURLH_CONNECT : CURLH_HEADER, req, &rh);

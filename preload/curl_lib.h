@@ -13,6 +13,7 @@ typedef CURLHcode (*curl_header_fn)(CURL *h, const char *name, size_t index, uns
 				    int request, struct curl_header **hout);
 typedef CURLMcode (*curl_multi_handle_fn)(CURLM *m, CURL *h);
 typedef CURLMsg *(*curl_info_read_fn)(CURLM *m, int *msgs_in_queue);
+typedef CURLMcode (*curl_multi_cleanup_fn)(CURLM *m);
 
 struct curl_lib {
 	curl_perform_fn real_curl_easy_perform;
@@ -22,6 +23,7 @@ struct curl_lib {
 	curl_multi_handle_fn real_curl_multi_add_handle;
 	curl_multi_handle_fn real_curl_multi_remove_handle;
 	curl_info_read_fn real_curl_multi_info_read;
+	curl_multi_cleanup_fn real_curl_multi_cleanup;
 };
 
 #endif

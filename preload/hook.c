@@ -3,8 +3,8 @@
  * A transfer is recorded once, when it is over: after curl_easy_perform
  * returns, or when the program reads its CURLMSG_DONE from
  * curl_multi_info_read (before the message reaches it), or, for a handle
- * removed from its multi handle without its message being read, at
- * curl_multi_remove_handle.  Some libcurl builds (Debian's) call their own
+ * whose message was never read, when the program lets go of it:
+ * curl_multi_remove_handle, curl_easy_cleanup or curl_multi_cleanup.  Some libcurl builds (Debian's) call their own
  * exported multi functions from inside curl_easy_perform through the PLT, so
  * those calls reach these hooks too: a per-thread list of the handles inside
  * curl_easy_perform keeps them from being recorded twice.  The list is per
@@ -27,6 +27,7 @@ AUTHTAP_EXPORT void curl_easy_cleanup(CURL *h);
 AUTHTAP_EXPORT CURLMcode curl_multi_add_handle(CURLM *m, CURL *h);
 AUTHTAP_EXPORT CURLMcode curl_multi_remove_handle(CURLM *m, CURL *h);
 AUTHTAP_EXPORT CURLMsg *curl_multi_info_read(CURLM *m, int *msgs_in_queue);
+AUTHTAP_EXPORT CURLMcode curl_multi_cleanup(CURLM *m);
 
 #define HOOK_MAX_NESTED 16
 
@@ -81,12 +82,17 @@ void curl_easy_cleanup(CURL *h)
 {
 	const struct curl_lib *lib = caller_lib(__builtin_return_address(0));
 
-	/* Dropped first: once the handle is freed, malloc may hand its
-	 * address to a new handle on another thread. */
+	/* A transfer of a multi handle whose message nobody read ends here;
+	 * then the handle's entry goes, before the handle itself: once it is
+	 * freed, malloc may hand its address to a new handle on another
+	 * thread. */
 	if (h) {
 		int saved = errno;
+		struct net_ref conn = {0};
+		if (lib && pending_take(h, &conn))
+			capture_transfer(preload_config(), lib, h, RECORD_RESULT_UNKNOWN,
+					 RECORD_API_MULTI, conn);
 		table_drop(h);
-		pending_take(h, NULL);
 		errno = saved;
 	}
 	if (lib)
@@ -108,7 +114,7 @@ CURLMcode curl_multi_add_handle(CURLM *m, CURL *h)
 			conn = net_thread_conn();
 			verdict_transfer_start(conn);
 		}
-		pending_add(h, conn);
+		pending_add(h, m, conn);
 		errno = saved;
 	}
 	return rc;
@@ -145,4 +151,25 @@ CURLMcode curl_multi_remove_handle(CURLM *m, CURL *h)
 		capture_transfer(preload_config(), lib, h, RECORD_RESULT_UNKNOWN,
 				 RECORD_API_MULTI, conn);
 	return lib->real_curl_multi_remove_handle(m, h);
+}
+
+#define HOOK_CLEANUP_BATCH 64
+
+CURLMcode curl_multi_cleanup(CURLM *m)
+{
+	const struct curl_lib *lib = caller_lib(__builtin_return_address(0));
+	const void *handles[HOOK_CLEANUP_BATCH];
+	struct net_ref conns[HOOK_CLEANUP_BATCH];
+	size_t n;
+
+	if (!lib)
+		return CURLM_INTERNAL_ERROR;
+	/* Its transfers end with it, read or not. */
+	int saved = errno;
+	while (m && (n = pending_take_multi(m, handles, conns, HOOK_CLEANUP_BATCH)))
+		for (size_t i = 0; i < n; i++)
+			capture_transfer(preload_config(), lib, (CURL *)handles[i],
+					 RECORD_RESULT_UNKNOWN, RECORD_API_MULTI, conns[i]);
+	errno = saved;
+	return lib->real_curl_multi_cleanup(m);
 }

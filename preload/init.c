@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "linker.h"
 #include "log.h"
 #include "net.h"
 #include "pending.h"
@@ -23,6 +24,8 @@ static const char *preload_getenv(const char *name)
  * child never inherits one held by a thread it does not have. */
 static void preload_atfork_prepare(void)
 {
+	log_atfork_prepare();
+	linker_atfork_prepare();
 	net_atfork_prepare();
 	table_atfork_prepare();
 	pending_atfork_prepare();
@@ -33,6 +36,8 @@ static void preload_atfork_parent(void)
 	pending_atfork_parent();
 	table_atfork_parent();
 	net_atfork_parent();
+	linker_atfork_parent();
+	log_atfork_parent();
 }
 
 static void preload_atfork_child(void)
@@ -40,6 +45,7 @@ static void preload_atfork_child(void)
 	pending_atfork_child();
 	table_atfork_child();
 	net_atfork_child();
+	linker_atfork_child();
 	log_atfork_child();
 }
 

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "preload.h"
 
 #if __SIZEOF_POINTER__ == 8
 #define LINKER_ELFCLASS ELFCLASS64
@@ -43,8 +44,19 @@ static struct curl_lib linker_libs[LINKER_MAX_LIBS];
 static void *linker_lib_handles[LINKER_MAX_LIBS];
 static size_t linker_nlibs;
 
-static struct caller_range linker_callers[LINKER_MAX_CALLERS];
-static atomic_size_t linker_ncallers;
+/* The cache of callers is an immutable snapshot, replaced whole when an
+ * entry is added or an object is unloaded, so that readers never lock.
+ * Replaced snapshots are kept (a reader may still be scanning one), at
+ * most LINKER_MAX_SNAPSHOTS of them: past that, lookups stop caching. */
+#define LINKER_MAX_SNAPSHOTS 256
+
+struct callers {
+	size_t n;
+	struct caller_range r[LINKER_MAX_CALLERS];
+};
+
+static struct callers *_Atomic linker_callers;
+static size_t linker_snapshots;
 static const struct curl_lib *_Atomic linker_default;
 static pthread_mutex_t linker_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -54,6 +66,7 @@ extern void curl_easy_cleanup(CURL *h);
 extern CURLMcode curl_multi_add_handle(CURLM *m, CURL *h);
 extern CURLMcode curl_multi_remove_handle(CURLM *m, CURL *h);
 extern CURLMsg *curl_multi_info_read(CURLM *m, int *msgs_in_queue);
+extern CURLMcode curl_multi_cleanup(CURLM *m);
 
 static bool is_libcurl_name(const char *name)
 {
@@ -99,6 +112,7 @@ static void chain_next(struct curl_lib *l)
 	CHAIN(curl_multi_add_handle, curl_multi_handle_fn)
 	CHAIN(curl_multi_remove_handle, curl_multi_handle_fn)
 	CHAIN(curl_multi_info_read, curl_info_read_fn)
+	CHAIN(curl_multi_cleanup, curl_multi_cleanup_fn)
 #undef CHAIN
 }
 
@@ -118,6 +132,7 @@ static const struct curl_lib *lib_from_handle(void *handle)
 		.real_curl_multi_remove_handle =
 			(curl_multi_handle_fn)sym(handle, "curl_multi_remove_handle"),
 		.real_curl_multi_info_read = (curl_info_read_fn)sym(handle, "curl_multi_info_read"),
+		.real_curl_multi_cleanup = (curl_multi_cleanup_fn)sym(handle, "curl_multi_cleanup"),
 	};
 	const struct curl_lib *found = NULL;
 	bool added = false;
@@ -129,7 +144,7 @@ static const struct curl_lib *lib_from_handle(void *handle)
 	    (void *)l.real_curl_easy_perform == (void *)curl_easy_perform ||
 	    !l.real_curl_easy_cleanup || !l.real_curl_easy_getinfo ||
 	    !l.real_curl_multi_add_handle || !l.real_curl_multi_remove_handle ||
-	    !l.real_curl_multi_info_read) {
+	    !l.real_curl_multi_info_read || !l.real_curl_multi_cleanup) {
 		dlclose(handle);
 		return NULL;
 	}
@@ -281,29 +296,97 @@ static const struct curl_lib *resolve_caller(uintptr_t addr)
 			atomic_store(&linker_default, lib);
 		}
 	}
-	pthread_mutex_lock(&linker_lock);
-	size_t n = atomic_load_explicit(&linker_ncallers, memory_order_relaxed);
-	if (o.found && lib && n < LINKER_MAX_CALLERS) {
-		linker_callers[n] = (struct caller_range){o.lo, o.hi, lib};
-		atomic_store_explicit(&linker_ncallers, n + 1, memory_order_release);
+	if (o.found && lib) {
+		pthread_mutex_lock(&linker_lock);
+		const struct callers *old = atomic_load(&linker_callers);
+		struct callers *next = NULL;
+		if ((!old || old->n < LINKER_MAX_CALLERS) && linker_snapshots < LINKER_MAX_SNAPSHOTS)
+			next = malloc(sizeof(*next));
+		if (next) {
+			next->n = 0;
+			if (old)
+				*next = *old;
+			next->r[next->n++] = (struct caller_range){o.lo, o.hi, lib};
+			atomic_store_explicit(&linker_callers, next, memory_order_release);
+			linker_snapshots++;
+		}
+		pthread_mutex_unlock(&linker_lock);
 	}
-	pthread_mutex_unlock(&linker_lock);
 	return lib;
 }
 
 const struct curl_lib *linker_lib_for(const void *caller)
 {
 	uintptr_t a = (uintptr_t)caller;
-	size_t n = atomic_load_explicit(&linker_ncallers, memory_order_acquire);
+	const struct callers *c = atomic_load_explicit(&linker_callers, memory_order_acquire);
 
-	for (size_t i = 0; i < n; i++)
-		if (a >= linker_callers[i].lo && a < linker_callers[i].hi)
-			return linker_callers[i].lib;
+	for (size_t i = 0; c && i < c->n; i++)
+		if (a >= c->r[i].lo && a < c->r[i].hi)
+			return c->r[i].lib;
 
 	int saved = errno;
 	const struct curl_lib *lib = resolve_caller(a);
 	errno = saved;
 	return lib;
+}
+
+struct loaded_ranges {
+	const struct callers *c;
+	bool still[LINKER_MAX_CALLERS];
+};
+
+static int mark_loaded(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct loaded_ranges *l = arg;
+	uintptr_t lo = UINTPTR_MAX, hi = 0;
+
+	(void)size;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD)
+			continue;
+		uintptr_t s = info->dlpi_addr + ph->p_vaddr;
+		lo = s < lo ? s : lo;
+		hi = s + ph->p_memsz > hi ? s + ph->p_memsz : hi;
+	}
+	for (size_t i = 0; i < l->c->n; i++)
+		if (l->c->r[i].lo == lo && l->c->r[i].hi == hi)
+			l->still[i] = true;
+	return 0;
+}
+
+/* After dlclose: callers whose object is gone leave the cache, or a plugin
+ * loaded later at the same addresses would be routed as the old one. */
+void linker_forget_unloaded(void)
+{
+	int saved = errno;
+	const struct callers *c = atomic_load(&linker_callers);
+	if (!c) {
+		errno = saved;
+		return;
+	}
+	struct loaded_ranges l = {.c = c};
+	dl_iterate_phdr(mark_loaded, &l);
+	size_t kept = 0;
+	for (size_t i = 0; i < c->n; i++)
+		kept += l.still[i];
+	if (kept < c->n) {
+		pthread_mutex_lock(&linker_lock);
+		struct callers *next = NULL;
+		if (linker_snapshots < LINKER_MAX_SNAPSHOTS)
+			next = malloc(sizeof(*next));
+		if (next) {
+			next->n = 0;
+			for (size_t i = 0; i < c->n; i++)
+				if (l.still[i])
+					next->r[next->n++] = c->r[i];
+			linker_snapshots++;
+		}
+		/* Without memory for a new one, nothing is cached. */
+		atomic_store_explicit(&linker_callers, next, memory_order_release);
+		pthread_mutex_unlock(&linker_lock);
+	}
+	errno = saved;
 }
 
 /* Reads the DT_NEEDED names of an ELF file without loading it, every offset
@@ -375,24 +458,161 @@ out:
 	return found;
 }
 
+AUTHTAP_EXPORT int dlclose(void *handle);
+
+int dlclose(void *handle)
+{
+	static int (*_Atomic real_dlclose)(void *);
+	int (*real)(void *) = atomic_load_explicit(&real_dlclose, memory_order_acquire);
+
+	if (!real) {
+		real = (int (*)(void *))sym(RTLD_NEXT, "dlclose");
+		if (!real)
+			return -1;
+		atomic_store_explicit(&real_dlclose, real, memory_order_release);
+	}
+	int rc = real(handle);
+	if (rc == 0)
+		linker_forget_unloaded();
+	return rc;
+}
+
+void linker_atfork_prepare(void)
+{
+	pthread_mutex_lock(&linker_lock);
+}
+
+void linker_atfork_parent(void)
+{
+	pthread_mutex_unlock(&linker_lock);
+}
+
+void linker_atfork_child(void)
+{
+	pthread_mutex_unlock(&linker_lock);
+}
+
 static void *_Atomic linker_real_dlopen;
+
+struct search_info {
+	uintptr_t addr; /* in: an address inside the caller */
+	bool found;
+	char origin[512];
+	char rpath[1024], runpath[1024];
+};
+
+static int find_search_info(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct search_info *si = arg;
+	const ElfW(Dyn) *dyn = NULL;
+	bool inside = false;
+
+	(void)size;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t s = info->dlpi_addr + ph->p_vaddr;
+		if (ph->p_type == PT_DYNAMIC)
+			dyn = (const ElfW(Dyn) *)s;
+		if (ph->p_type == PT_LOAD && si->addr >= s && si->addr < s + ph->p_memsz)
+			inside = true;
+	}
+	if (!inside)
+		return 0;
+	si->found = true;
+	const char *name = info->dlpi_name;
+	if (name && *name)
+		strncpy(si->origin, name, sizeof(si->origin) - 1);
+	else if (readlink("/proc/self/exe", si->origin, sizeof(si->origin) - 1) < 0)
+		si->origin[0] = '\0';
+	char *slash = strrchr(si->origin, '/');
+	if (slash)
+		*slash = '\0';
+	const char *strtab = NULL;
+	for (const ElfW(Dyn) *d = dyn; d && d->d_tag != DT_NULL; d++)
+		if (d->d_tag == DT_STRTAB)
+			strtab = (const char *)dyn_ptr(info->dlpi_addr, d->d_un.d_ptr);
+	for (const ElfW(Dyn) *d = dyn; strtab && d->d_tag != DT_NULL; d++) {
+		if (d->d_tag == DT_RPATH)
+			strncpy(si->rpath, strtab + d->d_un.d_val, sizeof(si->rpath) - 1);
+		else if (d->d_tag == DT_RUNPATH)
+			strncpy(si->runpath, strtab + d->d_un.d_val, sizeof(si->runpath) - 1);
+	}
+	return 1;
+}
+
+/* Looks for name in each directory of a colon-separated list, with $ORIGIN
+ * expanded; the first that exists goes to out. */
+static bool search_dirs(const char *list, const char *origin, const char *name, char *out,
+			size_t size)
+{
+	while (list && *list) {
+		size_t len = strcspn(list, ":");
+		char dir[1024];
+		size_t d = 0;
+		for (size_t i = 0; i < len && d < sizeof(dir) - 1;) {
+			if (strncmp(list + i, "$ORIGIN", 7) == 0 || strncmp(list + i, "${ORIGIN}", 9) == 0) {
+				d += (size_t)snprintf(dir + d, sizeof(dir) - d, "%s", origin);
+				i += list[i + 1] == '{' ? 9 : 7;
+			} else {
+				dir[d++] = list[i++];
+			}
+		}
+		dir[d < sizeof(dir) ? d : sizeof(dir) - 1] = '\0';
+		if (d && (size_t)snprintf(out, size, "%s/%s", dir, name) < size &&
+		    access(out, F_OK) == 0)
+			return true;
+		list += len + (list[len] == ':');
+	}
+	return false;
+}
+
+/* Where the loader would find a bare library name for this caller:
+ * DT_RPATH (without DT_RUNPATH), LD_LIBRARY_PATH, DT_RUNPATH, then the
+ * system directories, libc's own first.  ld.so.cache is not read. */
+static bool find_library(const char *name, uintptr_t caller, char *out, size_t size)
+{
+	struct search_info si = {.addr = caller};
+	Dl_info libc;
+	char libdir[256] = "", sysdirs[640];
+
+	dl_iterate_phdr(find_search_info, &si);
+	if (dladdr((void *)strlen, &libc) && libc.dli_fname) {
+		strncpy(libdir, libc.dli_fname, sizeof(libdir) - 1);
+		char *slash = strrchr(libdir, '/');
+		if (slash)
+			*slash = '\0';
+	}
+	/* libc's directory and its twin under or outside /usr (merged /usr). */
+	snprintf(sysdirs, sizeof(sysdirs), "%s:%s%s:/lib64:/usr/lib64:/lib:/usr/lib", libdir,
+		 strncmp(libdir, "/usr/", 5) == 0 ? "" : "/usr",
+		 strncmp(libdir, "/usr/", 5) == 0 ? libdir + 4 : libdir);
+	return (si.found && !si.runpath[0] && search_dirs(si.rpath, si.origin, name, out, size)) ||
+	       search_dirs(secure_getenv("LD_LIBRARY_PATH"), si.origin, name, out, size) ||
+	       (si.found && search_dirs(si.runpath, si.origin, name, out, size)) ||
+	       search_dirs(sysdirs, "", name, out, size);
+}
 
 /* PHP loads its curl extension with RTLD_DEEPBIND, which binds the
  * extension's libcurl calls past the preload.  For an object that needs a
  * libcurl, the flag is dropped: its dependencies then bind global-first, as
  * for any other dlopen.  Every other call passes through untouched. */
-void *linker_dlopen_prepare(const char *file, int *flags)
+void *linker_dlopen_prepare(const char *file, int *flags, const void *caller)
 {
 	void *real = atomic_load_explicit(&linker_real_dlopen, memory_order_acquire);
 	int saved = errno;
+	char path[1024];
 
 	if (!real) {
 		real = sym(RTLD_NEXT, "dlopen");
 		atomic_store_explicit(&linker_real_dlopen, real, memory_order_release);
 	}
-	if (file && (*flags & RTLD_DEEPBIND) && strchr(file, '/') &&
-	    linker_file_needs_libcurl(file))
-		*flags &= ~RTLD_DEEPBIND;
+	if (file && (*flags & RTLD_DEEPBIND)) {
+		const char *p = strchr(file, '/') ? file
+			      : find_library(file, (uintptr_t)caller, path, sizeof(path)) ? path
+											   : NULL;
+		if (p && linker_file_needs_libcurl(p))
+			*flags &= ~RTLD_DEEPBIND;
+	}
 	errno = saved;
 	return real;
 }
@@ -414,6 +634,7 @@ __asm__(".text\n"
 	"	.cfi_adjust_cfa_offset 16\n"
 	"	movl %esi, (%rsp)\n"
 	"	movq %rsp, %rsi\n"
+	"	movq 24(%rsp), %rdx\n"
 	"	call linker_dlopen_prepare\n"
 	"	movl (%rsp), %esi\n"
 	"	addq $16, %rsp\n"

@@ -12,8 +12,17 @@
  * can be found.  Looked up once per calling object, then cached. */
 const struct curl_lib *linker_lib_for(const void *caller);
 
-/* For the dlopen hook: the real dlopen, and the flags to hand it. */
-void *linker_dlopen_prepare(const char *file, int *flags) __attribute__((used));
+/* After a dlclose: drops cached callers whose object is no longer loaded. */
+void linker_forget_unloaded(void);
+
+void linker_atfork_prepare(void);
+void linker_atfork_parent(void);
+void linker_atfork_child(void);
+
+/* For the dlopen hook: the real dlopen, and the flags to hand it; caller
+ * is dlopen's return address. */
+void *linker_dlopen_prepare(const char *file, int *flags, const void *caller)
+	__attribute__((used));
 
 /* True when the ELF file at path names a libcurl in its DT_NEEDED. */
 int linker_file_needs_libcurl(const char *path);

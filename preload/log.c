@@ -104,7 +104,8 @@ static void json_str(struct buf *b, const char *p, size_t len, bool latin1)
 }
 
 /* A byte string for a terminal: printable ASCII and valid UTF-8 as they are,
- * backslash doubled, everything else (controls, DEL, stray bytes) as \xHH. */
+ * backslash doubled, everything else (C0 and C1 controls, DEL, stray bytes)
+ * as \xHH. */
 static void text_str(struct buf *b, const char *p, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -119,7 +120,9 @@ static void text_str(struct buf *b, const char *p, size_t len)
 			i++;
 			continue;
 		}
-		if (c >= 0x80) {
+		/* C1 controls (U+0080..U+009F, 0xc2 0x80..0x9f) start escape
+		 * sequences on many terminals, as ESC does. */
+		if (c >= 0x80 && !(c == 0xc2 && i + 1 < len && s[i + 1] < 0xa0)) {
 			size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
 			if (n <= len - i && utf8_valid(s + i, n)) {
 				buf_put(b, p + i, n);
@@ -352,14 +355,29 @@ static bool header_latin1(const struct record_header *h)
 	       !utf8_valid((const unsigned char *)h->value, h->value_len);
 }
 
+/* UTC from seconds since the epoch, by arithmetic: gmtime_r takes libc's
+ * time zone lock, which a child forked while another thread held it would
+ * wait on forever.  Days to a civil date counts in 400-year eras of
+ * 146097 days, with years starting in March so that leap days come last. */
 static void json_ts(struct buf *b, const struct timespec *ts)
 {
-	struct tm tm;
-	time_t t = ts->tv_sec;
+	long long secs = ts->tv_sec, days = secs / 86400, rem = secs % 86400;
+	if (rem < 0) {
+		rem += 86400;
+		days--;
+	}
+	days += 719468; /* from 1970-01-01 to 0000-03-01 */
+	long long era = (days >= 0 ? days : days - 146096) / 146097;
+	long long doe = days - era * 146097;
+	long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	long long mp = (5 * doy + 2) / 153;
+	long long day = doy - (153 * mp + 2) / 5 + 1;
+	long long month = mp < 10 ? mp + 3 : mp - 9;
+	long long year = yoe + era * 400 + (month <= 2);
 
-	gmtime_r(&t, &tm);
-	buf_printf(b, "\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\"", tm.tm_year + 1900, tm.tm_mon + 1,
-		   tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts->tv_nsec / 1000000);
+	buf_printf(b, "\"%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%03ldZ\"", year, month, day,
+		   rem / 3600, rem / 60 % 60, rem % 60, ts->tv_nsec / 1000000);
 }
 
 /* A string of the request, with "<key>_encoding":"latin1" after it when it
@@ -389,7 +407,7 @@ void log_format_json(struct buf *b, const struct record *r, const struct log_met
 		   m->tid, (uintmax_t)(uintptr_t)t->handle,
 		   t->api == RECORD_API_MULTI ? "multi" : "easy");
 	json_opt_str(b, "method", t->method);
-	json_opt_str(b, "url", t->url);
+	json_opt_str(b, "url", r->url_unknown ? NULL : t->url);
 	if (t->result == RECORD_RESULT_UNKNOWN)
 		buf_puts(b, ",\"result\":null");
 	else
@@ -511,7 +529,7 @@ void log_format_text(struct buf *b, const struct record *r, const struct log_met
 	else
 		buf_putc(b, '-');
 	buf_putc(b, ' ');
-	if (t->url)
+	if (t->url && !r->url_unknown)
 		text_str(b, t->url, strlen(t->url));
 	else
 		buf_putc(b, '-');

@@ -43,7 +43,10 @@ void log_summary(const struct verdict_summary *s);
 /* One "authtap: " line on stderr that cannot raise SIGPIPE or block. */
 void log_warn(const char *msg);
 
-/* pthread_atfork child handler: a "%p" log gets reopened for the child. */
+/* pthread_atfork handlers: the sink's lock is never inherited held, and a
+ * "%p" log gets reopened for the child. */
+void log_atfork_prepare(void);
+void log_atfork_parent(void);
 void log_atfork_child(void);
 
 #endif

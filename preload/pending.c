@@ -9,6 +9,7 @@
 
 struct pending {
 	const void *handle;
+	const void *multi;
 	struct net_ref conn;
 	UT_hash_handle hh;
 };
@@ -17,16 +18,19 @@ static pthread_mutex_t pending_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct pending *pending_head;
 static atomic_size_t pending_count;
 
-void pending_add(const void *handle, struct net_ref conn)
+void pending_add(const void *handle, const void *multi, struct net_ref conn)
 {
 	struct pending *p;
 
 	pthread_mutex_lock(&pending_lock);
 	HASH_FIND_PTR(pending_head, &handle, p);
-	if (p)
+	if (p) {
+		p->multi = multi;
 		p->conn = conn;
+	}
 	if (!p && (p = malloc(sizeof(*p)))) {
 		p->handle = handle;
+		p->multi = multi;
 		p->conn = conn;
 		HASH_ADD_PTR(pending_head, handle, p);
 		/* With HASH_NONFATAL_OOM a failed add leaves p out. */
@@ -56,6 +60,30 @@ bool pending_take(const void *handle, struct net_ref *conn)
 		*conn = p->conn;
 	free(p);
 	return found;
+}
+
+size_t pending_take_multi(const void *multi, const void **handles, struct net_ref *conns,
+			  size_t max)
+{
+	struct pending *p, *tmp;
+	size_t n = 0;
+
+	if (!atomic_load_explicit(&pending_count, memory_order_relaxed))
+		return 0;
+	pthread_mutex_lock(&pending_lock);
+	HASH_ITER(hh, pending_head, p, tmp) {
+		if (n == max)
+			break;
+		if (p->multi != multi)
+			continue;
+		handles[n] = p->handle;
+		conns[n++] = p->conn;
+		HASH_DEL(pending_head, p);
+		atomic_fetch_sub_explicit(&pending_count, 1, memory_order_relaxed);
+		free(p);
+	}
+	pthread_mutex_unlock(&pending_lock);
+	return n;
 }
 
 void pending_atfork_prepare(void)

@@ -47,6 +47,9 @@ struct record {
 	int request; /* index in the transfer's chain, from 0 */
 	unsigned flags;
 	bool headers_known; /* false when libcurl has no header API */
+	/* The transfer's URL is its last request's: an earlier response that
+	 * was followed by a redirect came from a URL libcurl no longer has. */
+	bool url_unknown;
 	size_t nheaders;
 	const struct record_header *headers;
 };

@@ -221,8 +221,19 @@ int log_enabled(void)
 	return atomic_load_explicit(&log_live, memory_order_relaxed);
 }
 
+void log_atfork_prepare(void)
+{
+	pthread_mutex_lock(&log_reopen_lock);
+}
+
+void log_atfork_parent(void)
+{
+	pthread_mutex_unlock(&log_reopen_lock);
+}
+
 void log_atfork_child(void)
 {
+	pthread_mutex_unlock(&log_reopen_lock);
 	if (log_cfg && log_cfg->sink == CONFIG_SINK_FILE && strstr(log_cfg->path, "%p"))
 		atomic_store(&log_reopen, true);
 }

@@ -11,7 +11,7 @@ static size_t put(char *dst, size_t size, size_t at, const char *s, size_t len)
 	return at + len;
 }
 
-size_t url_redact(const char *url, char *dst, size_t size)
+size_t url_redact(const char *url, char *dst, size_t size, bool keep_query)
 {
 	/* A "://" counts only before the first '/', '?', '#' or '@': one
 	 * in the query ("h/login?next=http://x") is no scheme. */
@@ -33,7 +33,7 @@ size_t url_redact(const char *url, char *dst, size_t size)
 	at = put(dst, size, at, host, (size_t)(authority + alen - host));
 
 	const char *path = authority + alen;
-	at = put(dst, size, at, path, strcspn(path, "?#"));
+	at = put(dst, size, at, path, keep_query ? strlen(path) : strcspn(path, "?#"));
 	if (size)
 		dst[at < size ? at : size - 1] = '\0';
 	return at;

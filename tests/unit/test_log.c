@@ -1006,7 +1006,9 @@ Test(log_text, utf8)
 		struct record r = record_of(&h, 1);
 		char *line = text_of(&r, &meta, c->name);
 
-		if (c->valid)
+		/* C1 controls are valid UTF-8, and escape sequences all the same. */
+		bool c1 = (unsigned char)c->bytes[0] == 0xc2 && (unsigned char)c->bytes[1] < 0xa0;
+		if (c->valid && !c1)
 			cr_expect(strstr(line, c->bytes), "%s: kept as it is: %s", c->name, line);
 		else
 			cr_expect(strstr(line, "\\x"), "%s: escaped: %s", c->name, line);

@@ -50,7 +50,7 @@ Test(url, redact)
 		char out[256];
 
 		memset(out, 'Z', sizeof(out));
-		size_t n = url_redact(c->in, out, sizeof(out));
+		size_t n = url_redact(c->in, out, sizeof(out), false);
 		cr_expect_str_eq(out, c->want, "%s: \"%s\" gave \"%s\", want \"%s\"", c->name,
 				 c->in, out, c->want);
 		cr_expect_eq(n, strlen(c->want), "%s: returned %zu, want %zu", c->name, n,
@@ -66,8 +66,8 @@ Test(url, size_zero)
 		const struct redact_case *c = &redact_cases[i];
 		char guard = 'G';
 
-		cr_expect_eq(url_redact(c->in, NULL, 0), strlen(c->want), "%s: NULL, 0", c->name);
-		cr_expect_eq(url_redact(c->in, &guard, 0), strlen(c->want), "%s", c->name);
+		cr_expect_eq(url_redact(c->in, NULL, 0, false), strlen(c->want), "%s: NULL, 0", c->name);
+		cr_expect_eq(url_redact(c->in, &guard, 0, false), strlen(c->want), "%s", c->name);
 		cr_expect_eq(guard, 'G', "%s: size 0 wrote to dst", c->name);
 	}
 }
@@ -84,7 +84,7 @@ Test(url, every_size)
 		char out[sizeof(want) + 16];
 
 		memset(out, 'Z', sizeof(out));
-		cr_expect_eq(url_redact(in, out, size), len, "size %zu", size);
+		cr_expect_eq(url_redact(in, out, size, false), len, "size %zu", size);
 		if (size) {
 			size_t n = size - 1 < len ? size - 1 : len;
 			cr_expect(memcmp(out, want, n) == 0, "size %zu: prefix", size);
@@ -101,10 +101,22 @@ Test(url, every_size)
 Test(url, two_calls)
 {
 	static const char in[] = "http://a:b@[::1]:1/x?y#z";
-	size_t n = url_redact(in, NULL, 0);
+	size_t n = url_redact(in, NULL, 0, false);
 	char out[64];
 
 	cr_assert_lt(n, sizeof(out));
-	cr_expect_eq(url_redact(in, out, n + 1), n);
+	cr_expect_eq(url_redact(in, out, n + 1, false), n);
 	cr_expect_str_eq(out, "http://[::1]:1/x");
+}
+
+/* AUTHTAP_URL=full keeps query and fragment, never the password. */
+Test(url, full_keeps_the_query_not_the_userinfo)
+{
+	char out[128];
+
+	cr_expect_eq(url_redact("http://u:secret@h:1/p?q=1#f", out, sizeof(out), true),
+		     strlen("http://h:1/p?q=1#f"));
+	cr_expect_str_eq(out, "http://h:1/p?q=1#f");
+	url_redact("http://h/p?next=a@b", out, sizeof(out), true);
+	cr_expect_str_eq(out, "http://h/p?next=a@b");
 }
