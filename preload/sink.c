@@ -37,6 +37,8 @@ struct sink {
 static const struct config *log_cfg;
 static struct sink log_sink = {.fd = -1};
 static atomic_bool log_live;
+/* After fork, a "%p" log is opened anew for the child, at its first
+ * record. */
 static atomic_bool log_reopen;
 static pthread_mutex_t log_reopen_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -208,10 +210,12 @@ void log_open(const struct config *cfg)
 	bool ok = false;
 
 	log_cfg = cfg;
-	if (cfg->sink == CONFIG_SINK_FILE)
+	/* Opened at start, so that a bad path is reported at once. */
+	if (cfg->sink == CONFIG_SINK_FILE) {
 		ok = open_file_sink(cfg->path);
-	else if (cfg->sink == CONFIG_SINK_STDERR)
+	} else if (cfg->sink == CONFIG_SINK_STDERR) {
 		ok = open_stderr_sink();
+	}
 	atomic_store(&log_live, ok);
 	errno = saved;
 }
@@ -245,15 +249,18 @@ static void give_up(const char *why)
 		log_warn(why);
 }
 
-static void reopen_for_child(void)
+/* The flag is cleared only once the sink is whole: a thread that sees it
+ * clear may use the sink at once. */
+static void open_pending(void)
 {
 	pthread_mutex_lock(&log_reopen_lock);
-	if (atomic_exchange(&log_reopen, false)) {
+	if (atomic_load_explicit(&log_reopen, memory_order_acquire)) {
 		if (log_sink.fd >= 0 && !log_sink.check_stderr)
 			close(log_sink.fd);
 		log_sink.fd = -1;
 		if (!open_file_sink(log_cfg->path))
 			atomic_store(&log_live, false);
+		atomic_store_explicit(&log_reopen, false, memory_order_release);
 	}
 	pthread_mutex_unlock(&log_reopen_lock);
 }
@@ -273,8 +280,8 @@ static bool begin(struct log_meta *m)
 {
 	if (!log_enabled())
 		return false;
-	if (atomic_load_explicit(&log_reopen, memory_order_relaxed))
-		reopen_for_child();
+	if (atomic_load_explicit(&log_reopen, memory_order_acquire))
+		open_pending();
 	if (!log_enabled())
 		return false;
 	memset(m, 0, sizeof(*m));
