@@ -12,7 +12,8 @@ static const char *const exported[] = {
 	"authtap_v1_active", "authtap_v1_challenges", "authtap_v1_count", "authtap_v1_forget",
 	"authtap_v1_last",   "authtap_v1_name",       "authtap_v1_param", "authtap_v1_scheme",
 	"authtap_v1_status", "authtap_v1_value",      "curl_easy_cleanup", "curl_easy_perform",
-	"curl_multi_add_handle", "curl_multi_info_read", "curl_multi_remove_handle", "dlopen",
+	"curl_multi_add_handle", "curl_multi_cleanup", "curl_multi_info_read",
+	"curl_multi_remove_handle", "dlclose", "dlopen",
 	/* The libc functions that follow accepted connections, for verdicts. */
 	"accept", "accept4", "close", "close_range", "dup2", "dup3", "read", "readv", "recv",
 	"recvfrom", "recvmsg", "send", "sendmsg", "sendto", "write", "writev",
@@ -22,7 +23,7 @@ Test(abi, exports_exactly_the_documented_symbols)
 {
 	struct run r;
 	run(&r, (const char *[]){"/usr/bin/nm", "-D", "--defined-only", "--format=posix",
-				 TEST_PRELOAD, NULL},
+				 TEST_PRELOAD_SO, NULL},
 	    NULL);
 	cr_assert_eq(r.code, 0, "%s", r.err);
 	size_t n = sizeof(exported) / sizeof(exported[0]), seen = 0;
@@ -43,7 +44,7 @@ Test(abi, exports_exactly_the_documented_symbols)
 Test(abi, needs_no_libcurl)
 {
 	struct run r;
-	run(&r, (const char *[]){"/usr/bin/readelf", "-d", TEST_PRELOAD, NULL}, NULL);
+	run(&r, (const char *[]){"/usr/bin/readelf", "-d", TEST_PRELOAD_SO, NULL}, NULL);
 	cr_assert_eq(r.code, 0);
 	cr_expect(strstr(r.out, "libc.so.6"), "%s", r.out);
 	cr_expect(!strstr(r.out, "libcurl"), "the preload needs a libcurl:\n%s", r.out);
@@ -58,7 +59,7 @@ Test(abi, no_versioned_definitions)
 	/* A named version node would make versioned libcurl references
 	 * (curl_easy_perform@CURL_OPENSSL_4) skip the preload. */
 	struct run r;
-	run(&r, (const char *[]){"/usr/bin/readelf", "-V", TEST_PRELOAD, NULL}, NULL);
+	run(&r, (const char *[]){"/usr/bin/readelf", "-V", TEST_PRELOAD_SO, NULL}, NULL);
 	cr_assert_eq(r.code, 0);
 	cr_expect(!strstr(r.out, "Version definition"), "%s", r.out);
 	run_free(&r);

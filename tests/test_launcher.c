@@ -84,7 +84,7 @@ Test(launcher, environment_handed_over)
 			      (const char *[]){"LD_PRELOAD=/lib/other.so", NULL});
 	cr_expect_eq(r.code, 0);
 	char *want;
-	cr_assert(asprintf(&want, "LD_PRELOAD=%s:/lib/other.so\n", TEST_PRELOAD) > 0);
+	cr_assert(asprintf(&want, "LD_PRELOAD=%s:/lib/other.so\n", TEST_PRELOAD_SO) > 0);
 	cr_expect(strstr(r.out, want), "%s", r.out);
 	cr_assert(asprintf(&want, "AUTHTAP_LOG=%srel.json\n", dir) > 0);
 	cr_expect(strstr(r.out, want), "%s", r.out);
@@ -94,7 +94,7 @@ Test(launcher, environment_handed_over)
 	run_free(&r);
 
 	r = launch((const char *[]){"/usr/bin/env", NULL}, NULL);
-	cr_assert(asprintf(&want, "LD_PRELOAD=%s\n", TEST_PRELOAD) > 0);
+	cr_assert(asprintf(&want, "LD_PRELOAD=%s\n", TEST_PRELOAD_SO) > 0);
 	cr_expect(strstr(r.out, want), "%s", r.out);
 	cr_expect(strstr(r.out, "AUTHTAP_LOG=stderr\n"));
 	cr_expect(strstr(r.out, "AUTHTAP_FORMAT=text\n"));

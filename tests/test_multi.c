@@ -1,0 +1,316 @@
+/* The multi interface (GitHub issue 5, part 1): tests/programs/multiclient,
+ * unmodified, under the preload against tests/httpd.  A transfer is
+ * recorded exactly once, per handle: at CURLMSG_DONE when the program reads
+ * it, at curl_multi_remove_handle when it never does, and a callback that
+ * drives another handle inside a perform on the same thread changes none of
+ * that. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "tracing.h"
+
+static struct server srv;
+
+static void setup(void)
+{
+	server_start(&srv);
+}
+
+static void teardown(void)
+{
+	server_stop(&srv);
+}
+
+TestSuite(multi, .init = setup, .fini = teardown, .timeout = 60);
+
+#define SCOPE_VALUE "Bearer error=\"insufficient_scope\", scope=\"mcp:tools mcp:admin\""
+
+/* The records of one handle: exactly one, which is returned. */
+static json_t *only_record(const struct traced *t, const char *label)
+{
+	char *h = handle_of(t, label);
+	json_t *r[8];
+
+	cr_assert(h, "no handle %s on stderr: %s", label, t->with.err);
+	size_t n = records_of(t, h, r, 8);
+	cr_assert_eq(n, 1, "handle %s (%s) has %zu records, not exactly one", label, h, n);
+	free(h);
+	return r[0];
+}
+
+static void expect_none(const struct traced *t, const char *label)
+{
+	char *h = handle_of(t, label);
+	json_t *r[8];
+
+	cr_assert(h, "no handle %s on stderr: %s", label, t->with.err);
+	cr_expect_eq(records_of(t, h, r, 8), 0, "handle %s should have no record", label);
+	free(h);
+}
+
+/* What makes "exactly once" hard: Debian's builds call their own exported
+ * multi functions through the PLT (curl_easy_perform calls
+ * curl_multi_add_handle, curl_multi_info_read and curl_multi_remove_handle),
+ * so those calls reach the preload's hooks from inside libcurl.  Every
+ * "exactly one record" in these tests stands on it. */
+Test(multi, debian_builds_call_their_multi_functions_through_the_plt)
+{
+	const char *libs[] = {TEST_LIBCURL_OPENSSL, TEST_LIBCURL_GNUTLS, TEST_LIBCURL_NSS};
+
+	for (size_t i = 0; i < sizeof(libs) / sizeof(libs[0]); i++) {
+		struct run r;
+		run(&r, (const char *[]){"/usr/bin/readelf", "-rW", libs[i], NULL}, NULL);
+		cr_assert_eq(r.code, 0, "readelf (binutils) on %s: %s", libs[i], r.err);
+		cr_expect(strstr(r.out, "JUMP_SLOT") && strstr(r.out, " curl_multi_info_read@") &&
+				  strstr(r.out, " curl_multi_remove_handle@") &&
+				  strstr(r.out, " curl_multi_add_handle@"),
+			  "%s does not call its multi functions through the PLT", libs[i]);
+		run_free(&r);
+	}
+}
+
+Test(multi, read_messages_then_remove)
+{
+	char *u401 = server_url(&srv, "/401"), *u200 = server_url(&srv, "/200");
+	char *u403 = server_url(&srv, "/403-scope"), *none = server_url(&srv, "/401-none");
+	struct traced t;
+
+	trace_run(&t, (const char *[]){TEST_MULTICLIENT, "read", u401, u200, u403, none, NULL},
+		  NULL);
+	cr_expect_eq(t.with.code, 0);
+	cr_expect_eq(count_lines(t.with.out, "transfer "), 4, "%s", t.with.out);
+	expect_count(&t, 3, "401, 200, 403, bare 401 on one multi handle");
+	expect_record(only_record(&t, "0"),
+		      &(struct want){.api = "multi", .status = 401, .final = true, .url = u401,
+				     .nheaders = 1, .name = "WWW-Authenticate",
+				     .value = bearer_401(&srv)},
+		      "401");
+	expect_none(&t, "1");
+	expect_record(only_record(&t, "2"),
+		      &(struct want){.api = "multi", .status = 403, .final = true, .url = u403,
+				     .nheaders = 1, .name = "WWW-Authenticate",
+				     .value = SCOPE_VALUE},
+		      "403");
+	expect_record(only_record(&t, "3"),
+		      &(struct want){.api = "multi", .status = 401, .final = true, .url = none,
+				     .flags = "no_challenge"},
+		      "bare 401");
+	trace_free(&t);
+}
+
+/* The record is made when the program reads the message, before it sees it:
+ * multiclient asks the query API (shim/authtap.h) as the message arrives. */
+Test(multi, recorded_before_the_message_reaches_the_program)
+{
+	char *u401 = server_url(&srv, "/401"), *u200 = server_url(&srv, "/200");
+	struct traced t;
+
+	trace_run(&t, (const char *[]){TEST_MULTICLIENT, "read", u401, u200, NULL}, NULL);
+	expect_count(&t, 1, "one 401");
+	cr_expect(strstr(t.with.err, "seen 0 401\n"), "%s", t.with.err);
+	cr_expect(strstr(t.with.err, "seen 1 0\n"), "%s", t.with.err);
+	cr_expect(strstr(t.control.err, "seen 0 0\n"), "%s", t.control.err);
+	/* The removal after the read leaves the record alone. */
+	cr_expect(strstr(t.with.err, "removed 0 401\n"), "%s", t.with.err);
+	trace_free(&t);
+}
+
+Test(multi, removed_without_reading_the_message)
+{
+	char *u401 = server_url(&srv, "/401"), *u200 = server_url(&srv, "/200");
+	char *none = server_url(&srv, "/401-none");
+	struct traced t;
+
+	trace_run(&t, (const char *[]){TEST_MULTICLIENT, "noread", u401, u200, none, NULL}, NULL);
+	cr_expect_eq(t.with.code, 0);
+	expect_count(&t, 2, "never read: recorded at removal");
+	/* The result is unknown to authtap (it never reads the message
+	 * itself), so the transfer may have failed: incomplete. */
+	expect_record(only_record(&t, "0"),
+		      &(struct want){.api = "multi", .result = WANT_NULL, .status = 401,
+				     .final = true, .url = u401, .flags = "incomplete",
+				     .nheaders = 1, .name = "WWW-Authenticate",
+				     .value = bearer_401(&srv)},
+		      "401 unread");
+	expect_none(&t, "1");
+	expect_record(only_record(&t, "2"),
+		      &(struct want){.api = "multi", .result = WANT_NULL, .status = 401,
+				     .final = true, .url = none, .flags = "incomplete"},
+		      "bare 401 unread");
+	cr_expect(strstr(t.with.err, "removed 0 401\n"), "%s", t.with.err);
+	trace_free(&t);
+}
+
+/* A program may also end a multi handle without removing its easy handles
+ * (curl_multi_cleanup detaches them without calling
+ * curl_multi_remove_handle; pycurl's CurlMulti.close() does just that), or
+ * clean an easy handle up while it is still in its multi handle.  The
+ * transfers finished all the same and must be recorded, once: the headers
+ * are there until curl_easy_cleanup. */
+Test(multi, multi_cleanup_without_removal)
+{
+	char *u401 = server_url(&srv, "/401"), *u403 = server_url(&srv, "/403-scope");
+	struct traced t;
+
+	trace_run(&t, (const char *[]){TEST_MULTICLIENT, "close", u401, u403, NULL}, NULL);
+	cr_expect_eq(t.with.code, 0);
+	expect_count(&t, 2, "never read, never removed, multi handle cleaned up");
+	expect_record(only_record(&t, "0"),
+		      &(struct want){.api = "multi", .result = WANT_NULL, .status = 401,
+				     .final = true, .url = u401, .flags = "incomplete",
+				     .nheaders = 1, .value = bearer_401(&srv)},
+		      "401 after curl_multi_cleanup");
+	expect_record(only_record(&t, "1"),
+		      &(struct want){.api = "multi", .result = WANT_NULL, .status = 403,
+				     .final = true, .url = u403, .flags = "incomplete",
+				     .nheaders = 1, .value = SCOPE_VALUE},
+		      "403 after curl_multi_cleanup");
+	trace_free(&t);
+}
+
+Test(multi, easy_cleanup_while_in_the_multi_handle)
+{
+	char *u401 = server_url(&srv, "/401"), *u403 = server_url(&srv, "/403-scope");
+	struct traced t;
+
+	trace_run(&t, (const char *[]){TEST_MULTICLIENT, "easy-cleanup", u401, u403, NULL}, NULL);
+	cr_expect_eq(t.with.code, 0);
+	expect_count(&t, 2, "never read, easy handles cleaned up inside the multi handle");
+	expect_record(only_record(&t, "0"),
+		      &(struct want){.api = "multi", .result = WANT_NULL, .status = 401,
+				     .final = true, .url = u401, .flags = "incomplete",
+				     .nheaders = 1, .value = bearer_401(&srv)},
+		      "401 at curl_easy_cleanup");
+	expect_record(only_record(&t, "1"),
+		      &(struct want){.api = "multi", .result = WANT_NULL, .status = 403,
+				     .final = true, .url = u403, .flags = "incomplete",
+				     .nheaders = 1, .value = SCOPE_VALUE},
+		      "403 at curl_easy_cleanup");
+	trace_free(&t);
+}
+
+Test(multi, removed_before_the_end_records_nothing)
+{
+	char *slow = server_url(&srv, "/slow");
+	struct traced t;
+
+	trace_run(&t, (const char *[]){TEST_MULTICLIENT, "abort", slow, slow, NULL},
+		  (const char *[]){"AUTHTAP_STATUS=any", NULL});
+	cr_expect_str_eq(t.with.out, "aborted 2\n");
+	expect_count(&t, 0, "transfers removed before any response");
+	trace_free(&t);
+}
+
+Test(multi, concurrent_handles_on_threads)
+{
+	char *u401 = server_url(&srv, "/401"), *u200 = server_url(&srv, "/200");
+	char *many = server_url(&srv, "/401-many");
+	struct traced t;
+
+	trace_run(&t,
+		  (const char *[]){TEST_MULTICLIENT, "--threads", "6", "read", u401, u200, many,
+				   u401, NULL},
+		  NULL);
+	cr_expect_eq(t.with.code, 0);
+	expect_count(&t, 18, "6 threads x 3 challenges");
+	/* Every handle once: 18 distinct handles. */
+	for (size_t i = 0; i < t.n; i++) {
+		cr_expect_str_eq(jstr(t.rec[i], "api"), "multi");
+		for (size_t k = 0; k < i; k++)
+			cr_expect_str_neq(jstr(t.rec[i], "handle"), jstr(t.rec[k], "handle"),
+					  "records %zu and %zu share a handle", k, i);
+	}
+	trace_free(&t);
+}
+
+/* A write callback inside curl_multi_perform runs curl_easy_perform on
+ * another handle: the inner transfer is an easy one (libcurl's internal
+ * multi calls inside it record nothing), the outer a multi one. */
+Test(multi, easy_perform_nested_in_a_multi_callback)
+{
+	char *u401 = server_url(&srv, "/401"), *u403 = server_url(&srv, "/403-scope");
+	struct traced t;
+
+	trace_run(&t, (const char *[]){TEST_MULTICLIENT, "nested", u401, u403, NULL}, NULL);
+	cr_expect_eq(t.with.code, 0);
+	cr_expect(strstr(t.with.out, "transfer 1 api=easy result=0 status=403"), "%s",
+		  t.with.out);
+	expect_count(&t, 2, "outer multi 401, inner easy 403");
+	expect_record(only_record(&t, "1"),
+		      &(struct want){.api = "easy", .status = 403, .final = true, .url = u403,
+				     .nheaders = 1, .value = SCOPE_VALUE},
+		      "inner easy");
+	expect_record(only_record(&t, "0"),
+		      &(struct want){.api = "multi", .status = 401, .final = true, .url = u401,
+				     .nheaders = 1, .value = bearer_401(&srv)},
+		      "outer multi");
+	/* The inner transfer ended first. */
+	cr_expect_str_eq(jstr(t.rec[0], "api"), "easy");
+	trace_free(&t);
+}
+
+/* The converse: inside curl_easy_perform, a callback drives another handle
+ * through a multi handle of its own.  A per-thread "inside perform" flag
+ * would lose it; the guard is per handle. */
+Test(multi, multi_transfer_nested_in_an_easy_callback)
+{
+	char *u401 = server_url(&srv, "/401"), *u403 = server_url(&srv, "/403-scope");
+	struct traced t;
+
+	trace_run(&t, (const char *[]){TEST_MULTICLIENT, "nested-multi", u401, u403, NULL}, NULL);
+	cr_expect_eq(t.with.code, 0);
+	expect_count(&t, 2, "outer easy 401, inner multi 403");
+	expect_record(only_record(&t, "1"),
+		      &(struct want){.api = "multi", .status = 403, .final = true, .url = u403,
+				     .nheaders = 1, .value = SCOPE_VALUE},
+		      "inner multi");
+	expect_record(only_record(&t, "0"),
+		      &(struct want){.api = "easy", .status = 401, .final = true, .url = u401,
+				     .nheaders = 1, .value = bearer_401(&srv)},
+		      "outer easy");
+	cr_expect_str_eq(jstr(t.rec[0], "api"), "multi");
+	trace_free(&t);
+}
+
+/* One handle through the multi interface, then curl_easy_perform, then the
+ * multi interface again: three transfers, three records. */
+Test(multi, one_handle_through_both_interfaces)
+{
+	char *u401 = server_url(&srv, "/401"), *many = server_url(&srv, "/401-many");
+	char *u403 = server_url(&srv, "/403-scope");
+	struct traced t;
+
+	trace_run(&t, (const char *[]){TEST_MULTICLIENT, "reuse", u401, many, u403, NULL}, NULL);
+	cr_expect_eq(t.with.code, 0);
+	expect_count(&t, 3, "multi, easy, multi on one handle");
+	char *h = handle_of(&t, "0");
+	cr_assert(h);
+	expect_record(t.rec[0],
+		      &(struct want){.api = "multi", .status = 401, .final = true, .url = u401,
+				     .handle = h, .nheaders = 1, .value = bearer_401(&srv)},
+		      "first, multi");
+	expect_record(t.rec[1],
+		      &(struct want){.api = "easy", .status = 401, .final = true, .url = many,
+				     .handle = h, .nheaders = 3, .value = "Negotiate"},
+		      "second, easy");
+	expect_record(t.rec[2],
+		      &(struct want){.api = "multi", .status = 403, .final = true, .url = u403,
+				     .handle = h, .nheaders = 1, .value = SCOPE_VALUE},
+		      "third, multi");
+	free(h);
+	trace_free(&t);
+}
+
+Test(multi, disabled_is_inert)
+{
+	char *u401 = server_url(&srv, "/401");
+	struct traced t;
+
+	trace_run(&t, (const char *[]){TEST_MULTICLIENT, "read", u401, u401, NULL},
+		  (const char *[]){"AUTHTAP_DISABLE=1", NULL});
+	expect_count(&t, 0, "AUTHTAP_DISABLE=1");
+	trace_free(&t);
+}
