@@ -46,17 +46,27 @@ static size_t linker_nlibs;
 
 /* The cache of callers is an immutable snapshot, replaced whole when an
  * entry is added or an object is unloaded, so that readers never lock.
- * Replaced snapshots are kept (a reader may still be scanning one), at
- * most LINKER_MAX_SNAPSHOTS of them: past that, lookups stop caching. */
+ * Replaced snapshots are kept, chained (a reader may still be scanning
+ * one), at most LINKER_MAX_SNAPSHOTS of them: past that, lookups stop
+ * caching. */
 #define LINKER_MAX_SNAPSHOTS 256
 
 struct callers {
+	const struct callers *prev; /* the snapshot this one replaced */
 	size_t n;
 	struct caller_range r[LINKER_MAX_CALLERS];
 };
 
 static struct callers *_Atomic linker_callers;
 static size_t linker_snapshots;
+/* Publishes next in place of old; old stays, reachable from next, for
+ * readers that may still be scanning it. */
+static void callers_swap(const struct callers *old, struct callers *next)
+{
+	if (next)
+		next->prev = old;
+	atomic_store_explicit(&linker_callers, next, memory_order_release);
+}
 static const struct curl_lib *_Atomic linker_default;
 static pthread_mutex_t linker_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -307,8 +317,8 @@ static const struct curl_lib *resolve_caller(uintptr_t addr)
 			if (old)
 				*next = *old;
 			next->r[next->n++] = (struct caller_range){o.lo, o.hi, lib};
-			atomic_store_explicit(&linker_callers, next, memory_order_release);
 			linker_snapshots++;
+			callers_swap(old, next);
 		}
 		pthread_mutex_unlock(&linker_lock);
 	}
@@ -383,7 +393,7 @@ void linker_forget_unloaded(void)
 			linker_snapshots++;
 		}
 		/* Without memory for a new one, nothing is cached. */
-		atomic_store_explicit(&linker_callers, next, memory_order_release);
+		callers_swap(c, next);
 		pthread_mutex_unlock(&linker_lock);
 	}
 	errno = saved;
