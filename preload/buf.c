@@ -77,6 +77,38 @@ void buf_printf(struct buf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
+void buf_putint(struct buf *b, long long v, int width)
+{
+	char tmp[24];
+	int n = 0;
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+
+	do {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u && n < (int)sizeof(tmp));
+	while (n < width && n < (int)sizeof(tmp))
+		tmp[n++] = '0';
+	if (v < 0)
+		buf_putc(b, '-');
+	while (n)
+		buf_putc(b, tmp[--n]);
+}
+
+void buf_puthex(struct buf *b, unsigned long long v)
+{
+	static const char hex[] = "0123456789abcdef";
+	char tmp[16];
+	int n = 0;
+
+	do {
+		tmp[n++] = hex[v & 15];
+		v >>= 4;
+	} while (v);
+	while (n)
+		buf_putc(b, tmp[--n]);
+}
+
 bool buf_failed(const struct buf *b)
 {
 	return b->failed;

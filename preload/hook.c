@@ -105,9 +105,11 @@ CURLMcode curl_multi_add_handle(CURLM *m, CURL *h)
 
 	if (!lib)
 		return CURLM_INTERNAL_ERROR;
-	const struct config *cfg = preload_config();
 	CURLMcode rc = lib->real_curl_multi_add_handle(m, h);
-	if (rc == CURLM_OK && h && !cfg->disabled && !in_easy_perform(h)) {
+	if (rc != CURLM_OK || !h || in_easy_perform(h))
+		return rc;
+	const struct config *cfg = preload_config();
+	if (!cfg->disabled) {
 		int saved = errno;
 		struct net_ref conn = {0};
 		if (cfg->verdict) {

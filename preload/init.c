@@ -1,5 +1,7 @@
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "linker.h"
@@ -59,10 +61,16 @@ static void preload_init(void)
 	pthread_atfork(preload_atfork_prepare, preload_atfork_parent, preload_atfork_child);
 }
 
+static atomic_bool preload_ready;
+
+/* Every hook asks first: after the first call, one acquire load. */
 const struct config *preload_config(void)
 {
+	if (atomic_load_explicit(&preload_ready, memory_order_acquire))
+		return &preload_cfg;
 	int saved = errno;
 	pthread_once(&preload_once, preload_init);
+	atomic_store_explicit(&preload_ready, true, memory_order_release);
 	errno = saved;
 	return &preload_cfg;
 }

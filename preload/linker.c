@@ -325,14 +325,27 @@ static const struct curl_lib *resolve_caller(uintptr_t addr)
 	return lib;
 }
 
+/* This thread's last answer, valid while the snapshot it came from is
+ * still the current one: most threads call from one or two objects. */
+static __thread __attribute__((tls_model("initial-exec"))) struct {
+	const struct callers *from;
+	struct caller_range range;
+} linker_recent;
+
 const struct curl_lib *linker_lib_for(const void *caller)
 {
 	uintptr_t a = (uintptr_t)caller;
 	const struct callers *c = atomic_load_explicit(&linker_callers, memory_order_acquire);
 
-	for (size_t i = 0; c && i < c->n; i++)
-		if (a >= c->r[i].lo && a < c->r[i].hi)
+	if (c && linker_recent.from == c && a >= linker_recent.range.lo && a < linker_recent.range.hi)
+		return linker_recent.range.lib;
+	for (size_t i = 0; c && i < c->n; i++) {
+		if (a >= c->r[i].lo && a < c->r[i].hi) {
+			linker_recent.from = c;
+			linker_recent.range = c->r[i];
 			return c->r[i].lib;
+		}
+	}
 
 	int saved = errno;
 	const struct curl_lib *lib = resolve_caller(a);

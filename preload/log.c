@@ -376,8 +376,21 @@ static void json_ts(struct buf *b, const struct timespec *ts)
 	long long month = mp < 10 ? mp + 3 : mp - 9;
 	long long year = yoe + era * 400 + (month <= 2);
 
-	buf_printf(b, "\"%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%03ldZ\"", year, month, day,
-		   rem / 3600, rem / 60 % 60, rem % 60, ts->tv_nsec / 1000000);
+	buf_putc(b, '"');
+	buf_putint(b, year, 4);
+	buf_putc(b, '-');
+	buf_putint(b, month, 2);
+	buf_putc(b, '-');
+	buf_putint(b, day, 2);
+	buf_putc(b, 'T');
+	buf_putint(b, rem / 3600, 2);
+	buf_putc(b, ':');
+	buf_putint(b, rem / 60 % 60, 2);
+	buf_putc(b, ':');
+	buf_putint(b, rem % 60, 2);
+	buf_putc(b, '.');
+	buf_putint(b, ts->tv_nsec / 1000000, 3);
+	buf_puts(b, "Z\"");
 }
 
 /* A string of the request, with "<key>_encoding":"latin1" after it when it
@@ -386,7 +399,9 @@ static void json_opt_str(struct buf *b, const char *key, const char *s)
 {
 	bool latin1 = s && !utf8_valid((const unsigned char *)s, strlen(s));
 
-	buf_printf(b, ",\"%s\":", key);
+	buf_puts(b, ",\"");
+	buf_puts(b, key);
+	buf_puts(b, "\":");
 	if (s)
 		json_str(b, s, strlen(s), latin1);
 	else
@@ -403,17 +418,25 @@ void log_format_json(struct buf *b, const struct record *r, const struct log_met
 
 	buf_puts(b, "{\"v\":1,\"type\":\"response\",\"ts\":");
 	json_ts(b, &m->ts);
-	buf_printf(b, ",\"pid\":%ld,\"tid\":%ld,\"handle\":\"0x%jx\",\"api\":\"%s\"", m->pid,
-		   m->tid, (uintmax_t)(uintptr_t)t->handle,
-		   t->api == RECORD_API_MULTI ? "multi" : "easy");
+	buf_puts(b, ",\"pid\":");
+	buf_putint(b, m->pid, 0);
+	buf_puts(b, ",\"tid\":");
+	buf_putint(b, m->tid, 0);
+	buf_puts(b, ",\"handle\":\"0x");
+	buf_puthex(b, (uintptr_t)t->handle);
+	buf_puts(b, t->api == RECORD_API_MULTI ? "\",\"api\":\"multi\"" : "\",\"api\":\"easy\"");
 	json_opt_str(b, "method", t->method);
 	json_opt_str(b, "url", r->url_unknown ? NULL : t->url);
-	if (t->result == RECORD_RESULT_UNKNOWN)
+	if (t->result == RECORD_RESULT_UNKNOWN) {
 		buf_puts(b, ",\"result\":null");
-	else
-		buf_printf(b, ",\"result\":%d", t->result);
-	buf_printf(b, ",\"status\":%ld,\"final\":%s,\"request\":%d", r->status,
-		   r->final ? "true" : "false", r->request);
+	} else {
+		buf_puts(b, ",\"result\":");
+		buf_putint(b, t->result, 0);
+	}
+	buf_puts(b, ",\"status\":");
+	buf_putint(b, r->status, 0);
+	buf_puts(b, r->final ? ",\"final\":true,\"request\":" : ",\"final\":false,\"request\":");
+	buf_putint(b, r->request, 0);
 
 	if (!r->headers_known) {
 		buf_puts(b, ",\"headers\":null,\"challenges\":null");
@@ -461,7 +484,9 @@ void log_format_json(struct buf *b, const struct record *r, const struct log_met
 		if (!first)
 			buf_putc(b, ',');
 		first = 0;
-		buf_printf(b, "\"%s\"", flag_names[i]);
+		buf_putc(b, '"');
+		buf_puts(b, flag_names[i]);
+		buf_putc(b, '"');
 	}
 	buf_puts(b, "]}\n");
 }

@@ -42,6 +42,11 @@ static atomic_bool log_live;
 static atomic_bool log_reopen;
 static pthread_mutex_t log_reopen_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* Each record names its process and thread; asking the kernel every time
+ * costs as much as the write.  Both are refreshed in a forked child. */
+static atomic_long log_pid;
+static __thread __attribute__((tls_model("initial-exec"))) long log_tid;
+
 static bool sink_identity(int fd, dev_t dev, ino_t ino)
 {
 	struct stat st;
@@ -238,6 +243,8 @@ void log_atfork_parent(void)
 void log_atfork_child(void)
 {
 	pthread_mutex_unlock(&log_reopen_lock);
+	atomic_store_explicit(&log_pid, 0, memory_order_relaxed);
+	log_tid = 0;
 	if (log_cfg && log_cfg->sink == CONFIG_SINK_FILE && strstr(log_cfg->path, "%p"))
 		atomic_store(&log_reopen, true);
 }
@@ -286,8 +293,14 @@ static bool begin(struct log_meta *m)
 		return false;
 	memset(m, 0, sizeof(*m));
 	clock_gettime(CLOCK_REALTIME, &m->ts);
-	m->pid = (long)getpid();
-	m->tid = (long)syscall(SYS_gettid);
+	m->pid = atomic_load_explicit(&log_pid, memory_order_relaxed);
+	if (!m->pid) {
+		m->pid = (long)getpid();
+		atomic_store_explicit(&log_pid, m->pid, memory_order_relaxed);
+	}
+	if (!log_tid)
+		log_tid = (long)syscall(SYS_gettid);
+	m->tid = log_tid;
 	return true;
 }
 
