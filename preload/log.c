@@ -12,6 +12,25 @@ static const char *const flag_names[] = {
 	"no_challenge", "incomplete", "truncated", "status_inferred", "connect",
 };
 
+/* The names of the flags set, comma-separated, as JSON strings or bare. */
+static void put_flags(struct buf *b, unsigned flags, bool quoted)
+{
+	bool first = true;
+
+	for (size_t i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++) {
+		if (!(flags & (1u << i)))
+			continue;
+		if (!first)
+			buf_putc(b, ',');
+		first = false;
+		if (quoted)
+			buf_putc(b, '"');
+		buf_puts(b, flag_names[i]);
+		if (quoted)
+			buf_putc(b, '"');
+	}
+}
+
 /* The parameters a person debugging a sign-in looks for first. */
 static const char *const text_params[] = {
 	"realm", "scope", "error", "error_description", "resource_metadata",
@@ -478,16 +497,7 @@ void log_format_json(struct buf *b, const struct record *r, const struct log_met
 	if (cut)
 		flags |= RECORD_TRUNCATED;
 	buf_puts(b, ",\"flags\":[");
-	for (size_t i = 0, first = 1; i < sizeof(flag_names) / sizeof(flag_names[0]); i++) {
-		if (!(flags & (1u << i)))
-			continue;
-		if (!first)
-			buf_putc(b, ',');
-		first = 0;
-		buf_putc(b, '"');
-		buf_puts(b, flag_names[i]);
-		buf_putc(b, '"');
-	}
+	put_flags(b, flags, true);
 	buf_puts(b, "]}\n");
 }
 
@@ -589,14 +599,7 @@ void log_format_text(struct buf *b, const struct record *r, const struct log_met
 		buf_printf(b, " (transfer failed: CURLcode %d)", t->result);
 	if (flags) {
 		buf_puts(b, " [");
-		for (size_t i = 0, first = 1; i < sizeof(flag_names) / sizeof(flag_names[0]); i++) {
-			if (!(flags & (1u << i)))
-				continue;
-			if (!first)
-				buf_putc(b, ',');
-			first = 0;
-			buf_puts(b, flag_names[i]);
-		}
+		put_flags(b, flags, false);
 		buf_putc(b, ']');
 	}
 	buf_putc(b, '\n');
