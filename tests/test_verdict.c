@@ -46,9 +46,16 @@ static struct traced through_proxy(const char *mode, int requests, const char *e
 	if (pid == 0) {
 		dup2(out[1], 1);
 		close(out[0]);
-		char *env[] = {NULL, NULL, (char *)extra_env, NULL};
+		/* A sanitizer build's hosts need their options too. */
+		char *env[6] = {NULL, NULL};
+		size_t e = 2;
 		cr_assert(asprintf(&env[0], "LD_PRELOAD=%s", TEST_PRELOAD) > 0);
 		cr_assert(asprintf(&env[1], "AUTHTAP_LOG=%s", log) > 0);
+		const char *keep[] = {"ASAN_OPTIONS", "UBSAN_OPTIONS"};
+		for (size_t i = 0; i < 2; i++)
+			if (getenv(keep[i]))
+				cr_assert(asprintf(&env[e++], "%s=%s", keep[i], getenv(keep[i])) > 0);
+		env[e++] = (char *)extra_env;
 		execle(TEST_VERDICT_PROXY, TEST_VERDICT_PROXY, mode, up, (char *)NULL, env);
 		_exit(127);
 	}

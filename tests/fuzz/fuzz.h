@@ -20,9 +20,9 @@ extern const char *fuzz_input_name;
 #define FUZZ_CHECK(cond)                                                                           \
 	do {                                                                                       \
 		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: invariant failed: %s%s%s\n", __FILE__, __LINE__,  \
-				#cond, fuzz_input_name ? "\n  input: " : "",                       \
-				fuzz_input_name ? fuzz_input_name : "");                           \
+			fprintf(stderr, "%s:%d: invariant failed: %s%s%s\n", __FILE__, __LINE__,   \
+			        #cond, fuzz_input_name ? "\n  input: " : "",                       \
+			        fuzz_input_name ? fuzz_input_name : "");                           \
 			abort();                                                                   \
 		}                                                                                  \
 	} while (0)

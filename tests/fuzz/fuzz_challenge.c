@@ -6,9 +6,10 @@
  * It is walked challenge by challenge and param by param, and every
  * promise of challenge.h is checked: each view lies inside the input and
  * before malformed_at, challenges and params come in order without
- * overlapping, every scheme and name is a token, a quoted value sits
- * between its quotes, challenge_unquote follows snprintf, and the walk ends
- * (each call consumes input).  The input arrives in a buffer of exactly its
+ * overlapping, a value that is not malformed is read whole (no byte left
+ * out but OWS and commas), every scheme and name is a token, a quoted
+ * value sits between its quotes, challenge_unquote follows snprintf, and
+ * the walk ends (each call consumes input).  The input arrives in a buffer of exactly its
  * size, so any read past it is a sanitizer report. */
 #include <stdbool.h>
 #include <string.h>
@@ -53,8 +54,9 @@ static void check_view_is(struct challenge_view v)
 	FUZZ_CHECK(copy);
 	for (size_t i = 0; i < v.len; i++) {
 		char c = v.p[i];
-		copy[i] = (c >= 'a' && c <= 'z') ? (char)(c - 32) :
-			  (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+		copy[i] = (c >= 'a' && c <= 'z')   ? (char)(c - 32)
+		          : (c >= 'A' && c <= 'Z') ? (char)(c + 32)
+		                                   : c;
 	}
 	copy[v.len] = '\0';
 	FUZZ_CHECK(challenge_view_is(v, copy));
@@ -92,7 +94,14 @@ static void check_unquote(const struct challenge_param *p)
 }
 
 /* Walks ch's params; returns how many there were. */
-static size_t check_params(const char *s, size_t len, const struct challenge *ch, size_t limit)
+/* Marks [p, p + len) of s as taken by something the parser returned. */
+static void cover(bool *covered, const char *s, const char *p, size_t len)
+{
+	memset(covered + (p - s), 1, len);
+}
+
+static size_t check_params(const char *s, size_t len, const struct challenge *ch, size_t limit,
+                           bool *covered)
 {
 	struct challenge_param p;
 	size_t pos = 0, last_end = ch->params_at, n = 0;
@@ -115,6 +124,7 @@ static size_t check_params(const char *s, size_t len, const struct challenge *ch
 		}
 		last_end = (size_t)(p.value.p - s) + p.value.len;
 		FUZZ_CHECK(last_end <= pos);
+		cover(covered, s, p.name.p, last_end + p.quoted - (size_t)(p.name.p - s));
 		check_unquote(&p);
 	}
 	FUZZ_CHECK(p.name.p == NULL && p.value.p == NULL);
@@ -149,13 +159,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct challenge_cursor c;
 	struct challenge ch;
 	size_t n = 0, last_end = 0;
+	bool *covered = calloc(size + 1, sizeof(*covered));
 
+	FUZZ_CHECK(covered);
 	challenge_start(&c, s, size);
 	FUZZ_CHECK(!c.malformed);
 	while (challenge_next(&c, &ch)) {
 		/* Every challenge consumes at least its scheme. */
 		FUZZ_CHECK(++n <= size);
 		check_inside(s, size, ch.scheme);
+		cover(covered, s, ch.scheme.p, ch.scheme.len);
 		check_token(ch.scheme);
 		check_view_is(ch.scheme);
 		FUZZ_CHECK((size_t)(ch.scheme.p - s) >= last_end);
@@ -178,10 +191,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			while (k < ch.token68.len && ch.token68.p[k] == '=')
 				k++;
 			FUZZ_CHECK(k == ch.token68.len);
+			cover(covered, s, ch.token68.p, ch.token68.len);
 			last_end = (size_t)(ch.token68.p - s) + ch.token68.len;
-			FUZZ_CHECK(check_params(s, size, &ch, limit) == 0);
+			FUZZ_CHECK(check_params(s, size, &ch, limit, covered) == 0);
 		} else {
-			check_params(s, size, &ch, limit);
+			check_params(s, size, &ch, limit, covered);
 		}
 		if (ch.params_end > last_end)
 			last_end = ch.params_end;
@@ -189,6 +203,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	FUZZ_CHECK(ch.scheme.p == NULL && ch.token68.p == NULL && ch.s == NULL);
 	FUZZ_CHECK(!c.malformed || (c.malformed_at <= size && last_end <= c.malformed_at));
+	/* A value that is not malformed was read whole: every byte is in
+	 * something returned, or is a list separator (OWS, comma). */
+	for (size_t i = 0; i < size && !c.malformed; i++)
+		FUZZ_CHECK(covered[i] || s[i] == ' ' || s[i] == '\t' || s[i] == ',');
+	free(covered);
 	/* Once over, it stays over. */
 	FUZZ_CHECK(!challenge_next(&c, &ch));
 	FUZZ_CHECK(!challenge_next(&c, &ch));

@@ -30,7 +30,7 @@ const char *fuzz_input_name;
 #define FUZZ_LOG_RS 0x1e
 
 static const char *const flag_names[] = {
-	"no_challenge", "incomplete", "truncated", "status_inferred", "connect",
+    "no_challenge", "incomplete", "truncated", "status_inferred", "connect",
 };
 
 static const long statuses[] = {401, 407, 403, 0, 200, 302, 999, -1};
@@ -161,14 +161,15 @@ static void check_json(const struct record *r, const struct log_meta *m)
 		FUZZ_CHECK(json_is_null(json_object_get(root, "result")));
 	else
 		FUZZ_CHECK(json_integer_value(json_object_get(root, "result")) ==
-			   r->transfer->result);
+		           r->transfer->result);
 	check_str(root, "method", "method_encoding", r->transfer->method);
 	check_str(root, "url", "url_encoding", r->transfer->url);
 
 	json_t *flags = json_object_get(root, "flags"), *f;
 	size_t i;
 	FUZZ_CHECK(json_is_array(flags));
-	json_array_foreach(flags, i, f) {
+	json_array_foreach(flags, i, f)
+	{
 		FUZZ_CHECK(json_is_string(f));
 		size_t k = 0;
 		while (k < 5 && strcmp(json_string_value(f), flag_names[k]) != 0)
@@ -215,7 +216,8 @@ static void check_json(const struct record *r, const struct log_meta *m)
 	}
 	FUZZ_CHECK(json_is_array(challenges) && json_array_size(challenges) == want_challenges);
 	json_t *c;
-	json_array_foreach(challenges, i, c) {
+	json_array_foreach(challenges, i, c)
+	{
 		FUZZ_CHECK(json_is_string(json_object_get(c, "scheme")));
 		json_t *t68 = json_object_get(c, "token68"), *params = json_object_get(c, "params");
 		FUZZ_CHECK((t68 != NULL) != (params != NULL));
@@ -315,27 +317,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	struct record_transfer t = {
-		.handle = (const void *)(uintptr_t)0x5a5a1000,
-		.api = (opts & 0x80) ? RECORD_API_MULTI : RECORD_API_EASY,
-		.method = (nulls & 1) ? NULL : method,
-		.url = (nulls & 2) ? NULL : url,
-		.result = res == 0xff ? RECORD_RESULT_UNKNOWN : res,
+	    .handle = (const void *)(uintptr_t)0x5a5a1000,
+	    .api = (opts & 0x80) ? RECORD_API_MULTI : RECORD_API_EASY,
+	    .method = (nulls & 1) ? NULL : method,
+	    .url = (nulls & 2) ? NULL : url,
+	    .result = res == 0xff ? RECORD_RESULT_UNKNOWN : res,
 	};
 	struct record r = {
-		.transfer = &t,
-		.status = statuses[st % 8],
-		.final = !(opts & 0x20),
-		.request = st / 8,
-		.flags = opts & 0x1f,
-		.headers_known = !(opts & 0x40),
-		.nheaders = (opts & 0x40) ? 0 : n,
-		.headers = headers,
+	    .transfer = &t,
+	    .status = statuses[st % 8],
+	    .final = !(opts & 0x20),
+	    .request = st / 8,
+	    .flags = opts & 0x1f,
+	    .headers_known = !(opts & 0x40),
+	    .nheaders = (opts & 0x40) ? 0 : n,
+	    .headers = headers,
 	};
 	struct log_meta m = {
-		.ts = {1795696496, 789654321},
-		.pid = 4242,
-		.tid = 4243,
-		.value_cap = cap < 128 ? cap : (size_t)(cap - 127) * 64,
+	    .ts = {1795696496, 789654321},
+	    .pid = 4242,
+	    .tid = 4243,
+	    .value_cap = cap < 128 ? cap : (size_t)(cap - 127) * 64,
 	};
 
 	check_json(&r, &m);

@@ -15,9 +15,9 @@
  *   - a multi worker: a few handles driven by curl_multi_perform;
  *   - readers: every query of the API on the handles the others publish,
  *     which may be cleaned up at that very moment;
- *   - a forker: forks --forks times while all that runs, and the child
- *     queries the API, which must not find a lock held by a thread the
- *     fork left behind.
+ *   - a forker: forks --forks times while all that runs; the child queries
+ *     the API and, with a "%p" log, makes a transfer that must land in a
+ *     log of its own: no lock may stay held by a thread the fork left.
  *
  * At the end the log (AUTHTAP_LOG, "%p" being the pid) must hold exactly
  * one whole line per recorded transfer.  Exit status 0 when every check
@@ -53,15 +53,15 @@ struct route {
 };
 
 static const struct route routes[] = {
-	{"/401", false, false, 401, 1, 1, "Bearer", "realm", "mcp", 1},
-	{"/200", false, false, 0, 0, 0, NULL, NULL, NULL, 0},
-	{"/401-many", false, false, 401, 3, 3, "Basic", "realm", "a, b", 1},
-	{"/403-scope", false, false, 403, 1, 1, NULL, "scope", "mcp:tools mcp:admin", 1},
-	{"/401-none", false, false, 401, 0, 0, NULL, NULL, NULL, 1},
-	{"/redirect-401", true, false, 401, 1, 1, "Bearer", "scope", "mcp:tools", 1},
-	{"/redirect-200", true, false, 0, 0, 0, NULL, NULL, NULL, 0},
-	{"/digest", false, true, 0, 0, 0, NULL, NULL, NULL, 1},
-	{"/hostile?size=3000&count=4", false, false, 401, 4, 4, "Bearer", "realm", NULL, 1},
+    {"/401", false, false, 401, 1, 1, "Bearer", "realm", "mcp", 1},
+    {"/200", false, false, 0, 0, 0, NULL, NULL, NULL, 0},
+    {"/401-many", false, false, 401, 3, 3, "Basic", "realm", "a, b", 1},
+    {"/403-scope", false, false, 403, 1, 1, NULL, "scope", "mcp:tools mcp:admin", 1},
+    {"/401-none", false, false, 401, 0, 0, NULL, NULL, NULL, 1},
+    {"/redirect-401", true, false, 401, 1, 1, "Bearer", "scope", "mcp:tools", 1},
+    {"/redirect-200", true, false, 0, 0, 0, NULL, NULL, NULL, 0},
+    {"/digest", false, true, 0, 0, 0, NULL, NULL, NULL, 1},
+    {"/hostile?size=3000&count=4", false, false, 401, 4, 4, "Bearer", "realm", NULL, 1},
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -72,7 +72,7 @@ static struct {
 static int port;
 static struct timespec deadline;
 static atomic_bool done;
-static atomic_long failures, records_expected, transfers_done, queries_done;
+static atomic_long failures, records_expected, transfers_done, queries_done, forks_done;
 /* Handles the workers publish for the readers; may be stale. */
 static _Atomic(CURL *) published[STRESS_MAX_THREADS + STRESS_MULTI_HANDLES];
 
@@ -172,8 +172,8 @@ static void *worker(void *arg)
 		check_answers(h, r, who);
 		const CURL *last = authtap_last();
 		if (last != (r->status ? h : NULL))
-			FAIL("%s %s: authtap_last() is %p, not %p", who, r->path, (const void *)last,
-			     r->status ? (void *)h : NULL);
+			FAIL("%s %s: authtap_last() is %p, not %p", who, r->path,
+			     (const void *)last, r->status ? (void *)h : NULL);
 		atomic_store(&published[id], h);
 		if (i % 5 == 4) {
 			authtap_forget(h);
@@ -271,8 +271,9 @@ static void *reader(void *arg)
 			size_t n = authtap_count(h);
 			for (size_t i = 0; i <= n; i++) {
 				int len = authtap_value(h, i, buf, sizeof(buf));
-				if (len >= 0 && strlen(buf) != ((size_t)len < sizeof(buf) ?
-								(size_t)len : sizeof(buf) - 1))
+				if (len >= 0 &&
+				    strlen(buf) !=
+				        ((size_t)len < sizeof(buf) ? (size_t)len : sizeof(buf) - 1))
 					FAIL("reader: value %zu is %zu bytes, said %d", i,
 					     strlen(buf), len);
 				(void)authtap_name(h, i, buf, 1);
@@ -290,8 +291,52 @@ static void *reader(void *arg)
 	return NULL;
 }
 
-/* The child of a fork taken while other threads hold the preload's locks
- * must still get answers; a child that hangs is killed and counted. */
+static char *log_path(long pid);
+
+static long file_lines(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long n = 0;
+	int c;
+
+	if (!f)
+		return -1;
+	while ((c = getc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
+/* In the child of a fork taken while other threads hold the preload's
+ * locks: the API must answer, and with a "%p" log (which the child gets
+ * its own of) a transfer must be recorded there.  Exits 0 when so. */
+static void child_after_fork(CURL *published_handle)
+{
+	char buf[64];
+	const char *log_var = getenv("AUTHTAP_LOG");
+
+	(void)authtap_status(published_handle);
+	(void)authtap_param(published_handle, NULL, "realm", buf, sizeof(buf));
+	(void)authtap_last();
+	authtap_forget(published_handle);
+	if (!log_var || !strstr(log_var, "%p"))
+		_exit(0);
+
+	char *log = log_path((long)getpid());
+	CURL *h = curl_easy_init();
+	if (!log || !h)
+		_exit(3);
+	setup(h, &routes[0]);
+	CURLcode rc = curl_easy_perform(h);
+	long status = authtap_status(h);
+	curl_easy_cleanup(h);
+	long lines = file_lines(log);
+	unlink(log);
+	_exit(rc == CURLE_OK && status == 401 && lines == 1 ? 0 : 3);
+}
+
+/* Forks --forks times while the others run; a child that hangs (a lock
+ * the fork left held) is killed and counted. */
 static void *forker(void *arg)
 {
 	(void)arg;
@@ -305,18 +350,13 @@ static void *forker(void *arg)
 			FAIL("fork: %s", strerror(errno));
 			return NULL;
 		}
-		if (pid == 0) {
-			char buf[64];
-			(void)authtap_status(h);
-			(void)authtap_param(h, NULL, "realm", buf, sizeof(buf));
-			(void)authtap_last();
-			authtap_forget(h);
-			_exit(0);
-		}
+		if (pid == 0)
+			child_after_fork(h);
+		atomic_fetch_add(&forks_done, 1);
 		int status = 0, waited = 0;
 		while (waitpid(pid, &status, WNOHANG) == 0) {
 			if (++waited > 10000) {
-				FAIL("a child forked during transfers hung");
+				FAIL("a child forked during transfers hung (pid %ld)", (long)pid);
 				kill(pid, SIGKILL);
 				waitpid(pid, &status, 0);
 				break;
@@ -357,7 +397,8 @@ static pid_t start_httpd(const char *path, int *stdin_fd)
 	struct pollfd p = {.fd = out[0], .events = POLLIN};
 	while (n < sizeof(line) - 1 && !memchr(line, '\n', n)) {
 		ssize_t k;
-		if (poll(&p, 1, 10000) != 1 || (k = read(out[0], line + n, sizeof(line) - 1 - n)) <= 0)
+		if (poll(&p, 1, 10000) != 1 ||
+		    (k = read(out[0], line + n, sizeof(line) - 1 - n)) <= 0)
 			break;
 		n += (size_t)k;
 	}
@@ -366,8 +407,8 @@ static pid_t start_httpd(const char *path, int *stdin_fd)
 	return pid;
 }
 
-/* AUTHTAP_LOG with "%p" made this process's pid, as the preload does. */
-static char *log_path(void)
+/* AUTHTAP_LOG with "%p" made pid, as the preload does; NULL for stderr. */
+static char *log_path(long pid)
 {
 	const char *v = getenv("AUTHTAP_LOG");
 	char *out;
@@ -379,7 +420,7 @@ static char *log_path(void)
 		return NULL;
 	for (const char *p = v; *p; p++) {
 		if (p[0] == '%' && p[1] == 'p') {
-			n += (size_t)snprintf(out + n, cap - n, "%ld", (long)getpid());
+			n += (size_t)snprintf(out + n, cap - n, "%ld", pid);
 			p++;
 		} else {
 			out[n++] = *p;
@@ -409,8 +450,8 @@ static void check_log(const char *path)
 	while ((len = getline(&line, &cap, f)) > 0) {
 		lines++;
 		bool whole = line[len - 1] == '\n' && strncmp(line, prefix, strlen(prefix)) == 0 &&
-			     (text || (len >= 3 && strcmp(line + len - 3, "]}\n") == 0)) &&
-			     strstr(line + 1, text ? "authtap[" : "{\"v\":1,") == NULL;
+		             (text || (len >= 3 && strcmp(line + len - 3, "]}\n") == 0)) &&
+		             strstr(line + 1, text ? "authtap[" : "{\"v\":1,") == NULL;
 		if (!whole)
 			FAIL("log line %ld is not one whole record: %.200s", lines, line);
 	}
@@ -440,7 +481,7 @@ int main(int argc, char **argv)
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: stress HTTPD [--threads N] [--readers N] [--seconds N] "
-				"[--transfers N] [--forks N]\n");
+		                "[--transfers N] [--forks N]\n");
 		return 2;
 	}
 	for (int i = 2; i + 1 < argc; i += 2) {
@@ -497,15 +538,15 @@ int main(int argc, char **argv)
 	kill(httpd, SIGTERM);
 	waitpid(httpd, NULL, 0);
 
-	char *log = log_path();
+	char *log = log_path((long)getpid());
 	if (log) {
 		check_log(log);
 		if (!atomic_load(&failures))
 			unlink(log);
 		free(log);
 	}
-	printf("stress: %ld transfers, %ld queries, %ld records, %ld failures\n",
+	printf("stress: %ld transfers, %ld queries, %ld records, %ld forks, %ld failures\n",
 	       atomic_load(&transfers_done), atomic_load(&queries_done),
-	       atomic_load(&records_expected), atomic_load(&failures));
+	       atomic_load(&records_expected), atomic_load(&forks_done), atomic_load(&failures));
 	return atomic_load(&failures) ? 1 : 0;
 }
