@@ -36,17 +36,25 @@ AUTHTAP_EXPORT CURLMcode curl_multi_cleanup(CURLM *m);
  * twice, never missed). */
 static __thread __attribute__((tls_model("initial-exec"))) struct {
 	const void *handle[HOOK_MAX_NESTED];
+	const struct curl_lib *lib[HOOK_MAX_NESTED];
 	unsigned depth;
 } hook_easy;
 
-static bool in_easy_perform(const void *h)
+/* The libcurl running h's curl_easy_perform on this thread, innermost
+ * first; NULL when h is not inside one. */
+static const struct curl_lib *easy_lib_of(const void *h)
 {
 	unsigned n = hook_easy.depth < HOOK_MAX_NESTED ? hook_easy.depth : HOOK_MAX_NESTED;
 
-	for (unsigned i = 0; i < n; i++)
-		if (hook_easy.handle[i] == h)
-			return true;
-	return false;
+	while (n--)
+		if (hook_easy.handle[n] == h)
+			return hook_easy.lib[n];
+	return NULL;
+}
+
+static bool in_easy_perform(const void *h)
+{
+	return easy_lib_of(h) != NULL;
 }
 
 static const struct curl_lib *caller_lib(const void *caller)
@@ -70,8 +78,10 @@ CURLcode curl_easy_perform(CURL *h)
 		verdict_transfer_start(conn);
 	}
 	unsigned depth = hook_easy.depth++;
-	if (depth < HOOK_MAX_NESTED)
+	if (depth < HOOK_MAX_NESTED) {
 		hook_easy.handle[depth] = h;
+		hook_easy.lib[depth] = lib;
+	}
 	CURLcode rc = lib->real_curl_easy_perform(h);
 	hook_easy.depth = depth;
 	capture_transfer(cfg, lib, h, rc, RECORD_API_EASY, conn);
@@ -101,12 +111,17 @@ void curl_easy_cleanup(CURL *h)
 
 CURLMcode curl_multi_add_handle(CURLM *m, CURL *h)
 {
-	const struct curl_lib *lib = caller_lib(__builtin_return_address(0));
+	/* Inside curl_easy_perform, libcurl adding its own handle: nothing
+	 * to record, and the library is the one already running it. */
+	const struct curl_lib *lib = easy_lib_of(h);
+	if (lib)
+		return lib->real_curl_multi_add_handle(m, h);
 
+	lib = caller_lib(__builtin_return_address(0));
 	if (!lib)
 		return CURLM_INTERNAL_ERROR;
 	CURLMcode rc = lib->real_curl_multi_add_handle(m, h);
-	if (rc != CURLM_OK || !h || in_easy_perform(h))
+	if (rc != CURLM_OK || !h)
 		return rc;
 	const struct config *cfg = preload_config();
 	if (!cfg->disabled) {
@@ -142,8 +157,11 @@ CURLMsg *curl_multi_info_read(CURLM *m, int *msgs_in_queue)
 
 CURLMcode curl_multi_remove_handle(CURLM *m, CURL *h)
 {
-	const struct curl_lib *lib = caller_lib(__builtin_return_address(0));
+	const struct curl_lib *lib = easy_lib_of(h);
+	if (lib)
+		return lib->real_curl_multi_remove_handle(m, h);
 
+	lib = caller_lib(__builtin_return_address(0));
 	if (!lib)
 		return CURLM_INTERNAL_ERROR;
 	/* Read before the removal, while the handle is surely still valid

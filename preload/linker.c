@@ -325,11 +325,13 @@ static const struct curl_lib *resolve_caller(uintptr_t addr)
 	return lib;
 }
 
-/* This thread's last answer, valid while the snapshot it came from is
- * still the current one: most threads call from one or two objects. */
+/* This thread's last two answers, valid while the snapshot they came from
+ * is still the current one: most threads call from the program and from
+ * libcurl itself (its own exported functions, through the PLT). */
 static __thread __attribute__((tls_model("initial-exec"))) struct {
 	const struct callers *from;
-	struct caller_range range;
+	struct caller_range range[2];
+	unsigned next;
 } linker_recent;
 
 const struct curl_lib *linker_lib_for(const void *caller)
@@ -337,12 +339,19 @@ const struct curl_lib *linker_lib_for(const void *caller)
 	uintptr_t a = (uintptr_t)caller;
 	const struct callers *c = atomic_load_explicit(&linker_callers, memory_order_acquire);
 
-	if (c && linker_recent.from == c && a >= linker_recent.range.lo && a < linker_recent.range.hi)
-		return linker_recent.range.lib;
+	if (c && linker_recent.from == c) {
+		for (unsigned i = 0; i < 2; i++)
+			if (a >= linker_recent.range[i].lo && a < linker_recent.range[i].hi)
+				return linker_recent.range[i].lib;
+	}
 	for (size_t i = 0; c && i < c->n; i++) {
 		if (a >= c->r[i].lo && a < c->r[i].hi) {
-			linker_recent.from = c;
-			linker_recent.range = c->r[i];
+			if (linker_recent.from != c) {
+				memset(&linker_recent, 0, sizeof(linker_recent));
+				linker_recent.from = c;
+			}
+			linker_recent.range[linker_recent.next] = c->r[i];
+			linker_recent.next ^= 1;
 			return c->r[i].lib;
 		}
 	}
