@@ -3,6 +3,7 @@
 
     cgsplit.py FILE --object libauthtap.so --per N [--top K]
     cgsplit.py FILE --function NAME --per N
+    (either with --event DLmr etc. for a run with --cache-sim=yes)
 
 The first form sums what runs because the object is there: the object's own
 instructions, plus every call it makes into other objects (libcurl, libc),
@@ -26,9 +27,10 @@ import sys
 NAME = re.compile(r"^\((\d+)\)(?: (.*))?$")
 
 
-def parse(path):
+def parse(path, event="Ir"):
     """Self cost per (object, function), and calls as
-    (caller object, caller function, callee object, callee function, cost)."""
+    (caller object, caller function, callee object, callee function, cost),
+    of one event (Ir, or with --cache-sim=yes e.g. DLmr)."""
     names = {"ob": {}, "fl": {}, "fn": {}}
     kind_of = {"ob": "ob", "cob": "ob", "fl": "fl", "fi": "fl", "fe": "fl",
                "cfi": "fl", "cfl": "fl", "fn": "fn", "cfn": "fn"}
@@ -38,6 +40,7 @@ def parse(path):
     ob = fl = fn = None
     cob = cfn = None
     in_call = False
+    column = 1
 
     def name(kind, text):
         m = NAME.match(text)
@@ -56,13 +59,19 @@ def parse(path):
             c = line[0]
             if c.isdigit() or c in "+-*":
                 parts = line.split()
-                cost = int(parts[1]) if len(parts) > 1 else 0
+                cost = int(parts[column]) if len(parts) > column else 0
                 if in_call:
                     calls[(ob, fn, cob or ob, cfn, )] += cost
                     in_call = False
                     cob = None
                 else:
                     self_cost[(ob, fn)] += cost
+                continue
+            if line.startswith("events:"):
+                events = line.split()[1:]
+                if event not in events:
+                    sys.exit("cgsplit.py: no event %s in %s (%s)" % (event, path, " ".join(events)))
+                column = 1 + events.index(event)
                 continue
             key, _, value = line.partition("=")
             if key == "ob":
@@ -94,8 +103,8 @@ def short(obj):
     return obj.rsplit("/", 1)[-1] if obj else "?"
 
 
-def added(path, obj_part, per, top):
-    self_cost, calls, files = parse(path)
+def added(path, obj_part, per, top, event):
+    self_cost, calls, files = parse(path, event)
     mine = {k for k in self_cost if k[0] and obj_part in k[0]}
     mine |= {(o, f) for (o, f) in files if o and obj_part in o}
     own_names = {f for (_, f) in mine}
@@ -109,17 +118,17 @@ def added(path, obj_part, per, top):
             continue  # the real function behind a hook: not added
         parts["-> %s [%s]" % (cf, short(co))] += cost
     total = sum(parts.values())
-    print("added_ir=%d per=%d added_ir_per=%.1f" % (total, per, total / per))
+    print("event=%s added=%d per=%d added_per=%.1f" % (event, total, per, total / per))
     for what, cost in parts.most_common(top):
         if cost:
             print("  %10.1f  %s" % (cost / per, what))
 
 
-def inclusive(path, function, per):
-    self_cost, calls, _ = parse(path)
+def inclusive(path, function, per, event):
+    self_cost, calls, _ = parse(path, event)
     total = sum(c for (o, f), c in self_cost.items() if f == function)
     total += sum(c for (o, f, co, cf), c in calls.items() if f == function and cf != function)
-    print("function=%s ir=%d per=%d ir_per=%.1f" % (function, total, per, total / per))
+    print("function=%s event=%s total=%d per=%d per_call=%.1f" % (function, event, total, per, total / per))
 
 
 def main():
@@ -129,13 +138,14 @@ def main():
     ap.add_argument("--function")
     ap.add_argument("--per", type=int, default=1)
     ap.add_argument("--top", type=int, default=12)
+    ap.add_argument("--event", default="Ir", help="Ir, or e.g. DLmr with --cache-sim=yes")
     a = ap.parse_args()
     if bool(a.object) == bool(a.function):
         ap.error("give one of --object and --function")
     if a.object:
-        added(a.file, a.object, a.per, a.top)
+        added(a.file, a.object, a.per, a.top, a.event)
     else:
-        inclusive(a.file, a.function, a.per)
+        inclusive(a.file, a.function, a.per, a.event)
     return 0
 
 
