@@ -73,20 +73,14 @@ static bool has_header(const struct curl_lib *lib, CURL *h, const char *name, un
 	return true;
 }
 
-/* How many requests the transfer made: libcurl numbers every response of a
- * redirect or authentication chain from 0. */
+/* How many requests the transfer made. */
 static int request_count(const struct curl_lib *lib, CURL *h)
 {
-	struct curl_header *ch;
 	int n = 1;
 
-	for (;; n++) {
-		CURLHcode rc = lib->real_curl_easy_header(h, "WWW-Authenticate", 0, CURLH_HEADER, n,
-							  &ch);
-		if (rc == CURLHE_NOREQUEST || rc == CURLHE_NOHEADERS || rc == CURLHE_BAD_ARGUMENT ||
-		    rc == CURLHE_NOT_BUILT_IN || n == 1000)
-			return n;
-	}
+	while (n < 1000 && capture_has_request(lib, h, n))
+		n++;
+	return n;
 }
 
 /* libcurl keeps the status of the last response only.  HTTP/2 and 3 keep a
@@ -128,15 +122,13 @@ static void remember(const struct record *r, CURL *h)
 		table_drop(h);
 }
 
-void capture_transfer(const struct config *cfg, const struct curl_lib *lib, CURL *h,
-		      int result, enum record_api api, struct net_ref conn)
+void capture_chain(const struct config *cfg, const struct curl_lib *lib, CURL *h, int result,
+		   enum record_api api, const struct net_ref *conn, long status)
 {
-	int saved = errno;
-	long status = 0, connect = 0;
+	long connect = 0;
 	unsigned connect_flag = 0;
 	int last = 0;
 
-	lib->real_curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 	/* A tunnel refused by the proxy leaves no response code: the answer
 	 * to CONNECT is then the final one. */
 	if (!status && lib->real_curl_easy_getinfo(h, CURLINFO_HTTP_CONNECTCODE, &connect) ==
@@ -147,10 +139,9 @@ void capture_transfer(const struct config *cfg, const struct curl_lib *lib, CURL
 	if (lib->real_curl_easy_header && !connect_flag)
 		last = request_count(lib, h) - 1;
 
-	/* The common path: one response, not one to record. */
 	if (!last && !config_status_wanted(cfg, status)) {
 		table_drop(h);
-		goto out;
+		return;
 	}
 
 	char *method = NULL, *url = NULL, *redacted = NULL;
@@ -205,7 +196,7 @@ void capture_transfer(const struct config *cfg, const struct curl_lib *lib, CURL
 			if (r.final) {
 				remember(&r, h);
 				if (cfg->verdict)
-					verdict_expect(conn, &r);
+					verdict_expect(*conn, &r);
 				final_recorded = true;
 			}
 		}
@@ -214,6 +205,4 @@ void capture_transfer(const struct config *cfg, const struct curl_lib *lib, CURL
 	if (!final_recorded)
 		table_drop(h);
 	free(redacted);
-out:
-	errno = saved;
 }

@@ -7,13 +7,53 @@
 #include "net.h"
 #include "record.h"
 
+#include <errno.h>
+#include <stdbool.h>
+
+#include "table.h"
+
+/* The work of capture_transfer when there may be something to record:
+ * status is the last response's code, as read. */
+void capture_chain(const struct config *cfg, const struct curl_lib *lib, CURL *h, int result,
+		   enum record_api api, const struct net_ref *conn, long status);
+
+/* Whether the transfer made a request number n: libcurl numbers every
+ * response of a redirect or authentication chain from 0. */
+static inline bool capture_has_request(const struct curl_lib *lib, CURL *h, int n)
+{
+	struct curl_header *ch;
+	CURLHcode rc = lib->real_curl_easy_header(h, "WWW-Authenticate", 0, CURLH_HEADER, n, &ch);
+
+	return rc != CURLHE_NOREQUEST && rc != CURLHE_NOHEADERS && rc != CURLHE_BAD_ARGUMENT &&
+	       rc != CURLHE_NOT_BUILT_IN;
+}
+
 /* Called after the real transfer returned result: logs every response of
  * the transfer that is to be recorded, and replaces (or clears) the
  * handle's table entry with its final response.  result is the CURLcode,
- * or RECORD_RESULT_UNKNOWN.  Preserves errno. */
-/* conn is the client connection the transfer served (id 0: none): the
- * final response, when recorded, then waits there for its verdict. */
-void capture_transfer(const struct config *cfg, const struct curl_lib *lib, CURL *h,
-		      int result, enum record_api api, struct net_ref conn);
+ * or RECORD_RESULT_UNKNOWN.  *conn is the client connection the transfer
+ * served (id 0: none): the final response, when recorded, then waits there
+ * for its verdict.  Preserves errno.
+ *
+ * It runs after every transfer, so the common path is inline here: one
+ * response, not one to record.  That path asks libcurl the two questions
+ * no capture can skip, the status and whether there was a second request. */
+static inline void capture_transfer(const struct config *cfg, const struct curl_lib *lib,
+				    CURL *h, int result, enum record_api api,
+				    const struct net_ref *conn)
+{
+	int saved = errno;
+	long status = 0;
+
+	lib->real_curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	if (config_status_skipped(cfg, status) && lib->real_curl_easy_header &&
+	    !capture_has_request(lib, h, 1)) {
+		if (table_maybe_nonempty())
+			table_drop(h);
+	} else {
+		capture_chain(cfg, lib, h, result, api, conn, status);
+	}
+	errno = saved;
+}
 
 #endif

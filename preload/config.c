@@ -137,13 +137,9 @@ void config_parse(struct config *cfg, config_getenv_fn getenv_fn, void (*warn)(c
 		else if (strcasecmp(v, "redacted") != 0)
 			warn_value(warn, AUTHTAP_ENV_URL, v, "redacted");
 	}
-}
 
-bool config_status_wanted(const struct config *cfg, long status)
-{
-	if (cfg->status_any)
-		return true;
-	return status >= CONFIG_STATUS_MIN && status <= CONFIG_STATUS_MAX && cfg->status[status];
+	for (long s = 1; s <= CONFIG_STATUS_MAX; s++)
+		cfg->status_skip[s] = !config_status_wanted(cfg, s);
 }
 
 void config_free(struct config *cfg)

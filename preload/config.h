@@ -35,6 +35,9 @@ struct config {
 	enum config_format format;
 	bool status_any;
 	unsigned char status[CONFIG_STATUS_MAX + 1]; /* 1 for each recorded status */
+	/* 1 for each status of a final response that is surely not recorded:
+	 * the table the hot path looks at, one load for all of the above. */
+	unsigned char status_skip[CONFIG_STATUS_MAX + 1];
 	bool url_full;
 	bool verdict; /* follow accepted connections for verdicts */
 };
@@ -45,7 +48,20 @@ typedef const char *(*config_getenv_fn)(const char *name);
  * gets one "authtap:" line through warn and its default. */
 void config_parse(struct config *cfg, config_getenv_fn getenv_fn, void (*warn)(const char *msg));
 
-bool config_status_wanted(const struct config *cfg, long status);
+/* Asked after every transfer: inline, a few instructions. */
+static inline bool config_status_wanted(const struct config *cfg, long status)
+{
+	if (cfg->status_any)
+		return true;
+	return status >= CONFIG_STATUS_MIN && status <= CONFIG_STATUS_MAX && cfg->status[status];
+}
+
+/* A transfer whose one response had this status has nothing to record.
+ * False for 0 (no response: a refused CONNECT may still be recorded). */
+static inline bool config_status_skipped(const struct config *cfg, long status)
+{
+	return (unsigned long)status <= CONFIG_STATUS_MAX && cfg->status_skip[status];
+}
 
 void config_free(struct config *cfg);
 

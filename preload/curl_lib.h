@@ -5,6 +5,7 @@
 #define AUTHTAP_CURL_LIB_H
 
 #include <curl/curl.h>
+#include <stdint.h>
 
 typedef CURLcode (*curl_perform_fn)(CURL *h);
 typedef void (*curl_cleanup_fn)(CURL *h);
@@ -24,6 +25,9 @@ struct curl_lib {
 	curl_multi_handle_fn real_curl_multi_remove_handle;
 	curl_info_read_fn real_curl_multi_info_read;
 	curl_multi_cleanup_fn real_curl_multi_cleanup;
+	/* Where the library itself is loaded: a call from inside it is
+	 * libcurl calling its own exported functions. */
+	uintptr_t lo, size;
 };
 
 #endif

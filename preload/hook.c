@@ -4,15 +4,15 @@
  * returns, or when the program reads its CURLMSG_DONE from
  * curl_multi_info_read (before the message reaches it), or, for a handle
  * whose message was never read, when the program lets go of it:
- * curl_multi_remove_handle, curl_easy_cleanup or curl_multi_cleanup.  Some libcurl builds (Debian's) call their own
- * exported multi functions from inside curl_easy_perform through the PLT, so
- * those calls reach these hooks too: a per-thread list of the handles inside
- * curl_easy_perform keeps them from being recorded twice.  The list is per
- * handle, not a per-thread flag, because a callback running inside one
- * perform may drive other handles on the same thread. */
+ * curl_multi_remove_handle, curl_easy_cleanup or curl_multi_cleanup.  Some libcurl builds
+ * (Debian's) call their own exported multi functions from inside curl_easy_perform through the PLT,
+ * so those calls reach these hooks too: a per-thread list of the handles inside curl_easy_perform
+ * keeps them from being recorded twice.  The list is per handle, not a per-thread flag, because a
+ * callback running inside one perform may drive other handles on the same thread. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "capture.h"
 #include "curl_lib.h"
@@ -38,6 +38,7 @@ static __thread __attribute__((tls_model("initial-exec"))) struct {
 	const void *handle[HOOK_MAX_NESTED];
 	const struct curl_lib *lib[HOOK_MAX_NESTED];
 	unsigned depth;
+	const struct curl_lib *inner; /* running the innermost one; NULL: none */
 } hook_easy;
 
 /* The libcurl running h's curl_easy_perform on this thread, innermost
@@ -57,6 +58,18 @@ static bool in_easy_perform(const void *h)
 	return easy_lib_of(h) != NULL;
 }
 
+/* The libcurl whose curl_easy_perform this thread is inside, when the call
+ * comes from that library's own code: Debian's libcurl runs an easy
+ * transfer through its exported multi functions.  Such a call goes straight
+ * back to it, with nothing to record; this check comes first, as it is made
+ * three times per easy transfer. */
+static inline const struct curl_lib *self_call(const void *caller)
+{
+	const struct curl_lib *lib = hook_easy.inner;
+
+	return lib && (uintptr_t)caller - lib->lo < lib->size ? lib : NULL;
+}
+
 static const struct curl_lib *caller_lib(const void *caller)
 {
 	return linker_lib_for(caller);
@@ -73,18 +86,19 @@ CURLcode curl_easy_perform(CURL *h)
 		return lib->real_curl_easy_perform(h);
 
 	struct net_ref conn = {0};
-	if (cfg->verdict) {
-		conn = net_thread_conn();
-		verdict_transfer_start(conn);
-	}
+	if (cfg->verdict)
+		conn = verdict_transfer_start();
 	unsigned depth = hook_easy.depth++;
 	if (depth < HOOK_MAX_NESTED) {
 		hook_easy.handle[depth] = h;
 		hook_easy.lib[depth] = lib;
 	}
+	const struct curl_lib *outer = hook_easy.inner;
+	hook_easy.inner = lib;
 	CURLcode rc = lib->real_curl_easy_perform(h);
-	hook_easy.depth = depth;
-	capture_transfer(cfg, lib, h, rc, RECORD_API_EASY, conn);
+	hook_easy.inner = outer;
+	hook_easy.depth--;
+	capture_transfer(cfg, lib, h, rc, RECORD_API_EASY, &conn);
 	return rc;
 }
 
@@ -101,7 +115,7 @@ void curl_easy_cleanup(CURL *h)
 		struct net_ref conn = {0};
 		if (lib && pending_take(h, &conn))
 			capture_transfer(preload_config(), lib, h, RECORD_RESULT_UNKNOWN,
-					 RECORD_API_MULTI, conn);
+					 RECORD_API_MULTI, &conn);
 		table_drop(h);
 		errno = saved;
 	}
@@ -109,7 +123,11 @@ void curl_easy_cleanup(CURL *h)
 		lib->real_curl_easy_cleanup(h);
 }
 
-CURLMcode curl_multi_add_handle(CURLM *m, CURL *h)
+/* The multi hooks below are entered three times per easy transfer from
+ * inside libcurl: each tests self_call and passes straight through, and
+ * only then enters the full hook, kept out of line so that the short path
+ * sets up no frame. */
+static __attribute__((noinline)) CURLMcode multi_add(CURLM *m, CURL *h, const void *caller)
 {
 	/* Inside curl_easy_perform, libcurl adding its own handle: nothing
 	 * to record, and the library is the one already running it. */
@@ -117,7 +135,7 @@ CURLMcode curl_multi_add_handle(CURLM *m, CURL *h)
 	if (lib)
 		return lib->real_curl_multi_add_handle(m, h);
 
-	lib = caller_lib(__builtin_return_address(0));
+	lib = caller_lib(caller);
 	if (!lib)
 		return CURLM_INTERNAL_ERROR;
 	CURLMcode rc = lib->real_curl_multi_add_handle(m, h);
@@ -127,19 +145,26 @@ CURLMcode curl_multi_add_handle(CURLM *m, CURL *h)
 	if (!cfg->disabled) {
 		int saved = errno;
 		struct net_ref conn = {0};
-		if (cfg->verdict) {
-			conn = net_thread_conn();
-			verdict_transfer_start(conn);
-		}
+		if (cfg->verdict)
+			conn = verdict_transfer_start();
 		pending_add(h, m, conn);
 		errno = saved;
 	}
 	return rc;
 }
 
-CURLMsg *curl_multi_info_read(CURLM *m, int *msgs_in_queue)
+CURLMcode curl_multi_add_handle(CURLM *m, CURL *h)
 {
-	const struct curl_lib *lib = caller_lib(__builtin_return_address(0));
+	const struct curl_lib *lib = self_call(__builtin_return_address(0));
+	if (lib)
+		return lib->real_curl_multi_add_handle(m, h);
+	return multi_add(m, h, __builtin_return_address(0));
+}
+
+static __attribute__((noinline)) CURLMsg *multi_info_read(CURLM *m, int *msgs_in_queue,
+							   const void *caller)
+{
+	const struct curl_lib *lib = caller_lib(caller);
 
 	if (!lib) {
 		if (msgs_in_queue)
@@ -151,26 +176,42 @@ CURLMsg *curl_multi_info_read(CURLM *m, int *msgs_in_queue)
 	if (msg && msg->msg == CURLMSG_DONE && msg->easy_handle &&
 	    !in_easy_perform(msg->easy_handle) && pending_take(msg->easy_handle, &conn))
 		capture_transfer(preload_config(), lib, msg->easy_handle, msg->data.result,
-				 RECORD_API_MULTI, conn);
+				 RECORD_API_MULTI, &conn);
 	return msg;
 }
 
-CURLMcode curl_multi_remove_handle(CURLM *m, CURL *h)
+CURLMsg *curl_multi_info_read(CURLM *m, int *msgs_in_queue)
+{
+	const struct curl_lib *lib = self_call(__builtin_return_address(0));
+	if (lib)
+		return lib->real_curl_multi_info_read(m, msgs_in_queue);
+	return multi_info_read(m, msgs_in_queue, __builtin_return_address(0));
+}
+
+static __attribute__((noinline)) CURLMcode multi_remove(CURLM *m, CURL *h, const void *caller)
 {
 	const struct curl_lib *lib = easy_lib_of(h);
 	if (lib)
 		return lib->real_curl_multi_remove_handle(m, h);
 
-	lib = caller_lib(__builtin_return_address(0));
+	lib = caller_lib(caller);
 	if (!lib)
 		return CURLM_INTERNAL_ERROR;
 	/* Read before the removal, while the handle is surely still valid
 	 * and its headers are those of the transfer that is ending. */
 	struct net_ref conn = {0};
 	if (h && !in_easy_perform(h) && pending_take(h, &conn))
-		capture_transfer(preload_config(), lib, h, RECORD_RESULT_UNKNOWN,
-				 RECORD_API_MULTI, conn);
+		capture_transfer(preload_config(), lib, h, RECORD_RESULT_UNKNOWN, RECORD_API_MULTI,
+				 &conn);
 	return lib->real_curl_multi_remove_handle(m, h);
+}
+
+CURLMcode curl_multi_remove_handle(CURLM *m, CURL *h)
+{
+	const struct curl_lib *lib = self_call(__builtin_return_address(0));
+	if (lib)
+		return lib->real_curl_multi_remove_handle(m, h);
+	return multi_remove(m, h, __builtin_return_address(0));
 }
 
 #define HOOK_CLEANUP_BATCH 64
@@ -189,7 +230,7 @@ CURLMcode curl_multi_cleanup(CURLM *m)
 	while (m && (n = pending_take_multi(m, handles, conns, HOOK_CLEANUP_BATCH)))
 		for (size_t i = 0; i < n; i++)
 			capture_transfer(preload_config(), lib, (CURL *)handles[i],
-					 RECORD_RESULT_UNKNOWN, RECORD_API_MULTI, conns[i]);
+					 RECORD_RESULT_UNKNOWN, RECORD_API_MULTI, &conns[i]);
 	errno = saved;
 	return lib->real_curl_multi_cleanup(m);
 }

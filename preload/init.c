@@ -12,7 +12,7 @@
 #include "table.h"
 #include "verdict.h"
 
-static struct config preload_cfg;
+struct config preload_cfg;
 static pthread_once_t preload_once = PTHREAD_ONCE_INIT;
 
 static const char *preload_getenv(const char *name)
@@ -61,13 +61,10 @@ static void preload_init(void)
 	pthread_atfork(preload_atfork_prepare, preload_atfork_parent, preload_atfork_child);
 }
 
-static atomic_bool preload_ready;
+atomic_bool preload_ready;
 
-/* Every hook asks first: after the first call, one acquire load. */
-const struct config *preload_config(void)
+const struct config *preload_config_first(void)
 {
-	if (atomic_load_explicit(&preload_ready, memory_order_acquire))
-		return &preload_cfg;
 	int saved = errno;
 	pthread_once(&preload_once, preload_init);
 	atomic_store_explicit(&preload_ready, true, memory_order_release);

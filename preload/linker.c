@@ -57,7 +57,7 @@ struct callers {
 	struct caller_range r[LINKER_MAX_CALLERS];
 };
 
-static struct callers *_Atomic linker_callers;
+struct callers *_Atomic linker_callers;
 static size_t linker_snapshots;
 /* Publishes next in place of old; old stays, reachable from next, for
  * readers that may still be scanning it. */
@@ -126,66 +126,6 @@ static void chain_next(struct curl_lib *l)
 #undef CHAIN
 }
 
-/* The functions of the libcurl behind an open handle, each library once.
- * Loader calls (dlsym, dlclose) are made outside linker_lock: a library
- * constructor may call libcurl while the loader's own lock is held, so
- * holding ours across the loader's would invite a lock-order deadlock. */
-static const struct curl_lib *lib_from_handle(void *handle)
-{
-	struct curl_lib l = {
-		.real_curl_easy_perform = (curl_perform_fn)sym(handle, "curl_easy_perform"),
-		.real_curl_easy_cleanup = (curl_cleanup_fn)sym(handle, "curl_easy_cleanup"),
-		.real_curl_easy_getinfo = (curl_getinfo_fn)sym(handle, "curl_easy_getinfo"),
-		.real_curl_easy_header = (curl_header_fn)sym(handle, "curl_easy_header"),
-		.real_curl_multi_add_handle =
-			(curl_multi_handle_fn)sym(handle, "curl_multi_add_handle"),
-		.real_curl_multi_remove_handle =
-			(curl_multi_handle_fn)sym(handle, "curl_multi_remove_handle"),
-		.real_curl_multi_info_read = (curl_info_read_fn)sym(handle, "curl_multi_info_read"),
-		.real_curl_multi_cleanup = (curl_multi_cleanup_fn)sym(handle, "curl_multi_cleanup"),
-	};
-	const struct curl_lib *found = NULL;
-	bool added = false;
-
-	if (is_global_libcurl(handle))
-		chain_next(&l);
-
-	if (!l.real_curl_easy_perform ||
-	    (void *)l.real_curl_easy_perform == (void *)curl_easy_perform ||
-	    !l.real_curl_easy_cleanup || !l.real_curl_easy_getinfo ||
-	    !l.real_curl_multi_add_handle || !l.real_curl_multi_remove_handle ||
-	    !l.real_curl_multi_info_read || !l.real_curl_multi_cleanup) {
-		dlclose(handle);
-		return NULL;
-	}
-	pthread_mutex_lock(&linker_lock);
-	for (size_t i = 0; i < linker_nlibs && !found; i++)
-		if (linker_libs[i].real_curl_easy_perform == l.real_curl_easy_perform)
-			found = &linker_libs[i];
-	if (!found && linker_nlibs < LINKER_MAX_LIBS) {
-		/* The handle stays open: it pins the library our pointers
-		 * go into. */
-		linker_lib_handles[linker_nlibs] = handle;
-		linker_libs[linker_nlibs] = l;
-		found = &linker_libs[linker_nlibs++];
-		added = true;
-	}
-	pthread_mutex_unlock(&linker_lock);
-	if (!added)
-		dlclose(handle);
-	if (added && !l.real_curl_easy_header)
-		log_warn("this libcurl has no curl_easy_header (it is older than 7.84 or built "
-			 "without it): records will carry status, method and URL only");
-	return found;
-}
-
-static const struct curl_lib *lib_by_name(const char *name)
-{
-	void *h = dlopen(name, RTLD_LAZY | RTLD_NOLOAD);
-	return h ? lib_from_handle(h) : NULL;
-}
-
-
 struct object_info {
 	uintptr_t addr;          /* in: an address inside the object */
 	bool found;
@@ -249,6 +189,73 @@ static int find_object(struct dl_phdr_info *info, size_t size, void *arg)
 	return 1;
 }
 
+/* The functions of the libcurl behind an open handle, each library once.
+ * Loader calls (dlsym, dlclose) are made outside linker_lock: a library
+ * constructor may call libcurl while the loader's own lock is held, so
+ * holding ours across the loader's would invite a lock-order deadlock. */
+static const struct curl_lib *lib_from_handle(void *handle)
+{
+	struct curl_lib l = {
+		.real_curl_easy_perform = (curl_perform_fn)sym(handle, "curl_easy_perform"),
+		.real_curl_easy_cleanup = (curl_cleanup_fn)sym(handle, "curl_easy_cleanup"),
+		.real_curl_easy_getinfo = (curl_getinfo_fn)sym(handle, "curl_easy_getinfo"),
+		.real_curl_easy_header = (curl_header_fn)sym(handle, "curl_easy_header"),
+		.real_curl_multi_add_handle =
+			(curl_multi_handle_fn)sym(handle, "curl_multi_add_handle"),
+		.real_curl_multi_remove_handle =
+			(curl_multi_handle_fn)sym(handle, "curl_multi_remove_handle"),
+		.real_curl_multi_info_read = (curl_info_read_fn)sym(handle, "curl_multi_info_read"),
+		.real_curl_multi_cleanup = (curl_multi_cleanup_fn)sym(handle, "curl_multi_cleanup"),
+	};
+	const struct curl_lib *found = NULL;
+	bool added = false;
+
+	if (l.real_curl_easy_getinfo) {
+		struct object_info o = {.addr = (uintptr_t)l.real_curl_easy_getinfo};
+		dl_iterate_phdr(find_object, &o);
+		if (o.found) {
+			l.lo = o.lo;
+			l.size = o.hi - o.lo;
+		}
+	}
+	if (is_global_libcurl(handle))
+		chain_next(&l);
+
+	if (!l.real_curl_easy_perform ||
+	    (void *)l.real_curl_easy_perform == (void *)curl_easy_perform ||
+	    !l.real_curl_easy_cleanup || !l.real_curl_easy_getinfo ||
+	    !l.real_curl_multi_add_handle || !l.real_curl_multi_remove_handle ||
+	    !l.real_curl_multi_info_read || !l.real_curl_multi_cleanup) {
+		dlclose(handle);
+		return NULL;
+	}
+	pthread_mutex_lock(&linker_lock);
+	for (size_t i = 0; i < linker_nlibs && !found; i++)
+		if (linker_libs[i].real_curl_easy_perform == l.real_curl_easy_perform)
+			found = &linker_libs[i];
+	if (!found && linker_nlibs < LINKER_MAX_LIBS) {
+		/* The handle stays open: it pins the library our pointers
+		 * go into. */
+		linker_lib_handles[linker_nlibs] = handle;
+		linker_libs[linker_nlibs] = l;
+		found = &linker_libs[linker_nlibs++];
+		added = true;
+	}
+	pthread_mutex_unlock(&linker_lock);
+	if (!added)
+		dlclose(handle);
+	if (added && !l.real_curl_easy_header)
+		log_warn("this libcurl has no curl_easy_header (it is older than 7.84 or built "
+			 "without it): records will carry status, method and URL only");
+	return found;
+}
+
+static const struct curl_lib *lib_by_name(const char *name)
+{
+	void *h = dlopen(name, RTLD_LAZY | RTLD_NOLOAD);
+	return h ? lib_from_handle(h) : NULL;
+}
+
 struct candidates {
 	char path[LINKER_MAX_LIBS][512];
 	size_t n;
@@ -310,7 +317,8 @@ static const struct curl_lib *resolve_caller(uintptr_t addr)
 		pthread_mutex_lock(&linker_lock);
 		const struct callers *old = atomic_load(&linker_callers);
 		struct callers *next = NULL;
-		if ((!old || old->n < LINKER_MAX_CALLERS) && linker_snapshots < LINKER_MAX_SNAPSHOTS)
+		if ((!old || old->n < LINKER_MAX_CALLERS) &&
+		    linker_snapshots < LINKER_MAX_SNAPSHOTS)
 			next = malloc(sizeof(*next));
 		if (next) {
 			next->n = 0;
@@ -325,33 +333,36 @@ static const struct curl_lib *resolve_caller(uintptr_t addr)
 	return lib;
 }
 
-/* This thread's last two answers, valid while the snapshot they came from
- * is still the current one: most threads call from the program and from
- * libcurl itself (its own exported functions, through the PLT). */
-static __thread __attribute__((tls_model("initial-exec"))) struct {
-	const struct callers *from;
-	struct caller_range range[2];
-	unsigned next;
-} linker_recent;
+__thread struct linker_recent linker_recent __attribute__((tls_model("initial-exec")));
 
-const struct curl_lib *linker_lib_for(const void *caller)
+static void recent_put(const struct callers *c, const struct caller_range *r)
+{
+	if (linker_recent.from != c) {
+		memset(&linker_recent, 0, sizeof(linker_recent));
+		linker_recent.from = c;
+	}
+	linker_recent.range[1] = linker_recent.range[0];
+	linker_recent.range[0].lo = r->lo;
+	linker_recent.range[0].size = r->hi - r->lo;
+	linker_recent.range[0].lib = r->lib;
+}
+
+const struct curl_lib *linker_lib_find(const void *caller)
 {
 	uintptr_t a = (uintptr_t)caller;
 	const struct callers *c = atomic_load_explicit(&linker_callers, memory_order_acquire);
 
-	if (c && linker_recent.from == c) {
-		for (unsigned i = 0; i < 2; i++)
-			if (a >= linker_recent.range[i].lo && a < linker_recent.range[i].hi)
-				return linker_recent.range[i].lib;
+	if (c && linker_recent.from == c &&
+	    a - linker_recent.range[1].lo < linker_recent.range[1].size) {
+		struct caller_range r = {linker_recent.range[1].lo,
+					 linker_recent.range[1].lo + linker_recent.range[1].size,
+					 linker_recent.range[1].lib};
+		recent_put(c, &r);
+		return r.lib;
 	}
 	for (size_t i = 0; c && i < c->n; i++) {
 		if (a >= c->r[i].lo && a < c->r[i].hi) {
-			if (linker_recent.from != c) {
-				memset(&linker_recent, 0, sizeof(linker_recent));
-				linker_recent.from = c;
-			}
-			linker_recent.range[linker_recent.next] = c->r[i];
-			linker_recent.next ^= 1;
+			recent_put(c, &c->r[i]);
 			return c->r[i].lib;
 		}
 	}
@@ -582,7 +593,8 @@ static bool search_dirs(const char *list, const char *origin, const char *name, 
 		char dir[1024];
 		size_t d = 0;
 		for (size_t i = 0; i < len && d < sizeof(dir) - 1;) {
-			if (strncmp(list + i, "$ORIGIN", 7) == 0 || strncmp(list + i, "${ORIGIN}", 9) == 0) {
+			if (strncmp(list + i, "$ORIGIN", 7) == 0 ||
+			    strncmp(list + i, "${ORIGIN}", 9) == 0) {
 				d += (size_t)snprintf(dir + d, sizeof(dir) - d, "%s", origin);
 				i += list[i + 1] == '{' ? 9 : 7;
 			} else {

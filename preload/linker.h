@@ -6,11 +6,43 @@
 
 #include "curl_lib.h"
 
+#include <stdatomic.h>
+#include <stdint.h>
+
 /* The libcurl build that code at address caller is linked against: the one
  * its object needs (DT_NEEDED), libcurl itself when it calls its own
  * exported functions, else the first libcurl found.  NULL when no libcurl
  * can be found.  Looked up once per calling object, then cached. */
-const struct curl_lib *linker_lib_for(const void *caller);
+const struct curl_lib *linker_lib_find(const void *caller);
+
+/* The cache of callers, replaced whole when it changes (linker.c). */
+struct callers;
+extern struct callers *_Atomic linker_callers;
+
+/* This thread's last two answers, the latest first, valid while the cache
+ * they came from is the current one: most threads call from the program
+ * and from libcurl itself (its own exported functions, through the PLT). */
+struct linker_recent {
+	const struct callers *from;
+	struct {
+		uintptr_t lo, size;
+		const struct curl_lib *lib;
+	} range[2];
+};
+extern __thread struct linker_recent linker_recent __attribute__((tls_model("initial-exec")));
+
+/* Every libcurl hook asks this first, so its common case is inline: the
+ * same caller as last time on this thread. */
+static inline const struct curl_lib *linker_lib_for(const void *caller)
+{
+	const struct callers *c = atomic_load_explicit(&linker_callers, memory_order_acquire);
+
+	/* No test of c: its range is empty until an answer is cached. */
+	if (__builtin_expect(linker_recent.from == c, 1) &&
+	    (uintptr_t)caller - linker_recent.range[0].lo < linker_recent.range[0].size)
+		return linker_recent.range[0].lib;
+	return linker_lib_find(caller);
+}
 
 /* After a dlclose: drops cached callers whose object is no longer loaded. */
 void linker_forget_unloaded(void);
@@ -21,8 +53,7 @@ void linker_atfork_child(void);
 
 /* For the dlopen hook: the real dlopen, and the flags to hand it; caller
  * is dlopen's return address. */
-void *linker_dlopen_prepare(const char *file, int *flags, const void *caller)
-	__attribute__((used));
+void *linker_dlopen_prepare(const char *file, int *flags, const void *caller) __attribute__((used));
 
 /* True when the ELF file at path names a libcurl in its DT_NEEDED. */
 int linker_file_needs_libcurl(const char *path);

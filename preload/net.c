@@ -3,8 +3,10 @@
  * They run everywhere: in signal handlers, in hot loops, in other
  * libraries' constructors before authtap's own.  So the real functions are
  * looked up once in the constructor (raw system calls stand in before
- * that), and on a descriptor that is not followed a hook costs one load of
- * a table pointer: no lock, no allocation, errno untouched. */
+ * that).  Until the host accepts a connection a hook costs one load of a
+ * flag before it jumps to the real function; after, on a descriptor that
+ * is not followed, one load of a table pointer more: no lock, no
+ * allocation, errno untouched. */
 #include "net.h"
 
 #include <dlfcn.h>
@@ -53,6 +55,99 @@ static atomic_uint_fast64_t net_next_id;
 static atomic_bool net_follow;
 static atomic_bool net_did_accept;
 
+/* Until net_init has looked up the real functions (a library constructor
+ * may call them before ours has run), raw system calls stand in. */
+static __attribute__((noinline, cold)) int raw_accept(int fd, struct sockaddr *addr,
+							 socklen_t *len)
+{
+	return (int)syscall(SYS_accept, fd, addr, len);
+}
+
+static __attribute__((noinline, cold)) int raw_accept4(int fd, struct sockaddr *addr,
+							  socklen_t *len, int flags)
+{
+	return (int)syscall(SYS_accept4, fd, addr, len, flags);
+}
+
+static __attribute__((noinline, cold)) ssize_t raw_read(int fd, void *buf, size_t n)
+{
+	return syscall(SYS_read, fd, buf, n);
+}
+
+static __attribute__((noinline, cold)) ssize_t raw_recv(int fd, void *buf, size_t n, int flags)
+{
+	return syscall(SYS_recvfrom, fd, buf, n, flags, NULL, NULL);
+}
+
+static __attribute__((noinline, cold)) ssize_t raw_recvfrom(int fd, void *buf, size_t n, int flags,
+							    struct sockaddr *addr, socklen_t *len)
+{
+	return syscall(SYS_recvfrom, fd, buf, n, flags, addr, len);
+}
+
+static __attribute__((noinline, cold)) ssize_t raw_recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	return syscall(SYS_recvmsg, fd, msg, flags);
+}
+
+static __attribute__((noinline, cold)) ssize_t raw_readv(int fd, const struct iovec *iov, int n)
+{
+	return syscall(SYS_readv, fd, iov, n);
+}
+
+static __attribute__((noinline, cold)) ssize_t raw_write(int fd, const void *buf, size_t n)
+{
+	return syscall(SYS_write, fd, buf, n);
+}
+
+static __attribute__((noinline, cold)) ssize_t raw_send(int fd, const void *buf, size_t n,
+							int flags)
+{
+	return syscall(SYS_sendto, fd, buf, n, flags, NULL, 0);
+}
+
+static __attribute__((noinline, cold)) ssize_t
+raw_sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr, socklen_t len)
+{
+	return syscall(SYS_sendto, fd, buf, n, flags, addr, len);
+}
+
+static __attribute__((noinline, cold)) ssize_t raw_sendmsg(int fd, const struct msghdr *msg,
+							   int flags)
+{
+	return syscall(SYS_sendmsg, fd, msg, flags);
+}
+
+static __attribute__((noinline, cold)) ssize_t raw_writev(int fd, const struct iovec *iov, int n)
+{
+	return syscall(SYS_writev, fd, iov, n);
+}
+
+static __attribute__((noinline, cold)) int raw_close(int fd)
+{
+	return (int)syscall(SYS_close, fd);
+}
+
+static __attribute__((noinline, cold)) int raw_close_range(unsigned first, unsigned last,
+							      int flags)
+{
+	return (int)syscall(SYS_close_range, first, last, flags);
+}
+
+static __attribute__((noinline, cold)) int raw_dup2(int oldfd, int newfd)
+{
+#ifdef SYS_dup2
+	return (int)syscall(SYS_dup2, oldfd, newfd);
+#else
+	return (int)syscall(SYS_dup3, oldfd, newfd, 0);
+#endif
+}
+
+static __attribute__((noinline, cold)) int raw_dup3(int oldfd, int newfd, int flags)
+{
+	return (int)syscall(SYS_dup3, oldfd, newfd, flags);
+}
+
 static struct {
 	int (*accept)(int, struct sockaddr *, socklen_t *);
 	int (*accept4)(int, struct sockaddr *, socklen_t *, int);
@@ -70,16 +165,36 @@ static struct {
 	int (*close_range)(unsigned, unsigned, int);
 	int (*dup2)(int, int);
 	int (*dup3)(int, int, int);
-} real;
+} real = {
+	.accept = raw_accept,
+	.accept4 = raw_accept4,
+	.read = raw_read,
+	.recv = raw_recv,
+	.recvfrom = raw_recvfrom,
+	.recvmsg = raw_recvmsg,
+	.readv = raw_readv,
+	.write = raw_write,
+	.send = raw_send,
+	.sendto = raw_sendto,
+	.sendmsg = raw_sendmsg,
+	.writev = raw_writev,
+	.close = raw_close,
+	.close_range = raw_close_range,
+	.dup2 = raw_dup2,
+	.dup3 = raw_dup3,
+};
 
 /* The connection this thread last read from, and a guard against a signal
  * handler re-entering the hooks while the thread is inside one. */
-static __thread __attribute__((tls_model("initial-exec"))) struct net_ref net_last_read;
+__thread struct net_ref net_last_read __attribute__((tls_model("initial-exec")));
 static __thread __attribute__((tls_model("initial-exec"))) bool net_busy;
 
 void net_init(bool follow)
 {
-#define REAL(name) real.name = (__typeof__(real.name))dlsym(RTLD_NEXT, #name)
+	void *f;
+#define REAL(name)                                                                                 \
+	if ((f = dlsym(RTLD_NEXT, #name)) && f != (void *)name)                                    \
+		real.name = (__typeof__(real.name))f;
 	REAL(accept);
 	REAL(accept4);
 	REAL(read);
@@ -123,6 +238,9 @@ static void follow_fd(int fd)
 	c->ref.id = atomic_fetch_add(&net_next_id, 1) + 1;
 	head_init(&c->reader);
 
+	/* Set before the connection can be found: a hook that sees it clear
+	 * skips the table. */
+	atomic_store_explicit(&net_did_accept, true, memory_order_relaxed);
 	pthread_mutex_lock(&net_lock);
 	struct net_conn *_Atomic *chunk = atomic_load(&net_table[fd >> NET_CHUNK_BITS]);
 	if (!chunk) {
@@ -143,7 +261,6 @@ static void follow_fd(int fd)
 	}
 	pthread_mutex_unlock(&net_lock);
 	free(c);
-	atomic_store_explicit(&net_did_accept, true, memory_order_relaxed);
 out:
 	errno = saved;
 }
@@ -234,32 +351,58 @@ static void note_accept(int fd)
 
 int accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
-	int rc = real.accept ? real.accept(fd, addr, len)
-			     : (int)syscall(SYS_accept, fd, addr, len);
+	int rc = real.accept(fd, addr, len);
 	note_accept(rc);
 	return rc;
 }
 
 int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
-	int rc = real.accept4 ? real.accept4(fd, addr, len, flags)
-			      : (int)syscall(SYS_accept4, fd, addr, len, flags);
+	int rc = real.accept4(fd, addr, len, flags);
 	note_accept(rc);
+	return rc;
+}
+
+/* Until the host accepts a connection, nothing is followed: one load. */
+static inline bool net_watching(void)
+{
+	return atomic_load_explicit(&net_did_accept, memory_order_relaxed);
+}
+
+static __attribute__((noinline)) ssize_t read_watched(int fd, void *buf, size_t n)
+{
+	ssize_t rc = real.read(fd, buf, n);
+	if (rc > 0 && conn_of(fd))
+		note_read(fd, buf, (size_t)rc);
 	return rc;
 }
 
 ssize_t read(int fd, void *buf, size_t n)
 {
-	ssize_t rc = real.read ? real.read(fd, buf, n) : syscall(SYS_read, fd, buf, n);
-	if (rc > 0 && conn_of(fd))
+	if (!net_watching())
+		return real.read(fd, buf, n);
+	return read_watched(fd, buf, n);
+}
+
+static __attribute__((noinline)) ssize_t recv_watched(int fd, void *buf, size_t n, int flags)
+{
+	ssize_t rc = real.recv(fd, buf, n, flags);
+	if (rc > 0 && conn_of(fd) && !(flags & MSG_PEEK))
 		note_read(fd, buf, (size_t)rc);
 	return rc;
 }
 
 ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
-	ssize_t rc = real.recv ? real.recv(fd, buf, n, flags)
-			       : syscall(SYS_recvfrom, fd, buf, n, flags, NULL, NULL);
+	if (!net_watching())
+		return real.recv(fd, buf, n, flags);
+	return recv_watched(fd, buf, n, flags);
+}
+
+static __attribute__((noinline)) ssize_t recvfrom_watched(int fd, void *buf, size_t n, int flags,
+							  struct sockaddr *addr, socklen_t *len)
+{
+	ssize_t rc = real.recvfrom(fd, buf, n, flags, addr, len);
 	if (rc > 0 && conn_of(fd) && !(flags & MSG_PEEK))
 		note_read(fd, buf, (size_t)rc);
 	return rc;
@@ -267,42 +410,75 @@ ssize_t recv(int fd, void *buf, size_t n, int flags)
 
 ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr, socklen_t *len)
 {
-	ssize_t rc = real.recvfrom ? real.recvfrom(fd, buf, n, flags, addr, len)
-				   : syscall(SYS_recvfrom, fd, buf, n, flags, addr, len);
-	if (rc > 0 && conn_of(fd) && !(flags & MSG_PEEK))
-		note_read(fd, buf, (size_t)rc);
-	return rc;
+	if (!net_watching())
+		return real.recvfrom(fd, buf, n, flags, addr, len);
+	return recvfrom_watched(fd, buf, n, flags, addr, len);
 }
 
-ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+static __attribute__((noinline)) ssize_t recvmsg_watched(int fd, struct msghdr *msg, int flags)
 {
-	ssize_t rc = real.recvmsg ? real.recvmsg(fd, msg, flags)
-				  : syscall(SYS_recvmsg, fd, msg, flags);
+	ssize_t rc = real.recvmsg(fd, msg, flags);
 	if (rc > 0 && conn_of(fd) && !(flags & MSG_PEEK))
 		note_read(fd, msg->msg_iovlen ? msg->msg_iov[0].iov_base : NULL,
 			  msg->msg_iovlen ? msg->msg_iov[0].iov_len : 0);
 	return rc;
 }
 
-ssize_t readv(int fd, const struct iovec *iov, int n)
+ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
-	ssize_t rc = real.readv ? real.readv(fd, iov, n) : syscall(SYS_readv, fd, iov, n);
+	if (!net_watching())
+		return real.recvmsg(fd, msg, flags);
+	return recvmsg_watched(fd, msg, flags);
+}
+
+static __attribute__((noinline)) ssize_t readv_watched(int fd, const struct iovec *iov, int n)
+{
+	ssize_t rc = real.readv(fd, iov, n);
 	if (rc > 0 && conn_of(fd))
 		note_read(fd, n > 0 ? iov[0].iov_base : NULL, n > 0 ? iov[0].iov_len : 0);
 	return rc;
 }
 
+ssize_t readv(int fd, const struct iovec *iov, int n)
+{
+	if (!net_watching())
+		return real.readv(fd, iov, n);
+	return readv_watched(fd, iov, n);
+}
+
+static __attribute__((noinline)) ssize_t write_watched(int fd, const void *buf, size_t n)
+{
+	ssize_t rc = real.write(fd, buf, n);
+	note_write1(fd, buf, rc);
+	return rc;
+}
+
 ssize_t write(int fd, const void *buf, size_t n)
 {
-	ssize_t rc = real.write ? real.write(fd, buf, n) : syscall(SYS_write, fd, buf, n);
+	if (!net_watching())
+		return real.write(fd, buf, n);
+	return write_watched(fd, buf, n);
+}
+
+static __attribute__((noinline)) ssize_t send_watched(int fd, const void *buf, size_t n, int flags)
+{
+	ssize_t rc = real.send(fd, buf, n, flags);
 	note_write1(fd, buf, rc);
 	return rc;
 }
 
 ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
-	ssize_t rc = real.send ? real.send(fd, buf, n, flags)
-			       : syscall(SYS_sendto, fd, buf, n, flags, NULL, 0);
+	if (!net_watching())
+		return real.send(fd, buf, n, flags);
+	return send_watched(fd, buf, n, flags);
+}
+
+static __attribute__((noinline)) ssize_t sendto_watched(int fd, const void *buf, size_t n,
+							int flags, const struct sockaddr *addr,
+							socklen_t len)
+{
+	ssize_t rc = real.sendto(fd, buf, n, flags, addr, len);
 	note_write1(fd, buf, rc);
 	return rc;
 }
@@ -310,27 +486,40 @@ ssize_t send(int fd, const void *buf, size_t n, int flags)
 ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr,
 	       socklen_t len)
 {
-	ssize_t rc = real.sendto ? real.sendto(fd, buf, n, flags, addr, len)
-				 : syscall(SYS_sendto, fd, buf, n, flags, addr, len);
-	note_write1(fd, buf, rc);
-	return rc;
+	if (!net_watching())
+		return real.sendto(fd, buf, n, flags, addr, len);
+	return sendto_watched(fd, buf, n, flags, addr, len);
 }
 
-ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+static __attribute__((noinline)) ssize_t sendmsg_watched(int fd, const struct msghdr *msg,
+							 int flags)
 {
-	ssize_t rc = real.sendmsg ? real.sendmsg(fd, msg, flags)
-				  : syscall(SYS_sendmsg, fd, msg, flags);
+	ssize_t rc = real.sendmsg(fd, msg, flags);
 	if (rc > 0 && conn_of(fd))
 		note_write(fd, msg->msg_iov, (int)msg->msg_iovlen, (size_t)rc);
 	return rc;
 }
 
-ssize_t writev(int fd, const struct iovec *iov, int n)
+ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-	ssize_t rc = real.writev ? real.writev(fd, iov, n) : syscall(SYS_writev, fd, iov, n);
+	if (!net_watching())
+		return real.sendmsg(fd, msg, flags);
+	return sendmsg_watched(fd, msg, flags);
+}
+
+static __attribute__((noinline)) ssize_t writev_watched(int fd, const struct iovec *iov, int n)
+{
+	ssize_t rc = real.writev(fd, iov, n);
 	if (rc > 0 && conn_of(fd))
 		note_write(fd, iov, n, (size_t)rc);
 	return rc;
+}
+
+ssize_t writev(int fd, const struct iovec *iov, int n)
+{
+	if (!net_watching())
+		return real.writev(fd, iov, n);
+	return writev_watched(fd, iov, n);
 }
 
 /* Forgotten before the real close: once closed, the number may be handed
@@ -338,7 +527,7 @@ ssize_t writev(int fd, const struct iovec *iov, int n)
 int close(int fd)
 {
 	unfollow_fd(fd);
-	return real.close ? real.close(fd) : (int)syscall(SYS_close, fd);
+	return real.close(fd);
 }
 
 int close_range(unsigned first, unsigned last, int flags)
@@ -364,34 +553,21 @@ int close_range(unsigned first, unsigned last, int flags)
 		pthread_mutex_unlock(&net_lock);
 		errno = saved;
 	}
-	return real.close_range ? real.close_range(first, last, flags)
-				: (int)syscall(SYS_close_range, first, last, flags);
+	return real.close_range(first, last, flags);
 }
 
 int dup2(int oldfd, int newfd)
 {
 	if (oldfd != newfd)
 		unfollow_fd(newfd);
-	if (real.dup2)
-		return real.dup2(oldfd, newfd);
-#ifdef SYS_dup2
-	return (int)syscall(SYS_dup2, oldfd, newfd);
-#else
-	return (int)syscall(SYS_dup3, oldfd, newfd, 0);
-#endif
+	return real.dup2(oldfd, newfd);
 }
 
 int dup3(int oldfd, int newfd, int flags)
 {
 	if (oldfd != newfd)
 		unfollow_fd(newfd);
-	return real.dup3 ? real.dup3(oldfd, newfd, flags)
-			 : (int)syscall(SYS_dup3, oldfd, newfd, flags);
-}
-
-struct net_ref net_thread_conn(void)
-{
-	return net_last_read;
+	return real.dup3(oldfd, newfd, flags);
 }
 
 void net_with_conn(struct net_ref ref, void (*fn)(struct net_conn *c, void *arg), void *arg)

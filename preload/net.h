@@ -28,8 +28,13 @@ struct net_conn {
  * calls.  Called from the preload's constructor. */
 void net_init(bool follow);
 
+extern __thread struct net_ref net_last_read __attribute__((tls_model("initial-exec")));
+
 /* The connection this thread last read a request from; id 0 when none. */
-struct net_ref net_thread_conn(void);
+static inline struct net_ref net_thread_conn(void)
+{
+	return net_last_read;
+}
 
 /* Runs fn on the connection ref names, if it is still followed, under the
  * connections' lock. */

@@ -22,7 +22,7 @@ struct table_entry {
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct table_entry *table_head;
 static size_t table_bytes;
-static atomic_size_t table_count;
+atomic_size_t table_count;
 static atomic_uint_fast64_t table_seq;
 
 /* The calling thread's last put.  The preload is always in the initial set
@@ -129,11 +129,6 @@ void table_drop(const void *handle)
 	if (e)
 		table_remove_locked(e);
 	pthread_mutex_unlock(&table_lock);
-}
-
-bool table_maybe_nonempty(void)
-{
-	return atomic_load_explicit(&table_count, memory_order_relaxed) != 0;
 }
 
 int table_read(const void *handle, int (*fn)(const struct table_view *v, void *arg), void *arg)

@@ -3,6 +3,7 @@
 #ifndef AUTHTAP_TABLE_H
 #define AUTHTAP_TABLE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -34,9 +35,14 @@ uint64_t table_put(struct table_entry *e);
 
 void table_drop(const void *handle);
 
+extern atomic_size_t table_count;
+
 /* Cheap check for the common path: false when the table surely holds
  * nothing (no lock taken). */
-bool table_maybe_nonempty(void);
+static inline bool table_maybe_nonempty(void)
+{
+	return atomic_load_explicit(&table_count, memory_order_relaxed) != 0;
+}
 
 /* A read-only view of one entry, valid only inside a table_read callback. */
 struct table_view {

@@ -106,8 +106,8 @@ static const char *own(struct changes *cs, char *s)
 	return cs->owned[cs->nowned++] = s;
 }
 
-static void change_add(struct changes *cs, const char *scheme, const char *param,
-		       const char *up, const char *down)
+static void change_add(struct changes *cs, const char *scheme, const char *param, const char *up,
+		       const char *down)
 {
 	if (cs->n == cs->cap) {
 		size_t cap = cs->cap ? cs->cap * 2 : 8;
@@ -239,8 +239,8 @@ static void emit_unpaired(struct expect *e, const char *why)
 	};
 	struct verdict_header *hs = calloc(e->n + 1, sizeof(*hs));
 	for (size_t i = 0; hs && i < e->n; i++)
-		hs[i] = (struct verdict_header){e->name[i], e->value[i], NULL, VERDICT_UNPAIRED, 0,
-						NULL};
+		hs[i] = (struct verdict_header){e->name[i],       e->value[i], NULL,
+						VERDICT_UNPAIRED, 0,           NULL};
 	v.nheaders = hs ? e->n : 0;
 	v.headers = hs;
 	log_verdict(&v);
@@ -353,10 +353,9 @@ static void unpair_on_new_transfer(struct net_conn *c, void *arg)
 	}
 }
 
-void verdict_transfer_start(struct net_ref conn)
+void verdict_unpair_waiting(struct net_ref conn)
 {
-	if (conn.id)
-		net_with_conn(conn, unpair_on_new_transfer, NULL);
+	net_with_conn(conn, unpair_on_new_transfer, NULL);
 }
 
 struct handover {

@@ -54,9 +54,19 @@ struct verdict_summary {
 
 const char *verdict_name(enum verdict_kind k);
 
-/* A transfer starts for the client connection conn: a challenge still
- * waiting there will not be answered by this transfer's head. */
-void verdict_transfer_start(struct net_ref conn);
+/* A challenge still waiting on conn will not be answered by the head of
+ * the transfer that starts now. */
+void verdict_unpair_waiting(struct net_ref conn);
+
+/* A transfer starts on this thread, for the client connection it last read
+ * a request from, which it returns (id 0 when none). */
+static inline struct net_ref verdict_transfer_start(void)
+{
+	struct net_ref conn = net_thread_conn();
+	if (conn.id)
+		verdict_unpair_waiting(conn);
+	return conn;
+}
 
 /* The transfer's final response r was recorded: the next head written to
  * conn answers it. */

@@ -430,3 +430,29 @@ Test(config, free)
 	config_free(&cfg);
 	cr_expect_null(cfg.path);
 }
+
+/* The hot path's table must agree with config_status_wanted for every
+ * status a response can have, and send everything else (no response,
+ * codes out of range) down the full path. */
+Test(config, status_skipped_agrees_with_wanted)
+{
+	static const struct env dflt[] = {{NULL, NULL}};
+	static const struct env list[] = {{AUTHTAP_ENV_STATUS, "200, 418"}, {NULL, NULL}};
+	static const struct env any[] = {{AUTHTAP_ENV_STATUS, "any"}, {NULL, NULL}};
+	static const struct env off[] = {{AUTHTAP_ENV_DISABLE, "1"}, {NULL, NULL}};
+	const struct env *envs[] = {dflt, list, any, off};
+	struct config cfg;
+
+	for (size_t i = 0; i < sizeof(envs) / sizeof(envs[0]); i++) {
+		parse(&cfg, envs[i]);
+		for (long s = -2; s <= 1000; s++) {
+			bool want = s >= 1 && s <= CONFIG_STATUS_MAX && !cfg.disabled &&
+				    !config_status_wanted(&cfg, s);
+			cr_expect_eq(config_status_skipped(&cfg, s), want,
+				     "env %zu: config_status_skipped(%ld)", i, s);
+		}
+		cr_expect(!config_status_skipped(&cfg, 0x7fffffffL));
+		cr_expect(!config_status_skipped(&cfg, -0x7fffffffL));
+		config_free(&cfg);
+	}
+}
