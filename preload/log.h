@@ -43,6 +43,11 @@ void log_summary(const struct verdict_summary *s);
 /* One "authtap: " line on stderr that cannot raise SIGPIPE or block. */
 void log_warn(const char *msg);
 
+/* The program is closing (or replacing) descriptors first..last: the
+ * libc hooks say so before and after the real call, and the log checks
+ * that its descriptor is still its file before the next record. */
+void log_fds_closing(unsigned first, unsigned last);
+
 /* pthread_atfork handlers: the sink's lock is never inherited held, and a
  * "%p" log gets reopened for the child. */
 void log_atfork_prepare(void);

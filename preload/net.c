@@ -20,6 +20,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "preload.h"
 #include "verdict.h"
 
@@ -39,6 +40,7 @@ AUTHTAP_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags);
 AUTHTAP_EXPORT ssize_t writev(int fd, const struct iovec *iov, int n);
 AUTHTAP_EXPORT int close(int fd);
 AUTHTAP_EXPORT int close_range(unsigned first, unsigned last, int flags);
+AUTHTAP_EXPORT void closefrom(int lowfd);
 AUTHTAP_EXPORT int dup2(int oldfd, int newfd);
 AUTHTAP_EXPORT int dup3(int oldfd, int newfd, int flags);
 
@@ -134,6 +136,11 @@ static __attribute__((noinline, cold)) int raw_close_range(unsigned first, unsig
 	return (int)syscall(SYS_close_range, first, last, flags);
 }
 
+static __attribute__((noinline, cold)) void raw_closefrom(int lowfd)
+{
+	syscall(SYS_close_range, lowfd < 0 ? 0 : lowfd, ~0u, 0);
+}
+
 static __attribute__((noinline, cold)) int raw_dup2(int oldfd, int newfd)
 {
 #ifdef SYS_dup2
@@ -163,6 +170,7 @@ static struct {
 	ssize_t (*writev)(int, const struct iovec *, int);
 	int (*close)(int);
 	int (*close_range)(unsigned, unsigned, int);
+	void (*closefrom)(int);
 	int (*dup2)(int, int);
 	int (*dup3)(int, int, int);
 } real = {
@@ -180,6 +188,7 @@ static struct {
 	.writev = raw_writev,
 	.close = raw_close,
 	.close_range = raw_close_range,
+	.closefrom = raw_closefrom,
 	.dup2 = raw_dup2,
 	.dup3 = raw_dup3,
 };
@@ -209,6 +218,7 @@ void net_init(bool follow)
 	REAL(writev);
 	REAL(close);
 	REAL(close_range);
+	REAL(closefrom);
 	REAL(dup2);
 	REAL(dup3);
 #undef REAL
@@ -523,11 +533,37 @@ ssize_t writev(int fd, const struct iovec *iov, int n)
 }
 
 /* Forgotten before the real close: once closed, the number may be handed
- * to a new connection on another thread at once. */
+ * to a new connection on another thread at once.  The log hears of a close
+ * before and after it (log_fds_closing). */
 int close(int fd)
 {
 	unfollow_fd(fd);
-	return real.close(fd);
+	if (fd < 0)
+		return real.close(fd);
+	log_fds_closing((unsigned)fd, (unsigned)fd);
+	int rc = real.close(fd);
+	log_fds_closing((unsigned)fd, (unsigned)fd);
+	return rc;
+}
+
+static void unfollow_range(unsigned first, unsigned last)
+{
+	if (!atomic_load_explicit(&net_did_accept, memory_order_relaxed))
+		return;
+	int saved = errno;
+	pthread_mutex_lock(&net_lock);
+	for (unsigned top = first >> NET_CHUNK_BITS; top < NET_TOP && top <= (last >> NET_CHUNK_BITS);
+	     top++) {
+		if (!atomic_load(&net_table[top]))
+			continue;
+		for (unsigned i = 0; i < NET_CHUNK; i++) {
+			unsigned fd = (top << NET_CHUNK_BITS) | i;
+			if (fd >= first && fd <= last)
+				unfollow_fd_locked((int)fd);
+		}
+	}
+	pthread_mutex_unlock(&net_lock);
+	errno = saved;
 }
 
 int close_range(unsigned first, unsigned last, int flags)
@@ -537,37 +573,47 @@ int close_range(unsigned first, unsigned last, int flags)
 #else
 	bool closes = true;
 #endif
-	if (closes && atomic_load_explicit(&net_did_accept, memory_order_relaxed)) {
-		int saved = errno;
-		pthread_mutex_lock(&net_lock);
-		for (unsigned top = first >> NET_CHUNK_BITS;
-		     top < NET_TOP && top <= (last >> NET_CHUNK_BITS); top++) {
-			if (!atomic_load(&net_table[top]))
-				continue;
-			for (unsigned i = 0; i < NET_CHUNK; i++) {
-				unsigned fd = (top << NET_CHUNK_BITS) | i;
-				if (fd >= first && fd <= last)
-					unfollow_fd_locked((int)fd);
-			}
-		}
-		pthread_mutex_unlock(&net_lock);
-		errno = saved;
-	}
-	return real.close_range(first, last, flags);
+	if (!closes)
+		return real.close_range(first, last, flags);
+	unfollow_range(first, last);
+	log_fds_closing(first, last);
+	int rc = real.close_range(first, last, flags);
+	log_fds_closing(first, last);
+	return rc;
+}
+
+/* glibc's closefrom closes through an internal call, which close_range
+ * above would not see. */
+void closefrom(int lowfd)
+{
+	unsigned first = lowfd < 0 ? 0 : (unsigned)lowfd;
+
+	unfollow_range(first, ~0u);
+	log_fds_closing(first, ~0u);
+	real.closefrom(lowfd);
+	log_fds_closing(first, ~0u);
 }
 
 int dup2(int oldfd, int newfd)
 {
-	if (oldfd != newfd)
-		unfollow_fd(newfd);
-	return real.dup2(oldfd, newfd);
+	if (oldfd == newfd || newfd < 0)
+		return real.dup2(oldfd, newfd);
+	unfollow_fd(newfd);
+	log_fds_closing((unsigned)newfd, (unsigned)newfd);
+	int rc = real.dup2(oldfd, newfd);
+	log_fds_closing((unsigned)newfd, (unsigned)newfd);
+	return rc;
 }
 
 int dup3(int oldfd, int newfd, int flags)
 {
-	if (oldfd != newfd)
-		unfollow_fd(newfd);
-	return real.dup3(oldfd, newfd, flags);
+	if (oldfd == newfd || newfd < 0)
+		return real.dup3(oldfd, newfd, flags);
+	unfollow_fd(newfd);
+	log_fds_closing((unsigned)newfd, (unsigned)newfd);
+	int rc = real.dup3(oldfd, newfd, flags);
+	log_fds_closing((unsigned)newfd, (unsigned)newfd);
+	return rc;
 }
 
 void net_with_conn(struct net_ref ref, void (*fn)(struct net_conn *c, void *arg), void *arg)

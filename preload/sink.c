@@ -36,6 +36,18 @@ struct sink {
 
 static const struct config *log_cfg;
 static struct sink log_sink = {.fd = -1};
+
+/* A log file's descriptor is checked (fstat: is it still the file it was
+ * opened as?) before the first record after the program closed or
+ * replaced that number through libc, which the hooks report, and at least
+ * every LOG_CHECK_MS otherwise, for closes that bypass libc (a raw
+ * system call).  A check per record would cost as much again as the
+ * record's write.  stderr is checked before every record: libc itself
+ * replaces it (daemon, freopen) without passing through the hooks. */
+#define LOG_CHECK_MS 100
+static atomic_int log_guard_fd = -1; /* the number to watch; -1: none */
+static atomic_bool log_suspect;
+static atomic_llong log_checked_ms; /* when the last check passed */
 static atomic_bool log_live;
 /* After fork, a "%p" log is opened anew for the child, at its first
  * record. */
@@ -182,8 +194,20 @@ static bool open_file_sink(const char *pattern)
 		return false;
 	}
 	free(path);
+	/* Never on 0, 1 or 2 (a program started with them closed): daemon()
+	 * replaces those without passing through the hooks. */
+	if (fd <= STDERR_FILENO) {
+		int high = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+		if (high >= 0) {
+			close(fd);
+			fd = high;
+		}
+	}
 	sink_describe(&log_sink, fd);
 	log_sink.check_stderr = false;
+	atomic_store(&log_suspect, false);
+	atomic_store(&log_checked_ms, 0);
+	atomic_store(&log_guard_fd, fd);
 	return true;
 }
 
@@ -304,14 +328,41 @@ static bool begin(struct log_meta *m)
 	return true;
 }
 
+void log_fds_closing(unsigned first, unsigned last)
+{
+	int fd = atomic_load_explicit(&log_guard_fd, memory_order_relaxed);
+
+	if (fd >= 0 && (unsigned)fd >= first && (unsigned)fd <= last)
+		atomic_store(&log_suspect, true);
+}
+
+/* Whether the sink's descriptor is surely still what it was opened as. */
+static bool sink_still_ours(const struct timespec *now)
+{
+	if (log_sink.check_stderr)
+		return sink_identity(log_sink.fd, log_sink.dev, log_sink.ino) &&
+		       (log_sink.fd == STDERR_FILENO ||
+			sink_identity(STDERR_FILENO, log_sink.dev, log_sink.ino));
+
+	long long ms = (long long)now->tv_sec * 1000 + now->tv_nsec / 1000000;
+	long long last = atomic_load_explicit(&log_checked_ms, memory_order_relaxed);
+	bool due = ms - last >= LOG_CHECK_MS || ms < last;
+	bool suspect = atomic_load_explicit(&log_suspect, memory_order_relaxed) &&
+		       atomic_exchange(&log_suspect, false);
+	if (!suspect && !due)
+		return true;
+	if (!sink_identity(log_sink.fd, log_sink.dev, log_sink.ino))
+		return false;
+	atomic_store_explicit(&log_checked_ms, ms, memory_order_relaxed);
+	return true;
+}
+
 /* One write(2) of a finished record, to the sink it was opened as. */
-static void emit(const struct buf *b)
+static void emit(const struct buf *b, const struct log_meta *m)
 {
 	if (b->failed)
 		return;
-	if (!sink_identity(log_sink.fd, log_sink.dev, log_sink.ino) ||
-	    (log_sink.check_stderr && log_sink.fd != STDERR_FILENO &&
-	     !sink_identity(STDERR_FILENO, log_sink.dev, log_sink.ino))) {
+	if (!sink_still_ours(&m->ts)) {
 		give_up("the log is no longer the file it was opened as; logging is off");
 		return;
 	}
@@ -358,7 +409,7 @@ void log_record(const struct record *r)
 			format(&b, &bare, &m);
 		}
 	}
-	emit(&b);
+	emit(&b, &m);
 out:
 	buf_free(&b);
 	errno = saved;
@@ -375,7 +426,7 @@ void log_verdict(const struct verdict *v)
 			log_format_verdict_text(&b, v, &m);
 		else
 			log_format_verdict_json(&b, v, &m);
-		emit(&b);
+		emit(&b, &m);
 	}
 	buf_free(&b);
 	errno = saved;
@@ -392,7 +443,7 @@ void log_summary(const struct verdict_summary *s)
 			log_format_summary_text(&b, s, &m);
 		else
 			log_format_summary_json(&b, s, &m);
-		emit(&b);
+		emit(&b, &m);
 	}
 	buf_free(&b);
 	errno = saved;

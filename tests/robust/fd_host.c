@@ -17,7 +17,11 @@
  *   transfer 1 result=0 status=401
  *
  * Whatever the new descriptor received goes to the file FD_HOST_SAVE names,
- * for the test to look at. */
+ * for the test to look at.  FD_HOST_CLOSE says how the descriptors go:
+ * "loop" (close on each, the default), "range" (close_range), "from"
+ * (closefrom, which closes inside glibc) or "raw" (the close_range system
+ * call, past libc and its hooks, then a 300 ms pause before the second
+ * transfer). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -25,6 +29,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -137,6 +143,31 @@ static int save_received(struct target *t, const char *save)
 	return fclose(out);
 }
 
+/* Closes every descriptor >= 3, the way how says. */
+static int close_all(const char *how)
+{
+	if (!how || strcmp(how, "loop") == 0) {
+		for (int fd = 3; fd < 1024; fd++)
+			close(fd);
+		return 0;
+	}
+	if (strcmp(how, "range") == 0)
+		return close_range(3, ~0u, 0);
+	if (strcmp(how, "from") == 0) {
+		closefrom(3);
+		return 0;
+	}
+	if (strcmp(how, "raw") == 0) {
+		struct timespec pause = {0, 300 * 1000 * 1000};
+		if (syscall(SYS_close_range, 3, ~0u, 0) != 0)
+			return -1;
+		nanosleep(&pause, NULL);
+		return 0;
+	}
+	errno = EINVAL;
+	return -1;
+}
+
 int main(int argc, char **argv)
 {
 	int file_mode = argc == 5 && strcmp(argv[1], "file") == 0;
@@ -159,8 +190,10 @@ int main(int argc, char **argv)
 		int at = fd_of(argv[2]);
 		if (at < 0)
 			at = 3;
-		for (int fd = 3; fd < 1024; fd++)
-			close(fd);
+		if (close_all(getenv("FD_HOST_CLOSE")) != 0) {
+			printf("cannot close the descriptors: %s\n", strerror(errno));
+			return 1;
+		}
 		if (open_target(kind, at, &t) != 0) {
 			printf("cannot reuse fd %d: %s\n", at, strerror(errno));
 			return 1;
