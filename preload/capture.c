@@ -13,12 +13,29 @@
 /* The challenge headers, in the order they are recorded. */
 static const char *const challenge_names[] = {"WWW-Authenticate", "Proxy-Authenticate"};
 
+/* A response's challenge headers: most have one or two, which fit in
+ * local; more go to the heap. */
 struct response_headers {
 	struct record_header *h;
 	size_t n, cap;
 	bool truncated;
 	bool failed;
+	struct record_header local[4];
 };
+
+static void headers_init(struct response_headers *rh)
+{
+	rh->h = rh->local;
+	rh->n = 0;
+	rh->cap = sizeof(rh->local) / sizeof(rh->local[0]);
+	rh->truncated = rh->failed = false;
+}
+
+static void headers_free(struct response_headers *rh)
+{
+	if (rh->h != rh->local)
+		free(rh->h);
+}
 
 static void headers_add(struct response_headers *rh, const struct curl_header *ch)
 {
@@ -27,12 +44,15 @@ static void headers_add(struct response_headers *rh, const struct curl_header *c
 		return;
 	}
 	if (rh->n == rh->cap) {
-		size_t cap = rh->cap ? rh->cap * 2 : 4;
-		struct record_header *p = realloc(rh->h, cap * sizeof(*p));
+		size_t cap = rh->cap * 2;
+		struct record_header *p = rh->h == rh->local ? malloc(cap * sizeof(*p))
+							       : realloc(rh->h, cap * sizeof(*p));
 		if (!p) {
 			rh->failed = true;
 			return;
 		}
+		if (rh->h == rh->local)
+			memcpy(p, rh->local, sizeof(rh->local));
 		rh->h = p;
 		rh->cap = cap;
 	}
@@ -55,7 +75,8 @@ static void collect(const struct curl_lib *lib, CURL *h, unsigned origin, int re
 		    CURLHE_OK)
 			continue;
 		size_t amount = ch->amount;
-		for (size_t i = 0; i < amount && !rh->failed; i++)
+		headers_add(rh, ch);
+		for (size_t i = 1; i < amount && !rh->failed; i++)
 			if (lib->real_curl_easy_header(h, challenge_names[k], i, origin, request,
 						       &ch) == CURLHE_OK)
 				headers_add(rh, ch);
@@ -144,14 +165,18 @@ void capture_chain(const struct config *cfg, const struct curl_lib *lib, CURL *h
 		return;
 	}
 
-	char *method = NULL, *url = NULL, *redacted = NULL;
+	char *method = NULL, *url = NULL, *redacted = NULL, *url_heap = NULL;
+	char url_small[512];
 	lib->real_curl_easy_getinfo(h, CURLINFO_EFFECTIVE_METHOD, &method);
 	lib->real_curl_easy_getinfo(h, CURLINFO_EFFECTIVE_URL, &url);
 	if (url) {
-		size_t n = url_redact(url, NULL, 0, cfg->url_full);
-		redacted = malloc(n + 1);
-		if (redacted)
-			url_redact(url, redacted, n + 1, cfg->url_full);
+		size_t n = url_redact(url, url_small, sizeof(url_small), cfg->url_full);
+		if (n < sizeof(url_small)) {
+			redacted = url_small;
+		} else if ((url_heap = malloc(n + 1))) {
+			url_redact(url, url_heap, n + 1, cfg->url_full);
+			redacted = url_heap;
+		}
 	}
 	struct record_transfer t = {
 		.handle = h,
@@ -172,7 +197,8 @@ void capture_chain(const struct config *cfg, const struct curl_lib *lib, CURL *h
 
 	bool final_recorded = false;
 	for (int req = 0; req <= last; req++) {
-		struct response_headers rh = {0};
+		struct response_headers rh;
+		headers_init(&rh);
 		struct record r = {
 			.transfer = &t,
 			.final = req == last,
@@ -200,9 +226,9 @@ void capture_chain(const struct config *cfg, const struct curl_lib *lib, CURL *h
 				final_recorded = true;
 			}
 		}
-		free(rh.h);
+		headers_free(&rh);
 	}
 	if (!final_recorded)
 		table_drop(h);
-	free(redacted);
+	free(url_heap);
 }

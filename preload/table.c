@@ -96,14 +96,23 @@ uint64_t table_put(struct table_entry *e)
 	e->view.seq = atomic_fetch_add_explicit(&table_seq, 1, memory_order_relaxed) + 1;
 	pthread_mutex_lock(&table_lock);
 	HASH_FIND_PTR(table_head, &e->handle, old);
-	if (old)
-		table_remove_locked(old);
-	/* uthash keeps insertion order, so the head is the oldest entry. */
-	while (table_head && (HASH_COUNT(table_head) >= TABLE_MAX_ENTRIES ||
-			      table_bytes + e->bytes_total > TABLE_MAX_TOTAL_BYTES))
-		table_remove_locked(table_head);
+	/* Room for e, counting old as gone already.  uthash keeps insertion
+	 * order, so the head is the oldest entry. */
+	for (;;) {
+		size_t count = HASH_COUNT(table_head) - (old != NULL);
+		size_t bytes = table_bytes - (old ? old->bytes_total : 0);
+		struct table_entry *oldest = old && table_head == old ? old->hh.next : table_head;
+		if (!oldest ||
+		    (count < TABLE_MAX_ENTRIES && bytes + e->bytes_total <= TABLE_MAX_TOTAL_BYTES))
+			break;
+		table_remove_locked(oldest);
+	}
+	/* e goes in before old goes out: uthash frees its buckets when the
+	 * last entry leaves, and a handle's next transfer would rebuild them. */
 	table_oom = false;
 	HASH_ADD_PTR(table_head, handle, e);
+	if (old)
+		table_remove_locked(old);
 	uint64_t seq = e->view.seq;
 	if (table_oom) {
 		free(e);
