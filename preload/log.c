@@ -234,7 +234,7 @@ static void json_name(struct buf *b, struct challenge_view name, bool latin1)
 	char *lower = name.len < sizeof(small) ? small : (heap = malloc(name.len));
 
 	if (!lower) {
-		b->failed = true;
+		buf_fail(b);
 		return;
 	}
 	for (size_t i = 0; i < name.len; i++) {
@@ -254,7 +254,7 @@ static void json_param_value(struct buf *b, const struct challenge_param *p, boo
 	const char *v = param_value(p, small, sizeof(small), &heap, &len);
 
 	if (!v) {
-		b->failed = true;
+		buf_fail(b);
 		return;
 	}
 	size_t n = cut_len((const unsigned char *)v, len, cap, latin1);
@@ -286,7 +286,7 @@ static void json_params(struct buf *b, const struct challenge *ch, bool latin1, 
 	size_t *table = calloc(slots, sizeof(*table));
 	bool *dup = calloc(n, sizeof(*dup));
 	if (!all || !table || !dup) {
-		b->failed = true;
+		buf_fail(b);
 		goto out;
 	}
 	pos = 0;
