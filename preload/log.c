@@ -395,6 +395,26 @@ static void json_ts(struct buf *b, const struct timespec *ts)
 	long long month = mp < 10 ? mp + 3 : mp - 9;
 	long long year = yoe + era * 400 + (month <= 2);
 
+	long ms = ts->tv_nsec / 1000000;
+	char *o;
+
+	if (year >= 0 && year <= 9999 && ms >= 0 && ms <= 999 && (o = buf_room(b, 26))) {
+		/* "2026-11-26T12:34:56.789Z", with its quotes, in fixed places;
+		 * other years and a tv_nsec out of range (which clock_gettime
+		 * never gives) are written field by field below. */
+		memcpy(o, "\"YYyy-MM-DDThh:mm:ss.0msZ\"", 26);
+		memcpy(o + 1, buf_dec2 + 2 * (year / 100), 2);
+		memcpy(o + 3, buf_dec2 + 2 * (year % 100), 2);
+		memcpy(o + 6, buf_dec2 + 2 * month, 2);
+		memcpy(o + 9, buf_dec2 + 2 * day, 2);
+		memcpy(o + 12, buf_dec2 + 2 * (rem / 3600), 2);
+		memcpy(o + 15, buf_dec2 + 2 * (rem / 60 % 60), 2);
+		memcpy(o + 18, buf_dec2 + 2 * (rem % 60), 2);
+		o[21] = (char)('0' + ms / 100);
+		memcpy(o + 22, buf_dec2 + 2 * (ms % 100), 2);
+		buf_commit(b, 26);
+		return;
+	}
 	buf_putc(b, '"');
 	buf_putint(b, year, 4);
 	buf_putc(b, '-');
