@@ -36,12 +36,30 @@ static const char *const text_params[] = {
 	"realm", "scope", "error", "error_description", "resource_metadata",
 };
 
-/* Strict UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF. */
+/* Eight bytes of s as one word, for the ASCII fast paths below. */
+static inline uint64_t load8(const unsigned char *s)
+{
+	uint64_t w;
+
+	memcpy(&w, s, sizeof(w));
+	return w;
+}
+
+#define LOG_ONES 0x0101010101010101ull
+#define LOG_HIGHS 0x8080808080808080ull
+
+/* Strict UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF.
+ * Header values are nearly always ASCII, which is skipped eight bytes at a
+ * time. */
 static bool utf8_valid(const unsigned char *s, size_t len)
 {
 	size_t i = 0;
 
 	while (i < len) {
+		if (len - i >= 8 && !(load8(s + i) & LOG_HIGHS)) {
+			i += 8;
+			continue;
+		}
 		unsigned c = s[i];
 		size_t n;
 		unsigned min, cp;
@@ -84,42 +102,108 @@ static size_t cut_len(const unsigned char *s, size_t len, size_t cap, bool latin
 	return n;
 }
 
+/* What a byte needs inside a JSON string: JSON_ESC for the quote, the
+ * backslash and C0 controls, JSON_HIGH for bytes >= 0x80 (re-encoded when
+ * the value is latin1, copied as they are when it is UTF-8). */
+enum { JSON_ESC = 1, JSON_HIGH = 2 };
+
+static const unsigned char json_class[256] = {
+	[0x00 ... 0x1f] = JSON_ESC,
+	['"'] = JSON_ESC,
+	['\\'] = JSON_ESC,
+	[0x80 ... 0xff] = JSON_HIGH,
+};
+
+/* Which of the eight bytes of w need more than copying: a C0 control, '"'
+ * or '\\', or with high set a byte >= 0x80; the high bit of each such byte
+ * is set.  Each test can misfire only above a byte that really matches, so
+ * the lowest bit set is always right. */
+static inline uint64_t json_word_special(uint64_t w, uint64_t high)
+{
+	uint64_t q = w ^ (LOG_ONES * '"'), bs = w ^ (LOG_ONES * '\\');
+	uint64_t hit = ((w - LOG_ONES * 0x20) | (q - LOG_ONES) | (bs - LOG_ONES)) & ~w;
+
+	return (hit & LOG_HIGHS) | (w & high);
+}
+
+/* How many bytes from s on are copied as they are, found a word at a time
+ * where the first set bit of a mask is the first byte in memory.  The last
+ * few bytes of a string of eight or more are looked at in the word that
+ * ends it, less the bytes already known to be plain (which cannot set a
+ * false bit above them). */
+static size_t json_plain_run(const unsigned char *s, size_t len, unsigned mask)
+{
+	size_t i = 0;
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t high = (mask & JSON_HIGH) ? LOG_HIGHS : 0;
+
+	for (; len - i >= 8; i += 8) {
+		uint64_t m = json_word_special(load8(s + i), high);
+		if (m)
+			return i + (size_t)__builtin_ctzll(m) / 8;
+	}
+	if (i == len)
+		return len;
+	if (len >= 8) {
+		size_t known = 8 - (len - i);
+		uint64_t m = json_word_special(load8(s + len - 8), high) >> (8 * known);
+		return m ? i + (size_t)__builtin_ctzll(m) / 8 : len;
+	}
+#endif
+	while (i < len && !(json_class[s[i]] & mask))
+		i++;
+	return i;
+}
+
 /* A JSON string.  latin1: every byte is one code point (U+0000..U+00FF),
- * the documented encoding of values that are not UTF-8. */
+ * the documented encoding of values that are not UTF-8.  Room for the
+ * string as it is is made once; runs that need no escaping are copied
+ * whole, and only an escape asks for more room. */
 static void json_str(struct buf *b, const char *p, size_t len, bool latin1)
 {
 	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)p;
+	unsigned mask = latin1 ? JSON_ESC | JSON_HIGH : JSON_ESC;
+	size_t i = 0;
+	char *o = buf_room(b, len + 2);
 
-	buf_putc(b, '"');
-	size_t run = 0;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)p[i];
-		char esc[6];
-		size_t n = 0;
-
-		if (c == '"' || c == '\\') {
-			esc[0] = '\\', esc[1] = (char)c, n = 2;
-		} else if (c < 0x20) {
-			esc[0] = '\\';
-			switch (c) {
-			case '\n': esc[1] = 'n', n = 2; break;
-			case '\r': esc[1] = 'r', n = 2; break;
-			case '\t': esc[1] = 't', n = 2; break;
-			default:
-				memcpy(esc, "\\u00", 4);
-				esc[4] = hex[c >> 4], esc[5] = hex[c & 15], n = 6;
-			}
-		} else if (c >= 0x80 && latin1) {
-			esc[0] = (char)(0xc0 | (c >> 6)), esc[1] = (char)(0x80 | (c & 0x3f)), n = 2;
-		} else {
-			continue;
+	if (!o)
+		return;
+	*o++ = '"';
+	for (;;) {
+		size_t run = json_plain_run(s + i, len - i, mask);
+		if (run) {
+			memcpy(o, s + i, run);
+			o += run;
+			i += run;
 		}
-		buf_put(b, p + run, i - run);
-		buf_put(b, esc, n);
-		run = i + 1;
+		if (i == len)
+			break;
+
+		/* Six bytes for this one, the rest as it is, the closing quote. */
+		unsigned char c = s[i++];
+		buf_commit(b, (size_t)(o - (b->p + b->len)));
+		o = buf_room(b, 6 + (len - i) + 1);
+		if (!o)
+			return;
+		if (c >= 0x80) {
+			o[0] = (char)(0xc0 | (c >> 6)), o[1] = (char)(0x80 | (c & 0x3f));
+			o += 2;
+		} else if (c == '"' || c == '\\') {
+			o[0] = '\\', o[1] = (char)c;
+			o += 2;
+		} else if (c == '\n' || c == '\r' || c == '\t') {
+			o[0] = '\\', o[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+			o += 2;
+		} else {
+			memcpy(o, "\\u00", 4);
+			o[4] = hex[c >> 4], o[5] = hex[c & 15];
+			o += 6;
+		}
 	}
-	buf_put(b, p + run, len - run);
-	buf_putc(b, '"');
+	*o++ = '"';
+	buf_commit(b, (size_t)(o - (b->p + b->len)));
 }
 
 /* A byte string for a terminal: printable ASCII and valid UTF-8 as they are,
@@ -436,13 +520,14 @@ static void json_ts(struct buf *b, const struct timespec *ts)
  * is not UTF-8, as for header values. */
 static void json_opt_str(struct buf *b, const char *key, const char *s)
 {
-	bool latin1 = s && !utf8_valid((const unsigned char *)s, strlen(s));
+	size_t len = s ? strlen(s) : 0;
+	bool latin1 = s && !utf8_valid((const unsigned char *)s, len);
 
 	buf_puts(b, ",\"");
 	buf_puts(b, key);
 	buf_puts(b, "\":");
 	if (s)
-		json_str(b, s, strlen(s), latin1);
+		json_str(b, s, len, latin1);
 	else
 		buf_puts(b, "null");
 	if (latin1)
