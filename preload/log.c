@@ -265,11 +265,12 @@ static void text_value(struct buf *b, const char *v, size_t len)
 	buf_putc(b, '"');
 }
 
-/* Undoes quoting into a scratch buffer; NULL when memory is short. */
+/* Undoes quoting into a scratch buffer; NULL when memory is short.  A
+ * quoted value without a backslash is its own unquoted form. */
 static const char *param_value(const struct challenge_param *p, char *small, size_t small_size,
 			       char **heap, size_t *len)
 {
-	if (!p->quoted) {
+	if (!p->quoted || !memchr(p->value.p, '\\', p->value.len)) {
 		*len = p->value.len;
 		return p->value.p;
 	}
@@ -311,8 +312,28 @@ static uint32_t name_hash(struct challenge_view v)
 	return h;
 }
 
+/* A param name, lower-cased.  Names are tokens, which JSON never escapes,
+ * so they go straight to the buffer; anything else takes the long way. */
 static void json_name(struct buf *b, struct challenge_view name, bool latin1)
 {
+	char *o = buf_room(b, name.len + 2);
+	unsigned bad = 0;
+
+	if (!o)
+		return;
+	o[0] = '"';
+	for (size_t i = 0; i < name.len; i++) {
+		unsigned char c = (unsigned char)name.p[i];
+		c = (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 'a' - 'A') : c;
+		bad |= json_class[c];
+		o[i + 1] = (char)c;
+	}
+	o[name.len + 1] = '"';
+	if (!bad) {
+		buf_commit(b, name.len + 2);
+		return;
+	}
+
 	char small[64];
 	char *heap = NULL;
 	char *lower = name.len < sizeof(small) ? small : (heap = malloc(name.len));
@@ -321,10 +342,7 @@ static void json_name(struct buf *b, struct challenge_view name, bool latin1)
 		buf_fail(b);
 		return;
 	}
-	for (size_t i = 0; i < name.len; i++) {
-		char c = name.p[i];
-		lower[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 'a' - 'A') : c;
-	}
+	memcpy(lower, o + 1, name.len);
 	json_str(b, lower, name.len, latin1);
 	free(heap);
 }
@@ -348,44 +366,11 @@ static void json_param_value(struct buf *b, const struct challenge_param *p, boo
 	free(heap);
 }
 
-/* "params" keeps the first occurrence of each name; later ones go to
- * "repeated", since a JSON object cannot hold a name twice. */
-static void json_params(struct buf *b, const struct challenge *ch, bool latin1, size_t cap,
-			bool *cut)
+/* Writes "params" (and "repeated") for the n params of all; dup[i] says
+ * whether the name of all[i] came earlier. */
+static void json_params_put(struct buf *b, const struct challenge_param *all, const bool *dup,
+			    size_t n, bool latin1, size_t cap, bool *cut)
 {
-	struct challenge_param p;
-	size_t pos = 0, n = 0;
-
-	while (challenge_param_next(ch, &pos, &p))
-		n++;
-	if (!n) {
-		buf_puts(b, ",\"params\":{}");
-		return;
-	}
-
-	size_t slots = 16;
-	while (slots < 2 * n)
-		slots *= 2;
-	struct challenge_param *all = malloc(n * sizeof(*all));
-	size_t *table = calloc(slots, sizeof(*table));
-	bool *dup = calloc(n, sizeof(*dup));
-	if (!all || !table || !dup) {
-		buf_fail(b);
-		goto out;
-	}
-	pos = 0;
-	for (size_t i = 0; i < n && challenge_param_next(ch, &pos, &all[i]); i++) {
-		size_t k = name_hash(all[i].name) & (slots - 1);
-		for (; table[k]; k = (k + 1) & (slots - 1)) {
-			if (name_eq(all[table[k] - 1].name, all[i].name)) {
-				dup[i] = true;
-				break;
-			}
-		}
-		if (!dup[i])
-			table[k] = i + 1;
-	}
-
 	bool any_dup = false;
 	buf_puts(b, ",\"params\":{");
 	for (size_t i = 0, first = 1; i < n; i++) {
@@ -417,20 +402,88 @@ static void json_params(struct buf *b, const struct challenge *ch, bool latin1, 
 		}
 		buf_putc(b, ']');
 	}
+}
+
+/* More params than fit on the stack: counted, then read into the heap,
+ * with a hash table of names so that 20,000 params stay linear. */
+static void json_many_params(struct buf *b, const struct challenge *ch, bool latin1, size_t cap,
+			     bool *cut)
+{
+	struct challenge_param p;
+	size_t pos = 0, n = 0;
+
+	while (challenge_param_next(ch, &pos, &p))
+		n++;
+
+	size_t slots = 16;
+	while (slots < 2 * n)
+		slots *= 2;
+	struct challenge_param *all = malloc(n * sizeof(*all));
+	size_t *table = calloc(slots, sizeof(*table));
+	bool *dup = calloc(n, sizeof(*dup));
+	if (!all || !table || !dup) {
+		buf_fail(b);
+		goto out;
+	}
+	pos = 0;
+	for (size_t i = 0; i < n && challenge_param_next(ch, &pos, &all[i]); i++) {
+		size_t k = name_hash(all[i].name) & (slots - 1);
+		for (; table[k]; k = (k + 1) & (slots - 1)) {
+			if (name_eq(all[table[k] - 1].name, all[i].name)) {
+				dup[i] = true;
+				break;
+			}
+		}
+		if (!dup[i])
+			table[k] = i + 1;
+	}
+	json_params_put(b, all, dup, n, latin1, cap, cut);
 out:
 	free(all);
 	free(table);
 	free(dup);
 }
 
-static void json_challenges(struct buf *b, const struct record_header *h, bool latin1, size_t cap,
+/* As many params as a challenge usually has. */
+#define LOG_FEW_PARAMS 16
+
+/* "params" keeps the first occurrence of each name; later ones go to
+ * "repeated", since a JSON object cannot hold a name twice.  A usual
+ * challenge's params are read once, onto the stack, and compared
+ * pairwise. */
+static void json_params(struct buf *b, const struct challenge *ch, bool latin1, size_t cap,
+			bool *cut)
+{
+	struct challenge_param few[LOG_FEW_PARAMS], more;
+	bool dup[LOG_FEW_PARAMS];
+	size_t pos = 0, n = 0;
+
+	while (n < LOG_FEW_PARAMS && challenge_param_next(ch, &pos, &few[n]))
+		n++;
+	if (n == LOG_FEW_PARAMS && challenge_param_next(ch, &pos, &more)) {
+		json_many_params(b, ch, latin1, cap, cut);
+		return;
+	}
+	if (!n) {
+		buf_puts(b, ",\"params\":{}");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		dup[i] = false;
+		for (size_t j = 0; j < i && !dup[i]; j++)
+			dup[i] = !dup[j] && name_eq(few[j].name, few[i].name);
+	}
+	json_params_put(b, few, dup, n, latin1, cap, cut);
+}
+
+/* The challenges of one header value, walked to the end, so that *c
+ * knows afterwards whether and where the value was malformed. */
+static void json_challenges(struct buf *b, struct challenge_cursor *c, bool latin1, size_t cap,
 			    bool *first, bool *cut)
 {
-	struct challenge_cursor c;
 	struct challenge ch;
 
-	challenge_start(&c, h->value, h->value_len);
-	while (challenge_next(&c, &ch)) {
+	while (challenge_next(c, &ch)) {
 		if (!*first)
 			buf_putc(b, ',');
 		*first = false;
@@ -516,6 +569,51 @@ static void json_ts(struct buf *b, const struct timespec *ts)
 	buf_puts(b, "Z\"");
 }
 
+/* Room for the "challenges" of a usual record while "headers" is written. */
+#define LOG_CHALLENGES_STACK 512
+
+/* "headers" and then "challenges".  Each value is parsed once: its
+ * challenges are written aside while its header object, which ends with
+ * where the value was malformed, is written. */
+static void json_headers(struct buf *b, const struct record *r, size_t cap, bool *cut)
+{
+	char store[LOG_CHALLENGES_STACK];
+	struct buf chs;
+	bool first = true;
+
+	buf_init(&chs, store, sizeof(store));
+	buf_puts(b, ",\"headers\":[");
+	for (size_t i = 0; i < r->nheaders; i++) {
+		const struct record_header *h = &r->headers[i];
+		bool latin1 = header_latin1(h);
+		struct challenge_cursor c;
+		size_t n = cut_len((const unsigned char *)h->value, h->value_len, cap, latin1);
+
+		if (n < h->value_len)
+			*cut = true;
+		if (i)
+			buf_putc(b, ',');
+		buf_puts(b, "{\"name\":");
+		json_str(b, h->name, h->name_len, latin1);
+		buf_puts(b, ",\"value\":");
+		json_str(b, h->value, n, latin1);
+		if (latin1)
+			buf_puts(b, ",\"encoding\":\"latin1\"");
+		challenge_start(&c, h->value, h->value_len);
+		json_challenges(&chs, &c, latin1, cap, &first, cut);
+		if (c.malformed)
+			buf_printf(b, ",\"malformed_at\":%zu", c.malformed_at);
+		buf_putc(b, '}');
+	}
+	buf_puts(b, "],\"challenges\":[");
+	if (buf_failed(&chs))
+		buf_fail(b);
+	else
+		buf_put(b, chs.p, chs.len);
+	buf_putc(b, ']');
+	buf_free(&chs);
+}
+
 /* A string of the request, with "<key>_encoding":"latin1" after it when it
  * is not UTF-8, as for header values. */
 static void json_opt_str(struct buf *b, const char *key, const char *s)
@@ -562,42 +660,10 @@ void log_format_json(struct buf *b, const struct record *r, const struct log_met
 	buf_puts(b, r->final ? ",\"final\":true,\"request\":" : ",\"final\":false,\"request\":");
 	buf_putint(b, r->request, 0);
 
-	if (!r->headers_known) {
+	if (!r->headers_known)
 		buf_puts(b, ",\"headers\":null,\"challenges\":null");
-	} else {
-		buf_puts(b, ",\"headers\":[");
-		for (size_t i = 0; i < r->nheaders; i++) {
-			const struct record_header *h = &r->headers[i];
-			bool latin1 = header_latin1(h);
-			struct challenge_cursor c;
-			struct challenge ch;
-			size_t n = cut_len((const unsigned char *)h->value, h->value_len,
-					   m->value_cap, latin1);
-
-			if (n < h->value_len)
-				cut = true;
-			if (i)
-				buf_putc(b, ',');
-			buf_puts(b, "{\"name\":");
-			json_str(b, h->name, h->name_len, latin1);
-			buf_puts(b, ",\"value\":");
-			json_str(b, h->value, n, latin1);
-			if (latin1)
-				buf_puts(b, ",\"encoding\":\"latin1\"");
-			challenge_start(&c, h->value, h->value_len);
-			while (challenge_next(&c, &ch))
-				;
-			if (c.malformed)
-				buf_printf(b, ",\"malformed_at\":%zu", c.malformed_at);
-			buf_putc(b, '}');
-		}
-		buf_puts(b, "],\"challenges\":[");
-		bool first = true;
-		for (size_t i = 0; i < r->nheaders; i++)
-			json_challenges(b, &r->headers[i], header_latin1(&r->headers[i]),
-					m->value_cap, &first, &cut);
-		buf_putc(b, ']');
-	}
+	else
+		json_headers(b, r, m->value_cap, &cut);
 
 	if (cut)
 		flags |= RECORD_TRUNCATED;
