@@ -226,15 +226,30 @@ static void challenge_stop(struct challenge_cursor *c, size_t at)
 	c->pos = at;
 }
 
+/* Where the walk puts the auth-params it reads, for
+ * challenge_next_params(): the first max of them, and how many in all. */
+struct challenge_keep {
+	struct challenge_param *params;
+	size_t max, n;
+};
+
+/* The param about to be read goes to the caller's array while it has room,
+ * else to spare; keep->n counts it once it has parsed. */
+static struct challenge_param *challenge_slot(struct challenge_keep *keep,
+                                              struct challenge_param *spare)
+{
+	return keep->n < keep->max ? &keep->params[keep->n] : spare;
+}
+
 /* The element right after "scheme 1*SP" is a token68 or the first
  * auth-param.  Returns true when more auth-params may follow.  When neither
  * reading fits, the error is put where the reading that got further
  * stopped: for "Negotiate abc/def ghi" that is "ghi", not "/". */
 static bool challenge_first(struct challenge_cursor *c, struct challenge_scan *sc,
-                            struct challenge *out)
+                            struct challenge *out, struct challenge_keep *keep)
 {
 	struct challenge_scan t68 = *sc;
-	struct challenge_param param;
+	struct challenge_param spare;
 	size_t at = sc->pos;
 
 	if (!challenge_token68(&t68, &out->token68)) {
@@ -242,10 +257,11 @@ static bool challenge_first(struct challenge_cursor *c, struct challenge_scan *s
 		c->pos = t68.pos;
 		return false;
 	}
-	if (challenge_param(sc, &param)) {
+	if (challenge_param(sc, challenge_slot(keep, &spare))) {
 		challenge_stop(c, sc->pos > t68.pos ? sc->pos : t68.pos);
 		return false;
 	}
+	keep->n++;
 	out->params_at = at;
 	out->params_end = sc->pos;
 	return true;
@@ -260,9 +276,9 @@ static bool challenge_first(struct challenge_cursor *c, struct challenge_scan *s
  * The look-ahead is the param's own scan, so no byte is read more than a
  * few times and a value of 20,000 params stays linear. */
 static void challenge_params(struct challenge_cursor *c, struct challenge_scan *sc,
-                             struct challenge *out)
+                             struct challenge *out, struct challenge_keep *keep)
 {
-	struct challenge_param param;
+	struct challenge_param spare;
 	size_t next;
 	int rc;
 
@@ -278,7 +294,7 @@ static void challenge_params(struct challenge_cursor *c, struct challenge_scan *
 		if (challenge_eos(sc))
 			break;
 		next = sc->pos;
-		rc = challenge_param(sc, &param);
+		rc = challenge_param(sc, challenge_slot(keep, &spare));
 		if (rc == CHALLENGE_ENONAME || rc == CHALLENGE_ENOEQ) {
 			sc->pos = next;
 			break;
@@ -287,6 +303,7 @@ static void challenge_params(struct challenge_cursor *c, struct challenge_scan *
 			challenge_stop(c, sc->pos);
 			return;
 		}
+		keep->n++;
 		out->params_end = sc->pos;
 	}
 	c->pos = sc->pos;
@@ -312,7 +329,8 @@ void challenge_start(struct challenge_cursor *c, const char *s, size_t len)
 	c->malformed_at = 0;
 }
 
-int challenge_next(struct challenge_cursor *c, struct challenge *out)
+static int challenge_walk(struct challenge_cursor *c, struct challenge *out,
+                          struct challenge_keep *keep)
 {
 	struct challenge_scan sc;
 
@@ -334,10 +352,27 @@ int challenge_next(struct challenge_cursor *c, struct challenge *out)
 	out->s = c->s;
 	out->params_at = out->params_end = sc.pos;
 	challenge_skip_ows(&sc);
-	if (!challenge_eos(&sc) && !challenge_at(&sc, ',') && !challenge_first(c, &sc, out))
+	if (!challenge_eos(&sc) && !challenge_at(&sc, ',') && !challenge_first(c, &sc, out, keep))
 		return 1;
-	challenge_params(c, &sc, out);
+	challenge_params(c, &sc, out, keep);
 	return 1;
+}
+
+int challenge_next(struct challenge_cursor *c, struct challenge *out)
+{
+	struct challenge_keep none = {NULL, 0, 0};
+
+	return challenge_walk(c, out, &none);
+}
+
+int challenge_next_params(struct challenge_cursor *c, struct challenge *out,
+                          struct challenge_param *params, size_t max, size_t *n)
+{
+	struct challenge_keep keep = {params, max, 0};
+	int rc = challenge_walk(c, out, &keep);
+
+	*n = rc ? keep.n : 0;
+	return rc;
 }
 
 /* Re-reads the range challenge_next() already checked; the checks stay so

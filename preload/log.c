@@ -404,17 +404,11 @@ static void json_params_put(struct buf *b, const struct challenge_param *all, co
 	}
 }
 
-/* More params than fit on the stack: counted, then read into the heap,
- * with a hash table of names so that 20,000 params stay linear. */
-static void json_many_params(struct buf *b, const struct challenge *ch, bool latin1, size_t cap,
-			     bool *cut)
+/* More params than fit on the stack: read once more, into the heap, with a
+ * hash table of names so that 20,000 params stay linear. */
+static void json_many_params(struct buf *b, const struct challenge *ch, size_t n, bool latin1,
+			     size_t cap, bool *cut)
 {
-	struct challenge_param p;
-	size_t pos = 0, n = 0;
-
-	while (challenge_param_next(ch, &pos, &p))
-		n++;
-
 	size_t slots = 16;
 	while (slots < 2 * n)
 		slots *= 2;
@@ -425,7 +419,7 @@ static void json_many_params(struct buf *b, const struct challenge *ch, bool lat
 		buf_fail(b);
 		goto out;
 	}
-	pos = 0;
+	size_t pos = 0;
 	for (size_t i = 0; i < n && challenge_param_next(ch, &pos, &all[i]); i++) {
 		size_t k = name_hash(all[i].name) & (slots - 1);
 		for (; table[k]; k = (k + 1) & (slots - 1)) {
@@ -444,28 +438,24 @@ out:
 	free(dup);
 }
 
-/* As many params as a challenge usually has. */
+/* As many params as a challenge usually has, read along with it. */
 #define LOG_FEW_PARAMS 16
 
 /* "params" keeps the first occurrence of each name; later ones go to
- * "repeated", since a JSON object cannot hold a name twice.  A usual
- * challenge's params are read once, onto the stack, and compared
- * pairwise. */
-static void json_params(struct buf *b, const struct challenge *ch, bool latin1, size_t cap,
+ * "repeated", since a JSON object cannot hold a name twice.  The n params
+ * of a usual challenge are in few already, and compared pairwise. */
+static void json_params(struct buf *b, const struct challenge *ch,
+			const struct challenge_param *few, size_t n, bool latin1, size_t cap,
 			bool *cut)
 {
-	struct challenge_param few[LOG_FEW_PARAMS], more;
 	bool dup[LOG_FEW_PARAMS];
-	size_t pos = 0, n = 0;
 
-	while (n < LOG_FEW_PARAMS && challenge_param_next(ch, &pos, &few[n]))
-		n++;
-	if (n == LOG_FEW_PARAMS && challenge_param_next(ch, &pos, &more)) {
-		json_many_params(b, ch, latin1, cap, cut);
-		return;
-	}
 	if (!n) {
 		buf_puts(b, ",\"params\":{}");
+		return;
+	}
+	if (n > LOG_FEW_PARAMS) {
+		json_many_params(b, ch, n, latin1, cap, cut);
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -482,8 +472,10 @@ static void json_challenges(struct buf *b, struct challenge_cursor *c, bool lati
 			    bool *first, bool *cut)
 {
 	struct challenge ch;
+	struct challenge_param few[LOG_FEW_PARAMS];
+	size_t nparams;
 
-	while (challenge_next(c, &ch)) {
+	while (challenge_next_params(c, &ch, few, LOG_FEW_PARAMS, &nparams)) {
 		if (!*first)
 			buf_putc(b, ',');
 		*first = false;
@@ -497,7 +489,7 @@ static void json_challenges(struct buf *b, struct challenge_cursor *c, bool lati
 			buf_puts(b, ",\"token68\":");
 			json_str(b, ch.token68.p, n, latin1);
 		} else {
-			json_params(b, &ch, latin1, cap, cut);
+			json_params(b, &ch, few, nparams, latin1, cap, cut);
 		}
 		if (latin1)
 			buf_puts(b, ",\"encoding\":\"latin1\"");
