@@ -7,6 +7,7 @@
  * reports; callers that only look ahead keep their own copy. */
 #include "challenge.h"
 
+#include <stdint.h>
 #include <string.h>
 
 enum challenge_err {
@@ -24,45 +25,54 @@ struct challenge_scan {
 	size_t end;
 };
 
-static bool challenge_is_alnum(unsigned char ch)
+/* What each byte may be, as bits of one table, so that every scanner is a
+ * load and a test per byte. */
+enum challenge_class_bit {
+	CHALLENGE_TCHAR = 1 << 0, /* RFC 9110 §5.6.2 tchar */
+	CHALLENGE_T68 = 1 << 1,   /* token68 without its "=" padding */
+	CHALLENGE_QD = 1 << 2,    /* qdtext: HTAB, SP, VCHAR but DQUOTE and "\", obs-text */
+	CHALLENGE_QP = 1 << 3,    /* after "\" in a quoted-pair: HTAB, SP, VCHAR, obs-text */
+	CHALLENGE_OWS = 1 << 4,   /* SP, HTAB */
+	CHALLENGE_SEP = 1 << 5,   /* SP, HTAB, "," between list elements */
+};
+
+#define CHALLENGE_ALNUM(c)                                                                         \
+	(((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || ((c) >= '0' && (c) <= '9'))
+#define CHALLENGE_IS_TCHAR(c)                                                                      \
+	(CHALLENGE_ALNUM(c) || (c) == '!' || (c) == '#' || (c) == '$' || (c) == '%' ||             \
+	 (c) == '&' || (c) == '\'' || (c) == '*' || (c) == '+' || (c) == '-' || (c) == '.' ||      \
+	 (c) == '^' || (c) == '_' || (c) == '`' || (c) == '|' || (c) == '~')
+#define CHALLENGE_IS_T68(c)                                                                        \
+	(CHALLENGE_ALNUM(c) || (c) == '-' || (c) == '.' || (c) == '_' || (c) == '~' ||             \
+	 (c) == '+' || (c) == '/')
+/* Control bytes, NUL included, and DEL end a quoted value as malformed. */
+#define CHALLENGE_IS_QP(c) ((c) == '\t' || ((c) >= 0x20 && (c) != 0x7f))
+#define CHALLENGE_IS_OWS(c) ((c) == ' ' || (c) == '\t')
+#define CHALLENGE_CLASS(c)                                                                         \
+	((CHALLENGE_IS_TCHAR(c) ? CHALLENGE_TCHAR : 0) | (CHALLENGE_IS_T68(c) ? CHALLENGE_T68 : 0) |  \
+	 (CHALLENGE_IS_QP(c) && (c) != '"' && (c) != '\\' ? CHALLENGE_QD : 0) |                     \
+	 (CHALLENGE_IS_QP(c) ? CHALLENGE_QP : 0) | (CHALLENGE_IS_OWS(c) ? CHALLENGE_OWS : 0) |      \
+	 (CHALLENGE_IS_OWS(c) || (c) == ',' ? CHALLENGE_SEP : 0))
+#define CHALLENGE_ROW4(c)                                                                          \
+	CHALLENGE_CLASS(c), CHALLENGE_CLASS((c) + 1), CHALLENGE_CLASS((c) + 2),                    \
+		CHALLENGE_CLASS((c) + 3)
+#define CHALLENGE_ROW16(c)                                                                         \
+	CHALLENGE_ROW4(c), CHALLENGE_ROW4((c) + 4), CHALLENGE_ROW4((c) + 8),                       \
+		CHALLENGE_ROW4((c) + 12)
+#define CHALLENGE_ROW64(c)                                                                         \
+	CHALLENGE_ROW16(c), CHALLENGE_ROW16((c) + 16), CHALLENGE_ROW16((c) + 32),                  \
+		CHALLENGE_ROW16((c) + 48)
+
+static const unsigned char challenge_class[256] = {
+	CHALLENGE_ROW64(0x00),
+	CHALLENGE_ROW64(0x40),
+	CHALLENGE_ROW64(0x80),
+	CHALLENGE_ROW64(0xc0),
+};
+
+static bool challenge_is(unsigned char ch, unsigned bits)
 {
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
-}
-
-/* RFC 9110 §5.6.2 tchar.  memchr, not strchr: NUL must not match. */
-static bool challenge_is_tchar(unsigned char ch)
-{
-	static const char punct[] = "!#$%&'*+-.^_`|~";
-
-	return challenge_is_alnum(ch) || memchr(punct, ch, sizeof(punct) - 1);
-}
-
-/* token68 without its "=" padding: ALPHA / DIGIT / "-._~+/". */
-static bool challenge_is_t68char(unsigned char ch)
-{
-	static const char punct[] = "-._~+/";
-
-	return challenge_is_alnum(ch) || memchr(punct, ch, sizeof(punct) - 1);
-}
-
-/* qdtext: HTAB, SP, VCHAR but DQUOTE and "\", obs-text.  Control bytes,
- * NUL included, and DEL end the value as malformed. */
-static bool challenge_is_qdtext(unsigned char ch)
-{
-	if (ch == '"' || ch == '\\')
-		return false;
-	return ch == '\t' || (ch >= 0x20 && ch != 0x7f);
-}
-
-/* What may follow "\" in a quoted-pair: HTAB, SP, VCHAR, obs-text. */
-static bool challenge_is_qpchar(unsigned char ch)
-{
-	return ch == '\t' || (ch >= 0x20 && ch != 0x7f);
-}
-
-static bool challenge_is_ows(unsigned char ch)
-{
-	return ch == ' ' || ch == '\t';
+	return (challenge_class[ch] & bits) != 0;
 }
 
 static unsigned char challenge_lower(unsigned char ch)
@@ -75,38 +85,39 @@ static bool challenge_eos(const struct challenge_scan *sc)
 	return sc->pos >= sc->end;
 }
 
-/* The byte under the cursor; callers check challenge_eos() first. */
-static unsigned char challenge_byte(const struct challenge_scan *sc)
-{
-	return (unsigned char)sc->s[sc->pos];
-}
-
 static bool challenge_at(const struct challenge_scan *sc, char ch)
 {
 	return sc->pos < sc->end && sc->s[sc->pos] == ch;
 }
 
+/* Moves the cursor past every byte of class bits. */
+static void challenge_span(struct challenge_scan *sc, unsigned bits)
+{
+	const unsigned char *s = (const unsigned char *)sc->s;
+	size_t pos = sc->pos, end = sc->end;
+
+	while (pos < end && challenge_is(s[pos], bits))
+		pos++;
+	sc->pos = pos;
+}
+
 static void challenge_skip_ows(struct challenge_scan *sc)
 {
-	while (sc->pos < sc->end && challenge_is_ows(challenge_byte(sc)))
-		sc->pos++;
+	challenge_span(sc, CHALLENGE_OWS);
 }
 
 /* Empty list elements, "Basic realm=x ,, , charset=UTF-8", are allowed
  * wherever a list element may start (RFC 9110 §5.6.1.2). */
 static void challenge_skip_seps(struct challenge_scan *sc)
 {
-	while (sc->pos < sc->end &&
-	       (challenge_is_ows(challenge_byte(sc)) || challenge_byte(sc) == ','))
-		sc->pos++;
+	challenge_span(sc, CHALLENGE_SEP);
 }
 
 static int challenge_token(struct challenge_scan *sc, struct challenge_view *out)
 {
 	size_t start = sc->pos;
 
-	while (sc->pos < sc->end && challenge_is_tchar(challenge_byte(sc)))
-		sc->pos++;
+	challenge_span(sc, CHALLENGE_TCHAR);
 	if (sc->pos == start)
 		return CHALLENGE_ENONAME;
 	out->p = sc->s + start;
@@ -114,30 +125,55 @@ static int challenge_token(struct challenge_scan *sc, struct challenge_view *out
 	return CHALLENGE_OK;
 }
 
+#define CHALLENGE_ONES 0x0101010101010101ull
+#define CHALLENGE_HIGHS 0x8080808080808080ull
+
+/* Whether any of the eight bytes at s may end a run of qdtext: a byte
+ * below 0x20 (HTAB too, which the byte loop then takes), DQUOTE, "\" or
+ * DEL.  Each test can misfire only above a byte that really matches. */
+static bool challenge_word_stops(const unsigned char *s)
+{
+	uint64_t w;
+
+	memcpy(&w, s, sizeof(w));
+	uint64_t ctl = w - CHALLENGE_ONES * 0x20;
+	uint64_t quote = (w ^ (CHALLENGE_ONES * '"')) - CHALLENGE_ONES;
+	uint64_t bs = (w ^ (CHALLENGE_ONES * '\\')) - CHALLENGE_ONES;
+	uint64_t del = (w ^ (CHALLENGE_ONES * 0x7f)) - CHALLENGE_ONES;
+
+	return ((ctl | quote | bs | del) & ~w & CHALLENGE_HIGHS) != 0;
+}
+
 /* The cursor sits on the opening DQUOTE.  *out gets the bytes between the
- * quotes with their escapes; an unterminated string stops at the end. */
+ * quotes with their escapes; an unterminated string stops at the end.
+ * qdtext is skipped eight bytes at a time until a word holds a byte that
+ * may stop it. */
 static int challenge_quoted(struct challenge_scan *sc, struct challenge_view *out)
 {
-	size_t start = ++sc->pos;
+	const unsigned char *s = (const unsigned char *)sc->s;
+	size_t start = sc->pos + 1, pos = start, end = sc->end;
 
-	while (sc->pos < sc->end) {
-		unsigned char ch = challenge_byte(sc);
-
-		if (ch == '"') {
+	for (;;) {
+		while (end - pos >= 8 && !challenge_word_stops(s + pos))
+			pos += 8;
+		while (pos < end && challenge_is(s[pos], CHALLENGE_QD))
+			pos++;
+		if (pos >= end)
+			break;
+		if (s[pos] == '"') {
 			out->p = sc->s + start;
-			out->len = sc->pos - start;
-			sc->pos++;
+			out->len = pos - start;
+			sc->pos = pos + 1;
 			return CHALLENGE_OK;
 		}
-		if (ch == '\\') {
-			sc->pos++;
-			if (sc->pos >= sc->end || !challenge_is_qpchar(challenge_byte(sc)))
-				return CHALLENGE_EVALUE;
-		} else if (!challenge_is_qdtext(ch)) {
-			return CHALLENGE_EVALUE;
-		}
-		sc->pos++;
+		if (s[pos] != '\\')
+			break;
+		pos++;
+		if (pos >= end || !challenge_is(s[pos], CHALLENGE_QP))
+			break;
+		pos++;
 	}
+	sc->pos = pos;
 	return CHALLENGE_EVALUE;
 }
 
@@ -169,8 +205,7 @@ static int challenge_token68(struct challenge_scan *sc, struct challenge_view *o
 {
 	size_t start = sc->pos, stop;
 
-	while (sc->pos < sc->end && challenge_is_t68char(challenge_byte(sc)))
-		sc->pos++;
+	challenge_span(sc, CHALLENGE_T68);
 	if (sc->pos == start)
 		return CHALLENGE_ETOKEN68;
 	while (challenge_at(sc, '='))
@@ -191,15 +226,30 @@ static void challenge_stop(struct challenge_cursor *c, size_t at)
 	c->pos = at;
 }
 
+/* Where the walk puts the auth-params it reads, for
+ * challenge_next_params(): the first max of them, and how many in all. */
+struct challenge_keep {
+	struct challenge_param *params;
+	size_t max, n;
+};
+
+/* The param about to be read goes to the caller's array while it has room,
+ * else to spare; keep->n counts it once it has parsed. */
+static struct challenge_param *challenge_slot(struct challenge_keep *keep,
+                                              struct challenge_param *spare)
+{
+	return keep->n < keep->max ? &keep->params[keep->n] : spare;
+}
+
 /* The element right after "scheme 1*SP" is a token68 or the first
  * auth-param.  Returns true when more auth-params may follow.  When neither
  * reading fits, the error is put where the reading that got further
  * stopped: for "Negotiate abc/def ghi" that is "ghi", not "/". */
 static bool challenge_first(struct challenge_cursor *c, struct challenge_scan *sc,
-                            struct challenge *out)
+                            struct challenge *out, struct challenge_keep *keep)
 {
 	struct challenge_scan t68 = *sc;
-	struct challenge_param param;
+	struct challenge_param spare;
 	size_t at = sc->pos;
 
 	if (!challenge_token68(&t68, &out->token68)) {
@@ -207,10 +257,11 @@ static bool challenge_first(struct challenge_cursor *c, struct challenge_scan *s
 		c->pos = t68.pos;
 		return false;
 	}
-	if (challenge_param(sc, &param)) {
+	if (challenge_param(sc, challenge_slot(keep, &spare))) {
 		challenge_stop(c, sc->pos > t68.pos ? sc->pos : t68.pos);
 		return false;
 	}
+	keep->n++;
 	out->params_at = at;
 	out->params_end = sc->pos;
 	return true;
@@ -225,9 +276,9 @@ static bool challenge_first(struct challenge_cursor *c, struct challenge_scan *s
  * The look-ahead is the param's own scan, so no byte is read more than a
  * few times and a value of 20,000 params stays linear. */
 static void challenge_params(struct challenge_cursor *c, struct challenge_scan *sc,
-                             struct challenge *out)
+                             struct challenge *out, struct challenge_keep *keep)
 {
-	struct challenge_param param;
+	struct challenge_param spare;
 	size_t next;
 	int rc;
 
@@ -243,7 +294,7 @@ static void challenge_params(struct challenge_cursor *c, struct challenge_scan *
 		if (challenge_eos(sc))
 			break;
 		next = sc->pos;
-		rc = challenge_param(sc, &param);
+		rc = challenge_param(sc, challenge_slot(keep, &spare));
 		if (rc == CHALLENGE_ENONAME || rc == CHALLENGE_ENOEQ) {
 			sc->pos = next;
 			break;
@@ -252,6 +303,7 @@ static void challenge_params(struct challenge_cursor *c, struct challenge_scan *
 			challenge_stop(c, sc->pos);
 			return;
 		}
+		keep->n++;
 		out->params_end = sc->pos;
 	}
 	c->pos = sc->pos;
@@ -263,7 +315,7 @@ static int challenge_scheme(struct challenge_scan *sc, struct challenge_view *ou
 {
 	if (challenge_token(sc, out))
 		return CHALLENGE_ESCHEME;
-	if (!challenge_eos(sc) && !challenge_at(sc, ',') && !challenge_is_ows(challenge_byte(sc)))
+	if (!challenge_eos(sc) && !challenge_is((unsigned char)sc->s[sc->pos], CHALLENGE_SEP))
 		return CHALLENGE_ESCHEME;
 	return CHALLENGE_OK;
 }
@@ -277,7 +329,8 @@ void challenge_start(struct challenge_cursor *c, const char *s, size_t len)
 	c->malformed_at = 0;
 }
 
-int challenge_next(struct challenge_cursor *c, struct challenge *out)
+static int challenge_walk(struct challenge_cursor *c, struct challenge *out,
+                          struct challenge_keep *keep)
 {
 	struct challenge_scan sc;
 
@@ -299,10 +352,27 @@ int challenge_next(struct challenge_cursor *c, struct challenge *out)
 	out->s = c->s;
 	out->params_at = out->params_end = sc.pos;
 	challenge_skip_ows(&sc);
-	if (!challenge_eos(&sc) && !challenge_at(&sc, ',') && !challenge_first(c, &sc, out))
+	if (!challenge_eos(&sc) && !challenge_at(&sc, ',') && !challenge_first(c, &sc, out, keep))
 		return 1;
-	challenge_params(c, &sc, out);
+	challenge_params(c, &sc, out, keep);
 	return 1;
+}
+
+int challenge_next(struct challenge_cursor *c, struct challenge *out)
+{
+	struct challenge_keep none = {NULL, 0, 0};
+
+	return challenge_walk(c, out, &none);
+}
+
+int challenge_next_params(struct challenge_cursor *c, struct challenge *out,
+                          struct challenge_param *params, size_t max, size_t *n)
+{
+	struct challenge_keep keep = {params, max, 0};
+	int rc = challenge_walk(c, out, &keep);
+
+	*n = rc ? keep.n : 0;
+	return rc;
 }
 
 /* Re-reads the range challenge_next() already checked; the checks stay so
@@ -328,21 +398,36 @@ int challenge_param_next(const struct challenge *ch, size_t *pos, struct challen
 	return 1;
 }
 
+/* Copies what of src fits below room at dst + n. */
+static void challenge_copy(char *dst, size_t room, size_t n, const char *src, size_t len)
+{
+	if (n < room)
+		memcpy(dst + n, src, len < room - n ? len : room - n);
+}
+
 /* "Login to \"apps\"" becomes Login to "apps".  A lone trailing "\" cannot
- * come from challenge_next() and is kept as it is. */
+ * come from challenge_next() and is kept as it is.  What lies between
+ * backslashes is copied in runs. */
 size_t challenge_unquote(const struct challenge_param *p, char *dst, size_t size)
 {
 	const char *v = p->value.p;
-	size_t i, n = 0;
+	size_t len = p->value.len, room = size ? size - 1 : 0;
+	size_t i = 0, n = 0;
 
-	for (i = 0; i < p->value.len; i++) {
-		char ch = v[i];
+	while (i < len) {
+		const char *bs = p->quoted ? memchr(v + i, '\\', len - i) : NULL;
+		size_t run = bs ? (size_t)(bs - (v + i)) : len - i;
 
-		if (p->quoted && ch == '\\' && i + 1 < p->value.len)
-			ch = v[++i];
-		if (n + 1 < size)
-			dst[n] = ch;
+		challenge_copy(dst, room, n, v + i, run);
+		n += run;
+		i += run;
+		if (!bs)
+			break;
+		if (i + 1 < len)
+			i++; /* the backslash goes, the byte after it stays */
+		challenge_copy(dst, room, n, v + i, 1);
 		n++;
+		i++;
 	}
 	if (size)
 		dst[n < size ? n : size - 1] = '\0';

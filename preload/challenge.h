@@ -77,6 +77,14 @@ void challenge_start(struct challenge_cursor *c, const char *s, size_t len);
  * value parses in time linear in len, however many params it holds. */
 int challenge_next(struct challenge_cursor *c, struct challenge *out);
 
+/* challenge_next(), which reads the challenge's auth-params anyway, handing
+ * them over so that they need not be read twice: *n is how many there are
+ * (0 for a token68 and at the end) and params[0 .. min(*n, max)) are what
+ * challenge_param_next() would return for them, in order.  When *n > max,
+ * walk them with challenge_param_next(). */
+int challenge_next_params(struct challenge_cursor *c, struct challenge *out,
+                          struct challenge_param *params, size_t max, size_t *n);
+
 /* Walks ch's auth-params: *pos starts at 0; returns 1 with *out filled, 0
  * when there are no more.  *pos is an offset into ch->s; params are returned
  * in the order sent, duplicates included.  A token68 challenge has none. */

@@ -36,12 +36,30 @@ static const char *const text_params[] = {
 	"realm", "scope", "error", "error_description", "resource_metadata",
 };
 
-/* Strict UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF. */
+/* Eight bytes of s as one word, for the ASCII fast paths below. */
+static inline uint64_t load8(const unsigned char *s)
+{
+	uint64_t w;
+
+	memcpy(&w, s, sizeof(w));
+	return w;
+}
+
+#define LOG_ONES 0x0101010101010101ull
+#define LOG_HIGHS 0x8080808080808080ull
+
+/* Strict UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF.
+ * Header values are nearly always ASCII, which is skipped eight bytes at a
+ * time. */
 static bool utf8_valid(const unsigned char *s, size_t len)
 {
 	size_t i = 0;
 
 	while (i < len) {
+		if (len - i >= 8 && !(load8(s + i) & LOG_HIGHS)) {
+			i += 8;
+			continue;
+		}
 		unsigned c = s[i];
 		size_t n;
 		unsigned min, cp;
@@ -84,42 +102,108 @@ static size_t cut_len(const unsigned char *s, size_t len, size_t cap, bool latin
 	return n;
 }
 
+/* What a byte needs inside a JSON string: JSON_ESC for the quote, the
+ * backslash and C0 controls, JSON_HIGH for bytes >= 0x80 (re-encoded when
+ * the value is latin1, copied as they are when it is UTF-8). */
+enum { JSON_ESC = 1, JSON_HIGH = 2 };
+
+static const unsigned char json_class[256] = {
+	[0x00 ... 0x1f] = JSON_ESC,
+	['"'] = JSON_ESC,
+	['\\'] = JSON_ESC,
+	[0x80 ... 0xff] = JSON_HIGH,
+};
+
+/* Which of the eight bytes of w need more than copying: a C0 control, '"'
+ * or '\\', or with high set a byte >= 0x80; the high bit of each such byte
+ * is set.  Each test can misfire only above a byte that really matches, so
+ * the lowest bit set is always right. */
+static inline uint64_t json_word_special(uint64_t w, uint64_t high)
+{
+	uint64_t q = w ^ (LOG_ONES * '"'), bs = w ^ (LOG_ONES * '\\');
+	uint64_t hit = ((w - LOG_ONES * 0x20) | (q - LOG_ONES) | (bs - LOG_ONES)) & ~w;
+
+	return (hit & LOG_HIGHS) | (w & high);
+}
+
+/* How many bytes from s on are copied as they are, found a word at a time
+ * where the first set bit of a mask is the first byte in memory.  The last
+ * few bytes of a string of eight or more are looked at in the word that
+ * ends it, less the bytes already known to be plain (which cannot set a
+ * false bit above them). */
+static size_t json_plain_run(const unsigned char *s, size_t len, unsigned mask)
+{
+	size_t i = 0;
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t high = (mask & JSON_HIGH) ? LOG_HIGHS : 0;
+
+	for (; len - i >= 8; i += 8) {
+		uint64_t m = json_word_special(load8(s + i), high);
+		if (m)
+			return i + (size_t)__builtin_ctzll(m) / 8;
+	}
+	if (i == len)
+		return len;
+	if (len >= 8) {
+		size_t known = 8 - (len - i);
+		uint64_t m = json_word_special(load8(s + len - 8), high) >> (8 * known);
+		return m ? i + (size_t)__builtin_ctzll(m) / 8 : len;
+	}
+#endif
+	while (i < len && !(json_class[s[i]] & mask))
+		i++;
+	return i;
+}
+
 /* A JSON string.  latin1: every byte is one code point (U+0000..U+00FF),
- * the documented encoding of values that are not UTF-8. */
+ * the documented encoding of values that are not UTF-8.  Room for the
+ * string as it is is made once; runs that need no escaping are copied
+ * whole, and only an escape asks for more room. */
 static void json_str(struct buf *b, const char *p, size_t len, bool latin1)
 {
 	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)p;
+	unsigned mask = latin1 ? JSON_ESC | JSON_HIGH : JSON_ESC;
+	size_t i = 0;
+	char *o = buf_room(b, len + 2);
 
-	buf_putc(b, '"');
-	size_t run = 0;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)p[i];
-		char esc[6];
-		size_t n = 0;
-
-		if (c == '"' || c == '\\') {
-			esc[0] = '\\', esc[1] = (char)c, n = 2;
-		} else if (c < 0x20) {
-			esc[0] = '\\';
-			switch (c) {
-			case '\n': esc[1] = 'n', n = 2; break;
-			case '\r': esc[1] = 'r', n = 2; break;
-			case '\t': esc[1] = 't', n = 2; break;
-			default:
-				memcpy(esc, "\\u00", 4);
-				esc[4] = hex[c >> 4], esc[5] = hex[c & 15], n = 6;
-			}
-		} else if (c >= 0x80 && latin1) {
-			esc[0] = (char)(0xc0 | (c >> 6)), esc[1] = (char)(0x80 | (c & 0x3f)), n = 2;
-		} else {
-			continue;
+	if (!o)
+		return;
+	*o++ = '"';
+	for (;;) {
+		size_t run = json_plain_run(s + i, len - i, mask);
+		if (run) {
+			memcpy(o, s + i, run);
+			o += run;
+			i += run;
 		}
-		buf_put(b, p + run, i - run);
-		buf_put(b, esc, n);
-		run = i + 1;
+		if (i == len)
+			break;
+
+		/* Six bytes for this one, the rest as it is, the closing quote. */
+		unsigned char c = s[i++];
+		buf_commit(b, (size_t)(o - (b->p + b->len)));
+		o = buf_room(b, 6 + (len - i) + 1);
+		if (!o)
+			return;
+		if (c >= 0x80) {
+			o[0] = (char)(0xc0 | (c >> 6)), o[1] = (char)(0x80 | (c & 0x3f));
+			o += 2;
+		} else if (c == '"' || c == '\\') {
+			o[0] = '\\', o[1] = (char)c;
+			o += 2;
+		} else if (c == '\n' || c == '\r' || c == '\t') {
+			o[0] = '\\', o[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+			o += 2;
+		} else {
+			memcpy(o, "\\u00", 4);
+			o[4] = hex[c >> 4], o[5] = hex[c & 15];
+			o += 6;
+		}
 	}
-	buf_put(b, p + run, len - run);
-	buf_putc(b, '"');
+	*o++ = '"';
+	buf_commit(b, (size_t)(o - (b->p + b->len)));
 }
 
 /* A byte string for a terminal: printable ASCII and valid UTF-8 as they are,
@@ -181,11 +265,12 @@ static void text_value(struct buf *b, const char *v, size_t len)
 	buf_putc(b, '"');
 }
 
-/* Undoes quoting into a scratch buffer; NULL when memory is short. */
+/* Undoes quoting into a scratch buffer; NULL when memory is short.  A
+ * quoted value without a backslash is its own unquoted form. */
 static const char *param_value(const struct challenge_param *p, char *small, size_t small_size,
 			       char **heap, size_t *len)
 {
-	if (!p->quoted) {
+	if (!p->quoted || !memchr(p->value.p, '\\', p->value.len)) {
 		*len = p->value.len;
 		return p->value.p;
 	}
@@ -227,20 +312,37 @@ static uint32_t name_hash(struct challenge_view v)
 	return h;
 }
 
+/* A param name, lower-cased.  Names are tokens, which JSON never escapes,
+ * so they go straight to the buffer; anything else takes the long way. */
 static void json_name(struct buf *b, struct challenge_view name, bool latin1)
 {
+	char *o = buf_room(b, name.len + 2);
+	unsigned bad = 0;
+
+	if (!o)
+		return;
+	o[0] = '"';
+	for (size_t i = 0; i < name.len; i++) {
+		unsigned char c = (unsigned char)name.p[i];
+		c = (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 'a' - 'A') : c;
+		bad |= json_class[c];
+		o[i + 1] = (char)c;
+	}
+	o[name.len + 1] = '"';
+	if (!bad) {
+		buf_commit(b, name.len + 2);
+		return;
+	}
+
 	char small[64];
 	char *heap = NULL;
 	char *lower = name.len < sizeof(small) ? small : (heap = malloc(name.len));
 
 	if (!lower) {
-		b->failed = true;
+		buf_fail(b);
 		return;
 	}
-	for (size_t i = 0; i < name.len; i++) {
-		char c = name.p[i];
-		lower[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 'a' - 'A') : c;
-	}
+	memcpy(lower, o + 1, name.len);
 	json_str(b, lower, name.len, latin1);
 	free(heap);
 }
@@ -254,7 +356,7 @@ static void json_param_value(struct buf *b, const struct challenge_param *p, boo
 	const char *v = param_value(p, small, sizeof(small), &heap, &len);
 
 	if (!v) {
-		b->failed = true;
+		buf_fail(b);
 		return;
 	}
 	size_t n = cut_len((const unsigned char *)v, len, cap, latin1);
@@ -264,44 +366,11 @@ static void json_param_value(struct buf *b, const struct challenge_param *p, boo
 	free(heap);
 }
 
-/* "params" keeps the first occurrence of each name; later ones go to
- * "repeated", since a JSON object cannot hold a name twice. */
-static void json_params(struct buf *b, const struct challenge *ch, bool latin1, size_t cap,
-			bool *cut)
+/* Writes "params" (and "repeated") for the n params of all; dup[i] says
+ * whether the name of all[i] came earlier. */
+static void json_params_put(struct buf *b, const struct challenge_param *all, const bool *dup,
+			    size_t n, bool latin1, size_t cap, bool *cut)
 {
-	struct challenge_param p;
-	size_t pos = 0, n = 0;
-
-	while (challenge_param_next(ch, &pos, &p))
-		n++;
-	if (!n) {
-		buf_puts(b, ",\"params\":{}");
-		return;
-	}
-
-	size_t slots = 16;
-	while (slots < 2 * n)
-		slots *= 2;
-	struct challenge_param *all = malloc(n * sizeof(*all));
-	size_t *table = calloc(slots, sizeof(*table));
-	bool *dup = calloc(n, sizeof(*dup));
-	if (!all || !table || !dup) {
-		b->failed = true;
-		goto out;
-	}
-	pos = 0;
-	for (size_t i = 0; i < n && challenge_param_next(ch, &pos, &all[i]); i++) {
-		size_t k = name_hash(all[i].name) & (slots - 1);
-		for (; table[k]; k = (k + 1) & (slots - 1)) {
-			if (name_eq(all[table[k] - 1].name, all[i].name)) {
-				dup[i] = true;
-				break;
-			}
-		}
-		if (!dup[i])
-			table[k] = i + 1;
-	}
-
 	bool any_dup = false;
 	buf_puts(b, ",\"params\":{");
 	for (size_t i = 0, first = 1; i < n; i++) {
@@ -333,20 +402,80 @@ static void json_params(struct buf *b, const struct challenge *ch, bool latin1, 
 		}
 		buf_putc(b, ']');
 	}
+}
+
+/* More params than fit on the stack: read once more, into the heap, with a
+ * hash table of names so that 20,000 params stay linear. */
+static void json_many_params(struct buf *b, const struct challenge *ch, size_t n, bool latin1,
+			     size_t cap, bool *cut)
+{
+	size_t slots = 16;
+	while (slots < 2 * n)
+		slots *= 2;
+	struct challenge_param *all = malloc(n * sizeof(*all));
+	size_t *table = calloc(slots, sizeof(*table));
+	bool *dup = calloc(n, sizeof(*dup));
+	if (!all || !table || !dup) {
+		buf_fail(b);
+		goto out;
+	}
+	size_t pos = 0;
+	for (size_t i = 0; i < n && challenge_param_next(ch, &pos, &all[i]); i++) {
+		size_t k = name_hash(all[i].name) & (slots - 1);
+		for (; table[k]; k = (k + 1) & (slots - 1)) {
+			if (name_eq(all[table[k] - 1].name, all[i].name)) {
+				dup[i] = true;
+				break;
+			}
+		}
+		if (!dup[i])
+			table[k] = i + 1;
+	}
+	json_params_put(b, all, dup, n, latin1, cap, cut);
 out:
 	free(all);
 	free(table);
 	free(dup);
 }
 
-static void json_challenges(struct buf *b, const struct record_header *h, bool latin1, size_t cap,
+/* As many params as a challenge usually has, read along with it. */
+#define LOG_FEW_PARAMS 16
+
+/* "params" keeps the first occurrence of each name; later ones go to
+ * "repeated", since a JSON object cannot hold a name twice.  The n params
+ * of a usual challenge are in few already, and compared pairwise. */
+static void json_params(struct buf *b, const struct challenge *ch,
+			const struct challenge_param *few, size_t n, bool latin1, size_t cap,
+			bool *cut)
+{
+	bool dup[LOG_FEW_PARAMS];
+
+	if (!n) {
+		buf_puts(b, ",\"params\":{}");
+		return;
+	}
+	if (n > LOG_FEW_PARAMS) {
+		json_many_params(b, ch, n, latin1, cap, cut);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		dup[i] = false;
+		for (size_t j = 0; j < i && !dup[i]; j++)
+			dup[i] = !dup[j] && name_eq(few[j].name, few[i].name);
+	}
+	json_params_put(b, few, dup, n, latin1, cap, cut);
+}
+
+/* The challenges of one header value, walked to the end, so that *c
+ * knows afterwards whether and where the value was malformed. */
+static void json_challenges(struct buf *b, struct challenge_cursor *c, bool latin1, size_t cap,
 			    bool *first, bool *cut)
 {
-	struct challenge_cursor c;
 	struct challenge ch;
+	struct challenge_param few[LOG_FEW_PARAMS];
+	size_t nparams;
 
-	challenge_start(&c, h->value, h->value_len);
-	while (challenge_next(&c, &ch)) {
+	while (challenge_next_params(c, &ch, few, LOG_FEW_PARAMS, &nparams)) {
 		if (!*first)
 			buf_putc(b, ',');
 		*first = false;
@@ -360,7 +489,7 @@ static void json_challenges(struct buf *b, const struct record_header *h, bool l
 			buf_puts(b, ",\"token68\":");
 			json_str(b, ch.token68.p, n, latin1);
 		} else {
-			json_params(b, &ch, latin1, cap, cut);
+			json_params(b, &ch, few, nparams, latin1, cap, cut);
 		}
 		if (latin1)
 			buf_puts(b, ",\"encoding\":\"latin1\"");
@@ -395,6 +524,26 @@ static void json_ts(struct buf *b, const struct timespec *ts)
 	long long month = mp < 10 ? mp + 3 : mp - 9;
 	long long year = yoe + era * 400 + (month <= 2);
 
+	long ms = ts->tv_nsec / 1000000;
+	char *o;
+
+	if (year >= 0 && year <= 9999 && ms >= 0 && ms <= 999 && (o = buf_room(b, 26))) {
+		/* "2026-11-26T12:34:56.789Z", with its quotes, in fixed places;
+		 * other years and a tv_nsec out of range (which clock_gettime
+		 * never gives) are written field by field below. */
+		memcpy(o, "\"YYyy-MM-DDThh:mm:ss.0msZ\"", 26);
+		memcpy(o + 1, buf_dec2 + 2 * (year / 100), 2);
+		memcpy(o + 3, buf_dec2 + 2 * (year % 100), 2);
+		memcpy(o + 6, buf_dec2 + 2 * month, 2);
+		memcpy(o + 9, buf_dec2 + 2 * day, 2);
+		memcpy(o + 12, buf_dec2 + 2 * (rem / 3600), 2);
+		memcpy(o + 15, buf_dec2 + 2 * (rem / 60 % 60), 2);
+		memcpy(o + 18, buf_dec2 + 2 * (rem % 60), 2);
+		o[21] = (char)('0' + ms / 100);
+		memcpy(o + 22, buf_dec2 + 2 * (ms % 100), 2);
+		buf_commit(b, 26);
+		return;
+	}
 	buf_putc(b, '"');
 	buf_putint(b, year, 4);
 	buf_putc(b, '-');
@@ -412,17 +561,63 @@ static void json_ts(struct buf *b, const struct timespec *ts)
 	buf_puts(b, "Z\"");
 }
 
+/* Room for the "challenges" of a usual record while "headers" is written. */
+#define LOG_CHALLENGES_STACK 512
+
+/* "headers" and then "challenges".  Each value is parsed once: its
+ * challenges are written aside while its header object, which ends with
+ * where the value was malformed, is written. */
+static void json_headers(struct buf *b, const struct record *r, size_t cap, bool *cut)
+{
+	char store[LOG_CHALLENGES_STACK];
+	struct buf chs;
+	bool first = true;
+
+	buf_init(&chs, store, sizeof(store));
+	buf_puts(b, ",\"headers\":[");
+	for (size_t i = 0; i < r->nheaders; i++) {
+		const struct record_header *h = &r->headers[i];
+		bool latin1 = header_latin1(h);
+		struct challenge_cursor c;
+		size_t n = cut_len((const unsigned char *)h->value, h->value_len, cap, latin1);
+
+		if (n < h->value_len)
+			*cut = true;
+		if (i)
+			buf_putc(b, ',');
+		buf_puts(b, "{\"name\":");
+		json_str(b, h->name, h->name_len, latin1);
+		buf_puts(b, ",\"value\":");
+		json_str(b, h->value, n, latin1);
+		if (latin1)
+			buf_puts(b, ",\"encoding\":\"latin1\"");
+		challenge_start(&c, h->value, h->value_len);
+		json_challenges(&chs, &c, latin1, cap, &first, cut);
+		if (c.malformed)
+			buf_printf(b, ",\"malformed_at\":%zu", c.malformed_at);
+		buf_putc(b, '}');
+	}
+	buf_puts(b, "],\"challenges\":[");
+	if (buf_failed(&chs))
+		buf_fail(b);
+	else
+		buf_put(b, chs.p, chs.len);
+	buf_putc(b, ']');
+	buf_free(&chs);
+}
+
 /* A string of the request, with "<key>_encoding":"latin1" after it when it
  * is not UTF-8, as for header values. */
 static void json_opt_str(struct buf *b, const char *key, const char *s)
 {
-	bool latin1 = s && !utf8_valid((const unsigned char *)s, strlen(s));
+	size_t len = s ? strlen(s) : 0;
+	bool latin1 = s && !utf8_valid((const unsigned char *)s, len);
 
 	buf_puts(b, ",\"");
 	buf_puts(b, key);
 	buf_puts(b, "\":");
 	if (s)
-		json_str(b, s, strlen(s), latin1);
+		json_str(b, s, len, latin1);
 	else
 		buf_puts(b, "null");
 	if (latin1)
@@ -457,42 +652,10 @@ void log_format_json(struct buf *b, const struct record *r, const struct log_met
 	buf_puts(b, r->final ? ",\"final\":true,\"request\":" : ",\"final\":false,\"request\":");
 	buf_putint(b, r->request, 0);
 
-	if (!r->headers_known) {
+	if (!r->headers_known)
 		buf_puts(b, ",\"headers\":null,\"challenges\":null");
-	} else {
-		buf_puts(b, ",\"headers\":[");
-		for (size_t i = 0; i < r->nheaders; i++) {
-			const struct record_header *h = &r->headers[i];
-			bool latin1 = header_latin1(h);
-			struct challenge_cursor c;
-			struct challenge ch;
-			size_t n = cut_len((const unsigned char *)h->value, h->value_len,
-					   m->value_cap, latin1);
-
-			if (n < h->value_len)
-				cut = true;
-			if (i)
-				buf_putc(b, ',');
-			buf_puts(b, "{\"name\":");
-			json_str(b, h->name, h->name_len, latin1);
-			buf_puts(b, ",\"value\":");
-			json_str(b, h->value, n, latin1);
-			if (latin1)
-				buf_puts(b, ",\"encoding\":\"latin1\"");
-			challenge_start(&c, h->value, h->value_len);
-			while (challenge_next(&c, &ch))
-				;
-			if (c.malformed)
-				buf_printf(b, ",\"malformed_at\":%zu", c.malformed_at);
-			buf_putc(b, '}');
-		}
-		buf_puts(b, "],\"challenges\":[");
-		bool first = true;
-		for (size_t i = 0; i < r->nheaders; i++)
-			json_challenges(b, &r->headers[i], header_latin1(&r->headers[i]),
-					m->value_cap, &first, &cut);
-		buf_putc(b, ']');
-	}
+	else
+		json_headers(b, r, m->value_cap, &cut);
 
 	if (cut)
 		flags |= RECORD_TRUNCATED;

@@ -385,12 +385,18 @@ static void emit(const struct buf *b, const struct log_meta *m)
 	}
 }
 
+/* Room for a usual record on the stack, so that writing one costs no
+ * malloc; a larger one moves to the heap. */
+#define SINK_STACK_RECORD 2048
+
 void log_record(const struct record *r)
 {
 	int saved = errno;
 	struct log_meta m;
-	struct buf b = {0};
+	char store[SINK_STACK_RECORD];
+	struct buf b;
 
+	buf_init(&b, store, sizeof(store));
 	if (!begin(&m))
 		goto out;
 	format(&b, r, &m);
@@ -419,8 +425,10 @@ void log_verdict(const struct verdict *v)
 {
 	int saved = errno;
 	struct log_meta m;
-	struct buf b = {0};
+	char store[SINK_STACK_RECORD];
+	struct buf b;
 
+	buf_init(&b, store, sizeof(store));
 	if (begin(&m)) {
 		if (log_cfg->format == CONFIG_FORMAT_TEXT)
 			log_format_verdict_text(&b, v, &m);
@@ -436,8 +444,10 @@ void log_summary(const struct verdict_summary *s)
 {
 	int saved = errno;
 	struct log_meta m;
-	struct buf b = {0};
+	char store[SINK_STACK_RECORD];
+	struct buf b;
 
+	buf_init(&b, store, sizeof(store));
 	if (begin(&m)) {
 		if (log_cfg->format == CONFIG_FORMAT_TEXT)
 			log_format_summary_text(&b, s, &m);

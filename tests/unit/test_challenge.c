@@ -433,6 +433,61 @@ Test(challenge, parse_table)
 		run_case(&parse_cases[i]);
 }
 
+static bool same_view(struct challenge_view a, struct challenge_view b)
+{
+	return a.p == b.p && a.len == b.len;
+}
+
+/* challenge_next_params(), with room for max params, against
+ * challenge_next() and the param walk over the same value; buf holds
+ * exactly len bytes. */
+static void check_next_params(const char *what, const char *buf, size_t len, size_t max)
+{
+	struct challenge_cursor a, b;
+	struct challenge ca, cb;
+	struct challenge_param kept[MAX_PARAMS + 1], p;
+	int ra, rb;
+
+	cr_assert_leq(max, MAX_PARAMS + 1);
+	challenge_start(&a, buf, len);
+	challenge_start(&b, buf, len);
+	do {
+		size_t n = 12345, pos = 0, k = 0;
+
+		ra = challenge_next(&a, &ca);
+		rb = challenge_next_params(&b, &cb, kept, max, &n);
+		cr_assert_eq(ra, rb, "%s, max %zu: %d, want %d", what, max, rb, ra);
+		cr_expect(same_view(ca.scheme, cb.scheme) && same_view(ca.token68, cb.token68) &&
+		              ca.params_at == cb.params_at && ca.params_end == cb.params_end &&
+		              ca.s == cb.s,
+		          "%s, max %zu: another challenge", what, max);
+		cr_expect(a.pos == b.pos && a.malformed == b.malformed &&
+		              a.malformed_at == b.malformed_at,
+		          "%s, max %zu: another cursor", what, max);
+		while (challenge_param_next(&ca, &pos, &p)) {
+			if (k < max)
+				cr_expect(same_view(p.name, kept[k].name) &&
+				              same_view(p.value, kept[k].value) &&
+				              p.quoted == kept[k].quoted,
+				          "%s, max %zu: param %zu differs", what, max, k);
+			k++;
+		}
+		cr_expect_eq(n, k, "%s, max %zu: %zu params, want %zu", what, max, n, k);
+	} while (ra);
+}
+
+Test(challenge, next_params_match_the_param_walk)
+{
+	for (size_t i = 0; i < NCASES; i++) {
+		const struct parse_case *tc = &parse_cases[i];
+		char *buf = dup_exact(tc->in, tc->len);
+
+		for (size_t max = 0; max <= MAX_PARAMS + 1; max += max < 2 ? 1 : MAX_PARAMS - 1)
+			check_next_params(tc->name, buf, tc->len, max);
+		free(buf);
+	}
+}
+
 Test(challenge, views_point_into_the_value)
 {
 	static const char in[] = "Newauth realm=\"apps\", title=\"Login to \\\"apps\\\"\"";
@@ -1204,6 +1259,7 @@ Test(challenge, random_inputs_keep_invariants)
 		}
 		buf = dup_exact(in.p ? in.p : "", in.len);
 		check_invariants(buf, in.len, iter);
+		check_next_params("random input", buf, in.len, (size_t)iter % 4);
 		canonical(buf, in.len, &canon);
 		{
 			char *cbuf = dup_exact(canon.p ? canon.p : "", canon.len);

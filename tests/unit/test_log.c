@@ -1088,3 +1088,283 @@ Test(log_text, value_cap_utf8)
 		free(line);
 	}
 }
+
+/* Two headers that take most paths of the JSON writer at once: escapes in
+ * a value and in an unquoted param, UTF-8, a token68, names repeated in
+ * other cases, malformed_at.  The bytes are the ones the writer gave
+ * before it was made faster, and must stay so. */
+static const struct record_header golden_headers[] = {
+	WWW(MCP_VALUE),
+	HDR("Proxy-Authenticate", "Basic realm=\"caf\xc3\xa9 \\\"q\\\"\", Negotiate abc==, "
+				  "Digest realm=x, REALM=y, Realm=\"z\", n=1 junk"),
+};
+
+static const char golden_json[] =
+	"{\"v\":1,\"type\":\"response\",\"ts\":\"2026-11-26T12:34:56.789Z\",\"pid\":4242,\"ti"
+	"d\":4243,\"handle\":\"0x5a5a1000\",\"api\":\"easy\",\"method\":\"GET\",\"url\":\"htt"
+	"p://example.test/mcp\",\"result\":0,\"status\":401,\"final\":true,\"request\":0,\"he"
+	"aders\":[{\"name\":\"WWW-Authenticate\",\"value\":\"Bearer realm=\\\"mcp\\\", resour"
+	"ce_metadata=\\\"http://x/.well-known/oauth-protected-resource\\\", scope=\\\"mcp:too"
+	"ls\\\"\"},{\"name\":\"Proxy-Authenticate\",\"value\":\"Basic realm=\\\"caf\xc3\xa9 \\\\\\\""
+	"q\\\\\\\"\\\", Negotiate abc==, Digest realm=x, REALM=y, Realm=\\\"z\\\", n=1 junk\""
+	",\"malformed_at\":84}],\"challenges\":[{\"scheme\":\"Bearer\",\"params\":{\"realm\":"
+	"\"mcp\",\"resource_metadata\":\"http://x/.well-known/oauth-protected-resource\",\"sc"
+	"ope\":\"mcp:tools\"}},{\"scheme\":\"Basic\",\"params\":{\"realm\":\"caf\xc3\xa9 \\\""
+	"q\\\"\"}},{\"scheme\":\"Negotiate\",\"token68\":\"abc==\"},{\"scheme\":\"Digest\",\""
+	"params\":{\"realm\":\"x\",\"n\":\"1\"},\"repeated\":[{\"name\":\"realm\",\"value\":\""
+	"y\"},{\"name\":\"realm\",\"value\":\"z\"}]}],\"flags\":[]}\n";
+
+static const char golden_text[] =
+	"authtap[4242] 401 GET http://example.test/mcp WWW-Authenticate: Bearer realm=\"mcp\""
+	", resource_metadata=\"http://x/.well-known/oauth-protected-resource\", scope=\"mcp:t"
+	"ools\" | Proxy-Authenticate: Basic realm=\"caf\xc3\xa9 \\\\\"q\\\\\"\", Negotiate ab"
+	"c==, Digest realm=x, REALM=y, Realm=\"z\", n=1 junk => Bearer realm=mcp resource_met"
+	"adata=http://x/.well-known/oauth-protected-resource scope=mcp:tools; Basic realm=\"c"
+	"af\xc3\xa9 \\\"q\\\"\"; Negotiate abc==; Digest realm=x realm=y realm=z (malformed a"
+	"t byte 84)\n";
+
+static void expect_bytes(const struct buf *b, const char *want, size_t want_len, const char *what)
+{
+	cr_expect(!buf_failed(b), "%s: buffer failed", what);
+	cr_expect(b->len == want_len && memcmp(b->p, want, want_len) == 0,
+		  "%s:\n  got  %.*s\n  want %s", what, (int)b->len, b->p, want);
+}
+
+Test(log_json, golden_bytes)
+{
+	struct record r = record_of(golden_headers, NELEM(golden_headers));
+	struct buf b = {0};
+
+	log_format_json(&b, &r, &meta);
+	expect_bytes(&b, golden_json, sizeof(golden_json) - 1, "json");
+	b.len = 0;
+	log_format_text(&b, &r, &meta);
+	expect_bytes(&b, golden_text, sizeof(golden_text) - 1, "text");
+	buf_free(&b);
+}
+
+/* Records written into lent storage of any size, moving to the heap part
+ * way or not at all, and written again into a used buffer as sink.c does
+ * at smaller caps, are the same bytes. */
+Test(log_json, lent_storage)
+{
+	struct record r = record_of(golden_headers, NELEM(golden_headers));
+
+	for (size_t size = 0; size <= sizeof(golden_json) + 16; size++) {
+		char *store = malloc(size ? size : 1);
+		struct buf b;
+		char what[32];
+
+		cr_assert_not_null(store);
+		snprintf(what, sizeof(what), "lent %zu bytes", size);
+		buf_init(&b, store, size);
+		log_format_json(&b, &r, &meta);
+		expect_bytes(&b, golden_json, sizeof(golden_json) - 1, what);
+		/* Appends ask for a little more room than they use. */
+		if (size < sizeof(golden_json) - 1 || size >= sizeof(golden_json) + 8)
+			cr_expect_eq(b.p == store, size >= sizeof(golden_json), "%s: moved", what);
+		b.len = 0;
+		log_format_text(&b, &r, &meta);
+		expect_bytes(&b, golden_text, sizeof(golden_text) - 1, what);
+		buf_free(&b); /* frees the heap copy, never the storage */
+		free(store);
+	}
+}
+
+/* buf_putint against printf, sign and padding as the writers use them:
+ * the width counts digits, at most 24 of them. */
+Test(buf, putint)
+{
+	static const long long values[] = {
+		0, 1, 9, 10, 99, 100, 101, 999, 1000, 4242, 65535, 99999, 100000,
+		2147483647LL, 4294967296LL, 999999999999999999LL, 1000000000000000000LL,
+		9223372036854775807LL, -1, -9, -10, -100, -4242, -9223372036854775807LL - 1,
+	};
+
+	for (size_t i = 0; i < NELEM(values); i++) {
+		for (int width = -1; width <= 30; width++) {
+			struct buf b = {0};
+			char want[64];
+			unsigned long long u = values[i] < 0 ? 0ULL - (unsigned long long)values[i]
+							     : (unsigned long long)values[i];
+
+			snprintf(want, sizeof(want), "%s%0*llu", values[i] < 0 ? "-" : "",
+				 width > 24 ? 24 : width < 0 ? 0 : width, u);
+			buf_putint(&b, values[i], width);
+			buf_putc(&b, '\0');
+			cr_assert(!buf_failed(&b));
+			cr_expect_str_eq(b.p, want, "%lld width %d", values[i], width);
+			buf_free(&b);
+		}
+	}
+}
+
+Test(buf, puthex)
+{
+	static const unsigned long long values[] = {0, 1, 15, 16, 0x5a5a1000, 0xdeadbeefULL,
+						    ~0ULL};
+
+	for (size_t i = 0; i < NELEM(values); i++) {
+		struct buf b = {0};
+		char want[32];
+
+		snprintf(want, sizeof(want), "%llx", values[i]);
+		buf_puthex(&b, values[i]);
+		buf_putc(&b, '\0');
+		cr_expect_str_eq(b.p, want);
+		buf_free(&b);
+	}
+}
+
+/* Lent storage is used, outgrown into the heap with its bytes, and never
+ * freed; a failure is sticky for inline appends too. */
+Test(buf, lent_and_failed)
+{
+	char store[8];
+	struct buf b;
+
+	buf_init(&b, store, sizeof(store));
+	buf_puts(&b, "abc");
+	buf_putc(&b, 'd');
+	cr_expect_eq(b.p, store);
+	buf_puts(&b, "efghijklmnop");
+	cr_expect_neq(b.p, store);
+	buf_put(&b, NULL, 0);
+	buf_putc(&b, '\0');
+	cr_expect_str_eq(b.p, "abcdefghijklmnop");
+	buf_free(&b);
+	cr_expect_null(b.p);
+
+	buf_init(&b, store, sizeof(store));
+	buf_puts(&b, "ab");
+	buf_fail(&b);
+	buf_puts(&b, "c");
+	buf_putc(&b, 'd');
+	buf_putint(&b, 7, 0);
+	cr_expect(buf_failed(&b));
+	cr_expect_eq(b.len, 2);
+	buf_free(&b);
+}
+
+/* What the JSON writer must make of one string byte: a reference written
+ * the slow way, for the word-at-a-time scanner to be held against. */
+static void ref_escape(char *out, const unsigned char *s, size_t len, bool latin1)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	*out++ = '"';
+	for (size_t i = 0; i < len; i++) {
+		unsigned c = s[i];
+		if (c == '"' || c == '\\') {
+			*out++ = '\\', *out++ = (char)c;
+		} else if (c == '\n' || c == '\r' || c == '\t') {
+			*out++ = '\\', *out++ = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+		} else if (c < 0x20) {
+			out += sprintf(out, "\\u00%c%c", hex[c >> 4], hex[c & 15]);
+		} else if (c >= 0x80 && latin1) {
+			*out++ = (char)(0xc0 | (c >> 6)), *out++ = (char)(0x80 | (c & 0x3f));
+		} else {
+			*out++ = (char)c;
+		}
+	}
+	*out++ = '"';
+	*out = '\0';
+}
+
+/* Each byte that needs escaping (and a UTF-8 character, which does not),
+ * at every offset of values of every length around the eight-byte words,
+ * once and twice. */
+Test(log_json, escapes_at_every_offset)
+{
+	static const char *const specials[] = {"\"", "\\", "\n", "\r", "\t", "\x01", "\x1f",
+					       "\x7f", "\x80", "\xff", "\xc3\xa9", " "};
+	unsigned char v[64];
+	char want[64 * 6 + 3], what[64];
+	struct buf b = {0};
+
+	for (size_t len = 1; len <= 40; len++) {
+		for (size_t k = 0; k < NELEM(specials); k++) {
+			size_t sl = strlen(specials[k]);
+			for (size_t at = 0; at + sl <= len; at++) {
+				/* The second copy never overlaps the first. */
+				int copies = at + 2 * sl <= len ? 2 : 1;
+				for (int twice = 0; twice < copies; twice++) {
+					memset(v, 'a' + (int)(len % 26), len);
+					memcpy(v + at, specials[k], sl);
+					if (twice)
+						memcpy(v + (len - sl), specials[k], sl);
+					bool latin1 = (v[at] == 0x80 || v[at] == 0xff);
+					struct record_header h = {"N", 1, (const char *)v, len};
+					struct record r = record_of(&h, 1);
+
+					snprintf(what, sizeof(what), "len %zu, special %zu at %zu%s",
+						 len, k, at, twice ? " and at the end" : "");
+					ref_escape(want, v, len, latin1);
+					b.len = 0;
+					log_format_json(&b, &r, &meta);
+					buf_putc(&b, '\0');
+					cr_assert(!buf_failed(&b));
+					const char *got = strstr(b.p, "\"value\":");
+					cr_assert_not_null(got, "%s", what);
+					got += 8;
+					cr_expect(strncmp(got, want, strlen(want)) == 0 &&
+							  (got[strlen(want)] == '}' ||
+							   got[strlen(want)] == ','),
+						  "%s:\n  got  %.*s\n  want %s", what,
+						  (int)strlen(want) + 1, got, want);
+				}
+			}
+		}
+	}
+	buf_free(&b);
+}
+
+/* Params of a challenge are read onto the stack up to 16 and through the
+ * heap beyond: around that edge, with repeated names, "params" and
+ * "repeated" keep the order the names came in. */
+Test(log_json, params_around_the_stack_limit)
+{
+	for (int n = 1; n <= 40; n++) {
+		char v[2048], want[4096], what[32];
+		size_t vl = (size_t)snprintf(v, sizeof(v), "Digest ");
+		size_t wl = (size_t)snprintf(want, sizeof(want), "\"params\":{");
+		bool first = true;
+
+		for (int i = 0; i < n; i++) {
+			/* Every third name repeats the first of its group of three, in
+			 * upper case. */
+			int name = i % 3 == 2 ? i - 2 : i;
+			vl += (size_t)snprintf(v + vl, sizeof(v) - vl, "%s%s%d=\"v%d\"", i ? ", " : "",
+					       i % 3 == 2 ? "P" : "p", name, i);
+		}
+		for (int i = 0; i < n; i++) {
+			if (i % 3 == 2)
+				continue;
+			wl += (size_t)snprintf(want + wl, sizeof(want) - wl, "%s\"p%d\":\"v%d\"",
+					       first ? "" : ",", i, i);
+			first = false;
+		}
+		wl += (size_t)snprintf(want + wl, sizeof(want) - wl, "}");
+		first = true;
+		for (int i = 2; i < n; i += 3) {
+			wl += (size_t)snprintf(want + wl, sizeof(want) - wl,
+					       "%s{\"name\":\"p%d\",\"value\":\"v%d\"}",
+					       first ? ",\"repeated\":[" : ",", i - 2, i);
+			first = false;
+		}
+		if (!first)
+			wl += (size_t)snprintf(want + wl, sizeof(want) - wl, "]");
+		snprintf(want + wl, sizeof(want) - wl, "}]");
+
+		struct record_header h = {"WWW-Authenticate", 16, v, vl};
+		struct record r = record_of(&h, 1);
+		struct buf b = {0};
+
+		snprintf(what, sizeof(what), "%d params", n);
+		log_format_json(&b, &r, &meta);
+		buf_putc(&b, '\0');
+		cr_assert(!buf_failed(&b));
+		cr_expect_not_null(strstr(b.p, want), "%s: no %s in %s", what, want, b.p);
+		buf_free(&b);
+	}
+}
