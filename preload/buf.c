@@ -6,10 +6,10 @@
 
 /* "00" "01" ... "99": integers are written two digits per division. */
 const char buf_dec2[200] = "0001020304050607080910111213141516171819"
-			   "2021222324252627282930313233343536373839"
-			   "4041424344454647484950515253545556575859"
-			   "6061626364656667686970717273747576777879"
-			   "8081828384858687888990919293949596979899";
+                           "2021222324252627282930313233343536373839"
+                           "4041424344454647484950515253545556575859"
+                           "6061626364656667686970717273747576777879"
+                           "8081828384858687888990919293949596979899";
 
 void buf_init(struct buf *b, char *storage, size_t size)
 {
@@ -93,17 +93,10 @@ void buf_printf(struct buf *b, const char *fmt, ...)
  * were. */
 void buf_putint(struct buf *b, long long v, int width)
 {
-	static const unsigned long long pow10[] = {
-		1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull,
-		100000000ull, 1000000000ull, 10000000000ull, 100000000000ull, 1000000000000ull,
-		10000000000000ull, 100000000000000ull, 1000000000000000ull,
-		10000000000000000ull, 100000000000000000ull, 1000000000000000000ull,
-		10000000000000000000ull,
-	};
 	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
 	int digits = 1;
 
-	while (digits < 20 && u >= pow10[digits])
+	for (unsigned long long p10 = 10; digits < 20 && u >= p10; p10 *= 10)
 		digits++;
 	int n = digits < width ? (width < 24 ? width : 24) : digits;
 	char *o = buf_room(b, (size_t)n + 1);

@@ -49,25 +49,26 @@ enum challenge_class_bit {
 #define CHALLENGE_IS_QP(c) ((c) == '\t' || ((c) >= 0x20 && (c) != 0x7f))
 #define CHALLENGE_IS_OWS(c) ((c) == ' ' || (c) == '\t')
 #define CHALLENGE_CLASS(c)                                                                         \
-	((CHALLENGE_IS_TCHAR(c) ? CHALLENGE_TCHAR : 0) | (CHALLENGE_IS_T68(c) ? CHALLENGE_T68 : 0) |  \
-	 (CHALLENGE_IS_QP(c) && (c) != '"' && (c) != '\\' ? CHALLENGE_QD : 0) |                     \
-	 (CHALLENGE_IS_QP(c) ? CHALLENGE_QP : 0) | (CHALLENGE_IS_OWS(c) ? CHALLENGE_OWS : 0) |      \
+	((CHALLENGE_IS_TCHAR(c) ? CHALLENGE_TCHAR : 0) |                                           \
+	 (CHALLENGE_IS_T68(c) ? CHALLENGE_T68 : 0) |                                               \
+	 (CHALLENGE_IS_QP(c) && (c) != '"' && (c) != '\\' ? CHALLENGE_QD : 0) |                    \
+	 (CHALLENGE_IS_QP(c) ? CHALLENGE_QP : 0) | (CHALLENGE_IS_OWS(c) ? CHALLENGE_OWS : 0) |     \
 	 (CHALLENGE_IS_OWS(c) || (c) == ',' ? CHALLENGE_SEP : 0))
 #define CHALLENGE_ROW4(c)                                                                          \
 	CHALLENGE_CLASS(c), CHALLENGE_CLASS((c) + 1), CHALLENGE_CLASS((c) + 2),                    \
-		CHALLENGE_CLASS((c) + 3)
+	    CHALLENGE_CLASS((c) + 3)
 #define CHALLENGE_ROW16(c)                                                                         \
 	CHALLENGE_ROW4(c), CHALLENGE_ROW4((c) + 4), CHALLENGE_ROW4((c) + 8),                       \
-		CHALLENGE_ROW4((c) + 12)
+	    CHALLENGE_ROW4((c) + 12)
 #define CHALLENGE_ROW64(c)                                                                         \
 	CHALLENGE_ROW16(c), CHALLENGE_ROW16((c) + 16), CHALLENGE_ROW16((c) + 32),                  \
-		CHALLENGE_ROW16((c) + 48)
+	    CHALLENGE_ROW16((c) + 48)
 
 static const unsigned char challenge_class[256] = {
-	CHALLENGE_ROW64(0x00),
-	CHALLENGE_ROW64(0x40),
-	CHALLENGE_ROW64(0x80),
-	CHALLENGE_ROW64(0xc0),
+    CHALLENGE_ROW64(0x00),
+    CHALLENGE_ROW64(0x40),
+    CHALLENGE_ROW64(0x80),
+    CHALLENGE_ROW64(0xc0),
 };
 
 static bool challenge_is(unsigned char ch, unsigned bits)
