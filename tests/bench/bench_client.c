@@ -10,6 +10,10 @@
  *                                           calls after each transfer (callgrind)
  *   bench_client write N BYTES FILE         N appends of BYTES bytes, alone
  *
+ * With BENCH_APPEND=FILE and BENCH_APPEND_BYTES=N in the environment, easy
+ * appends N bytes to FILE (O_APPEND, one write) after each transfer: what
+ * the one write(2) of a log record costs in place, among the transfers.
+ *
  * It links libcurl and nothing of authtap: run.sh runs it with and without
  * LD_PRELOAD.  Only the measured part is timed (not start-up, the first
  * connection or the handles' creation), and the result is one line:
@@ -163,6 +167,27 @@ __attribute__((noinline)) static long probe_miss(CURL *h)
 	return (long)curl_easy_header(h, "WWW-Authenticate", 0, CURLH_HEADER, -1, &ch);
 }
 
+static int append_fd = -1;
+static char *append_rec;
+static size_t append_bytes;
+
+static void append_open(void)
+{
+	const char *file = getenv("BENCH_APPEND"), *bytes = getenv("BENCH_APPEND_BYTES");
+
+	if (!file || !bytes)
+		return;
+	append_bytes = (size_t)arg_long(bytes, 1, 1 << 20);
+	append_rec = malloc(append_bytes);
+	if (!append_rec)
+		die("out of memory");
+	memset(append_rec, 'x', append_bytes);
+	append_rec[append_bytes - 1] = '\n';
+	append_fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (append_fd < 0)
+		die("cannot open the BENCH_APPEND file");
+}
+
 /* The measured loop; callgrind counts only inside it. */
 __attribute__((noinline)) static long timed_transfers(CURL *h, long n, bool probe)
 {
@@ -173,6 +198,8 @@ __attribute__((noinline)) static long timed_transfers(CURL *h, long n, bool prob
 			errors++;
 		if (probe)
 			sink += probe_floor(h) + probe_miss(h);
+		if (append_fd >= 0 && write(append_fd, append_rec, append_bytes) != (ssize_t)append_bytes)
+			errors++;
 	}
 	if (sink == -1)
 		errors++;
@@ -196,7 +223,8 @@ static int mode_easy(long n, bool probe)
 	uint64_t t0 = now_ns(), c0 = cpu_ns();
 	long errors = timed_transfers(h, n, probe);
 	uint64_t t1 = now_ns(), c1 = cpu_ns();
-	report(probe ? "probe" : "easy", n, t1 - t0, c1 - c0, errors, status_of(h), NULL);
+	report(probe ? "probe" : append_fd >= 0 ? "easy+append" : "easy", n, t1 - t0, c1 - c0,
+	       errors, status_of(h), NULL);
 	curl_easy_cleanup(h);
 	return errors ? 1 : 0;
 }
@@ -465,8 +493,10 @@ int main(int argc, char **argv)
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		die("curl_global_init failed");
 	int rc;
-	if (two)
+	if (two) {
+		append_open();
 		rc = mode_easy(arg_long(argv[2], 1, 100000000), strcmp(mode, "probe") == 0);
+	}
 	else if (strcmp(mode, "threads") == 0)
 		rc = mode_threads(arg_long(argv[2], 1, THREADS_MAX),
 		                  arg_long(argv[3], 1, 100000000));
