@@ -9,7 +9,8 @@
  * overlapping, a value that is not malformed is read whole (no byte left
  * out but OWS and commas), every scheme and name is a token, a quoted
  * value sits between its quotes, challenge_unquote follows snprintf, and
- * the walk ends (each call consumes input).  The input arrives in a buffer of exactly its
+ * the walk ends (each call consumes input); challenge_next_params walks
+ * the same and hands over the same params.  The input arrives in a buffer of exactly its
  * size, so any read past it is a sanitizer report. */
 #include <stdbool.h>
 #include <string.h>
@@ -153,6 +154,45 @@ static void check_hand_made(const char *s, size_t len)
 	}
 }
 
+static bool same_view(struct challenge_view a, struct challenge_view b)
+{
+	return a.p == b.p && a.len == b.len;
+}
+
+/* challenge_next_params must walk exactly as challenge_next does, and hand
+ * over the params challenge_param_next would return, up to max of them
+ * (taken from the input, so that every cut is tried). */
+static void check_next_params(const char *s, size_t len)
+{
+	struct challenge_cursor a, b;
+	struct challenge ca, cb;
+	struct challenge_param got[8], p;
+	size_t max = len ? (unsigned char)s[len - 1] % 9 : 0, n;
+
+	challenge_start(&a, s, len);
+	challenge_start(&b, s, len);
+	for (size_t k = 0; k <= len + 1; k++) {
+		int ra = challenge_next(&a, &ca);
+		int rb = challenge_next_params(&b, &cb, got, max, &n);
+		FUZZ_CHECK(ra == rb);
+		FUZZ_CHECK(a.pos == b.pos && a.malformed == b.malformed);
+		FUZZ_CHECK(!a.malformed || a.malformed_at == b.malformed_at);
+		FUZZ_CHECK(same_view(ca.scheme, cb.scheme) && same_view(ca.token68, cb.token68));
+		FUZZ_CHECK(ca.params_at == cb.params_at && ca.params_end == cb.params_end);
+		size_t pos = 0, i = 0;
+		while (challenge_param_next(&ca, &pos, &p)) {
+			if (i < max && i < n)
+				FUZZ_CHECK(same_view(p.name, got[i].name) &&
+				           same_view(p.value, got[i].value) && p.quoted == got[i].quoted);
+			i++;
+		}
+		FUZZ_CHECK(i == n);
+		if (!ra)
+			return;
+	}
+	FUZZ_CHECK(!"the walk did not end");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *s = (const char *)data;
@@ -213,5 +253,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(!challenge_next(&c, &ch));
 
 	check_hand_made(s, size);
+	check_next_params(s, size);
 	return 0;
 }
