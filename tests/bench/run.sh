@@ -21,7 +21,7 @@
 #   strace     system calls authtap adds per transfer, when strace is there
 #
 # It prints a Markdown table on stdout, progress on stderr.  A full run takes
-# 2-3 minutes on 2 lightly loaded cores (half of it populating 100,000
+# 3-4 minutes on 2 lightly loaded cores (half of it populating 100,000
 # handles: libcurl keeps ~14 KB per handle), --quick about 30 s (what
 # `meson test --benchmark` runs).
 # --alternatives adds ltrace and mitmproxy's reverse mode when installed
