@@ -567,7 +567,7 @@ static void json_ts(struct buf *b, const struct timespec *ts)
 /* "headers" and then "challenges".  Each value is parsed once: its
  * challenges are written aside while its header object, which ends with
  * where the value was malformed, is written. */
-static void json_headers(struct buf *b, const struct record *r, size_t cap, bool *cut)
+static void json_headers_make(struct buf *b, const struct record *r, size_t cap, bool *cut)
 {
 	char store[LOG_CHALLENGES_STACK];
 	struct buf chs;
@@ -604,6 +604,73 @@ static void json_headers(struct buf *b, const struct record *r, size_t cap, bool
 		buf_put(b, chs.p, chs.len);
 	buf_putc(b, ']');
 	buf_free(&chs);
+}
+
+/* An upstream sends the same challenge again and again, so the "headers"
+ * and "challenges" part of this thread's last JSON record is kept with
+ * what it was made from, and used again when the next record's headers
+ * and cap are byte for byte the same: no parsing, no escaping.  The key
+ * holds each name and value with its length before it; a part that does
+ * not fit is made afresh every time. */
+#define LOG_MEMO_KEY 768
+#define LOG_MEMO_OUT 1536
+
+static __thread __attribute__((tls_model("initial-exec"))) struct {
+	bool valid, cut;
+	size_t cap, nheaders, key_len, out_len;
+	unsigned char key[LOG_MEMO_KEY];
+	char out[LOG_MEMO_OUT];
+} log_memo;
+
+/* Walks r's headers against the key, or writes them into it; false when
+ * they differ, or do not fit. */
+static bool memo_key(const struct record *r, bool write)
+{
+	size_t at = 0;
+
+	for (size_t i = 0; i < r->nheaders; i++) {
+		const struct record_header *h = &r->headers[i];
+		const char *part[2] = {h->name, h->value};
+		size_t len[2] = {h->name_len, h->value_len};
+		for (int k = 0; k < 2; k++) {
+			if (len[k] > LOG_MEMO_KEY || LOG_MEMO_KEY - at < sizeof(len[k]) + len[k])
+				return false;
+			if (write) {
+				memcpy(log_memo.key + at, &len[k], sizeof(len[k]));
+				memcpy(log_memo.key + at + sizeof(len[k]), part[k], len[k]);
+			} else if (memcmp(log_memo.key + at, &len[k], sizeof(len[k])) != 0 ||
+				   memcmp(log_memo.key + at + sizeof(len[k]), part[k], len[k]) != 0) {
+				return false;
+			}
+			at += sizeof(len[k]) + len[k];
+		}
+	}
+	if (write)
+		log_memo.key_len = at;
+	return write || at == log_memo.key_len;
+}
+
+static void json_headers(struct buf *b, const struct record *r, size_t cap, bool *cut)
+{
+	if (log_memo.valid && log_memo.cap == cap && log_memo.nheaders == r->nheaders &&
+	    memo_key(r, false)) {
+		buf_put(b, log_memo.out, log_memo.out_len);
+		*cut |= log_memo.cut;
+		return;
+	}
+	size_t from = b->len;
+	bool made_cut = false;
+	json_headers_make(b, r, cap, &made_cut);
+	*cut |= made_cut;
+	log_memo.valid = false;
+	if (buf_failed(b) || b->len - from > LOG_MEMO_OUT || !memo_key(r, true))
+		return;
+	memcpy(log_memo.out, b->p + from, b->len - from);
+	log_memo.out_len = b->len - from;
+	log_memo.cut = made_cut;
+	log_memo.cap = cap;
+	log_memo.nheaders = r->nheaders;
+	log_memo.valid = true;
 }
 
 /* A string of the request, with "<key>_encoding":"latin1" after it when it

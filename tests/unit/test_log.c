@@ -1171,6 +1171,69 @@ Test(log_json, lent_storage)
 	}
 }
 
+/* log.c keeps the headers part of a thread's last record and uses it
+ * again for the same headers and cap: every record must still come out as
+ * if made afresh, whatever came before it.  A fresh record is made right
+ * after one with other headers; then every pair of records is written one
+ * after the other, and the second, and a repeat of it, must match. */
+Test(log_json, kept_headers_part_is_never_stale)
+{
+	static char long_value[3000];
+	memset(long_value, 'a', sizeof(long_value) - 1);
+	memcpy(long_value, "Basic realm=", 12);
+	const struct record_header ab_c[] = {HDR("ab", "c")}, a_bc[] = {HDR("a", "bc")};
+	const struct record_header mcp_last[] = {WWW(MCP_VALUE "x")};
+	const struct record_header other[] = {WWW("Other x=1")};
+	struct record_header longer[] = {{"WWW-Authenticate", 16, long_value, sizeof(long_value) - 1}};
+	struct {
+		struct record r;
+		size_t cap;
+	} cases[] = {
+		{record_of(golden_headers, NELEM(golden_headers)), 0},
+		{record_of(golden_headers, NELEM(golden_headers)), 8},
+		{record_of(golden_headers, 1), 0},
+		{record_of(mcp_last, 1), 0},
+		{record_of(ab_c, 1), 0},
+		{record_of(a_bc, 1), 0},
+		{record_of(longer, 1), 0},
+		{record_of(golden_headers, 0), 0},
+	};
+	size_t n = NELEM(cases);
+	struct buf fresh[NELEM(cases)];
+	struct log_meta m = meta;
+	struct record o = record_of(other, 1);
+
+	for (size_t i = 0; i < n; i++) {
+		struct buf scratch = {0};
+		log_format_json(&scratch, &o, &m);
+		buf_free(&scratch);
+		fresh[i] = (struct buf){0};
+		m.value_cap = cases[i].cap;
+		log_format_json(&fresh[i], &cases[i].r, &m);
+		m.value_cap = 0;
+		cr_assert(!buf_failed(&fresh[i]));
+	}
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < n; j++) {
+			char what[64];
+			struct buf b = {0};
+			m.value_cap = cases[i].cap;
+			log_format_json(&b, &cases[i].r, &m);
+			for (int again = 0; again < 2; again++) {
+				snprintf(what, sizeof(what), "case %zu after case %zu (%d)", j, i, again);
+				b.len = 0;
+				m.value_cap = cases[j].cap;
+				log_format_json(&b, &cases[j].r, &m);
+				expect_bytes(&b, fresh[j].p, fresh[j].len, what);
+			}
+			m.value_cap = 0;
+			buf_free(&b);
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		buf_free(&fresh[i]);
+}
+
 /* buf_putint against printf, sign and padding as the writers use them:
  * the width counts digits, at most 24 of them. */
 Test(buf, putint)
