@@ -200,7 +200,7 @@ run_client() {
 
 rows=()
 warnings=()
-declare -A added_ns ratio_of min_ratio_of noise_of
+declare -A added_ns ratio_of min_ratio_of noise_of noise_ns
 
 # scenario KEY LABEL ROUNDS LOG TRANSFERS HOW CLIENT-ARGS...: runs the client
 # plainly and as HOW (with, ltrace, mitm), the two back to back in ABBA order,
@@ -263,6 +263,9 @@ scenario() {
 	ratio_of[$key]=$ratio
 	min_ratio_of[$key]=$mratio
 	noise_of[$key]="$lo–$hi"
+	# The noise in ns per transfer: the spread of the middle half of the
+	# ratios, applied to the time without.
+	noise_ns[$key]=$(awk -v a="$a" -v lo="$lo" -v hi="$hi" 'BEGIN { printf "%.0f", (hi - lo) * a * 1000 }')
 	rows+=("| $label | $n | $a | $b | $(printf '%.3f' "$ratio") | $(printf '%.3f' "$mratio") | $(printf '%+d' "$add") ns | $(printf '%+d' "$cpu") ns | $lo–$hi ($k) |")
 }
 
@@ -552,6 +555,10 @@ echo "- flat at $k_large handles (taken as: at most 1.5× the cost among $k_smal
 		echo "inconclusive: the cost among $k_small is below this machine's noise"
 	elif ((added_ns[hlarge] <= 0)); then
 		echo "met (no cost above the noise at $k_large)"
+	elif ((added_ns[hlarge] - added_ns[hsmall] <= noise_ns[hlarge])); then
+		echo "met within the noise: the difference, $((added_ns[hlarge] - added_ns[hsmall])) ns," \
+			"is below the noise of the $k_large row (${noise_ns[hlarge]} ns per transfer);" \
+			"the instruction counts (RESULTS.md) settle it"
 	else
 		echo "$(verdict "$(awk -v f="$flat" 'BEGIN { print (f <= 1.5) }')") (${flat}×)"
 	fi)"
