@@ -1,36 +1,21 @@
 #include "head.h"
 
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-void head_init(struct head_reader *r)
+void head_init(struct head_reader *r, char *buf, size_t cap)
 {
 	memset(r, 0, sizeof(*r));
 	r->state = HEAD_IN_HEAD;
-}
-
-void head_free(struct head_reader *r)
-{
-	free(r->buf);
-	head_init(r);
+	r->buf = buf;
+	r->cap = cap;
 }
 
 static void head_keep(struct head_reader *r, char c)
 {
-	if (r->len == HEAD_MAX_BYTES) {
+	if (r->len == r->cap) {
 		r->oversize = true;
 		return;
-	}
-	if (r->len == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 512;
-		char *p = realloc(r->buf, cap);
-		if (!p) {
-			r->oversize = true;
-			return;
-		}
-		r->buf = p;
-		r->cap = cap;
 	}
 	r->buf[r->len++] = c;
 }
@@ -113,7 +98,7 @@ static int parse_status(const char *s, size_t len)
 }
 
 static void head_complete(struct head_reader *r, void (*done)(const struct head *, void *),
-			  void *arg)
+                          void *arg)
 {
 	struct head h = {.status = parse_status(r->buf, r->len), .raw = r->buf, .raw_len = r->len};
 
@@ -138,10 +123,10 @@ static unsigned long long parse_chunk_size(const char *s, size_t len, bool *ok)
 
 	for (; i < len; i++) {
 		char c = s[i];
-		int d = c >= '0' && c <= '9' ? c - '0'
-			: c >= 'a' && c <= 'f' ? c - 'a' + 10
-			: c >= 'A' && c <= 'F' ? c - 'A' + 10
-					       : -1;
+		int d = c >= '0' && c <= '9'   ? c - '0'
+		        : c >= 'a' && c <= 'f' ? c - 'a' + 10
+		        : c >= 'A' && c <= 'F' ? c - 'A' + 10
+		                               : -1;
 		if (d < 0)
 			break;
 		if (v >> 60)
@@ -153,7 +138,7 @@ static unsigned long long parse_chunk_size(const char *s, size_t len, bool *ok)
 }
 
 void head_feed(struct head_reader *r, const char *data, size_t len,
-	       void (*done)(const struct head *h, void *arg), void *arg)
+               void (*done)(const struct head *h, void *arg), void *arg)
 {
 	size_t i = 0;
 
@@ -181,7 +166,8 @@ void head_feed(struct head_reader *r, const char *data, size_t len,
 			i += n;
 			r->body_left -= n;
 			if (!r->body_left)
-				r->state = r->state == HEAD_IN_BODY ? HEAD_IN_HEAD : HEAD_IN_CHUNK_CRLF;
+				r->state =
+				    r->state == HEAD_IN_BODY ? HEAD_IN_HEAD : HEAD_IN_CHUNK_CRLF;
 			break;
 		}
 		case HEAD_IN_CHUNK_CRLF:

@@ -3,18 +3,18 @@
  * They run everywhere: in signal handlers, in hot loops, in other
  * libraries' constructors before authtap's own.  So the real functions are
  * looked up once in the constructor (raw system calls stand in before
- * that).  Until the host accepts a connection a hook costs one load of a
- * flag before it jumps to the real function; after, on a descriptor that
- * is not followed, one load of a table pointer more: no lock, no
- * allocation, errno untouched. */
+ * that), and no hook takes a lock or calls malloc (net.h says how).  Until
+ * the host accepts a connection a hook costs one load of a flag before it
+ * jumps to the real function; after, on a descriptor that is not followed,
+ * the load of its chunk and of its slot's state more; errno untouched. */
 #include "net.h"
 
 #include <dlfcn.h>
 #include <errno.h>
-#include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
-#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -29,13 +29,13 @@ AUTHTAP_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int fl
 AUTHTAP_EXPORT ssize_t read(int fd, void *buf, size_t n);
 AUTHTAP_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags);
 AUTHTAP_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
-				socklen_t *len);
+                                socklen_t *len);
 AUTHTAP_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags);
 AUTHTAP_EXPORT ssize_t readv(int fd, const struct iovec *iov, int n);
 AUTHTAP_EXPORT ssize_t write(int fd, const void *buf, size_t n);
 AUTHTAP_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags);
 AUTHTAP_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
-			      const struct sockaddr *addr, socklen_t len);
+                              const struct sockaddr *addr, socklen_t len);
 AUTHTAP_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags);
 AUTHTAP_EXPORT ssize_t writev(int fd, const struct iovec *iov, int n);
 AUTHTAP_EXPORT int close(int fd);
@@ -44,29 +44,33 @@ AUTHTAP_EXPORT void closefrom(int lowfd);
 AUTHTAP_EXPORT int dup2(int oldfd, int newfd);
 AUTHTAP_EXPORT int dup3(int oldfd, int newfd, int flags);
 
-#define NET_CHUNK_BITS 10
+#define NET_CHUNK_BITS 6
 #define NET_CHUNK (1u << NET_CHUNK_BITS)
 #define NET_MAX_FD (1u << 20)
 #define NET_TOP (NET_MAX_FD / NET_CHUNK)
 
-/* fd -> connection, in chunks allocated on the first accept that needs
- * them; a NULL chunk means no descriptor of its range is followed. */
-static struct net_conn *_Atomic *_Atomic net_table[NET_TOP];
-static pthread_mutex_t net_lock = PTHREAD_MUTEX_INITIALIZER;
+#define NET_LIVE 1u
+#define NET_BUSY 2u
+#define NET_GONE 4u
+#define NET_ID_SHIFT 3
+
+/* fd -> its slot, in chunks mapped on the first accept that needs them
+ * and never unmapped, so that a hook holding a stale pointer still reads
+ * a slot; a NULL chunk means no descriptor of its range was followed. */
+static struct net_conn *_Atomic net_table[NET_TOP];
 static atomic_uint_fast64_t net_next_id;
 static atomic_bool net_follow;
 static atomic_bool net_did_accept;
 
 /* Until net_init has looked up the real functions (a library constructor
  * may call them before ours has run), raw system calls stand in. */
-static __attribute__((noinline, cold)) int raw_accept(int fd, struct sockaddr *addr,
-							 socklen_t *len)
+static __attribute__((noinline, cold)) int raw_accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
 	return (int)syscall(SYS_accept, fd, addr, len);
 }
 
 static __attribute__((noinline, cold)) int raw_accept4(int fd, struct sockaddr *addr,
-							  socklen_t *len, int flags)
+                                                       socklen_t *len, int flags)
 {
 	return (int)syscall(SYS_accept4, fd, addr, len, flags);
 }
@@ -82,7 +86,7 @@ static __attribute__((noinline, cold)) ssize_t raw_recv(int fd, void *buf, size_
 }
 
 static __attribute__((noinline, cold)) ssize_t raw_recvfrom(int fd, void *buf, size_t n, int flags,
-							    struct sockaddr *addr, socklen_t *len)
+                                                            struct sockaddr *addr, socklen_t *len)
 {
 	return syscall(SYS_recvfrom, fd, buf, n, flags, addr, len);
 }
@@ -103,7 +107,7 @@ static __attribute__((noinline, cold)) ssize_t raw_write(int fd, const void *buf
 }
 
 static __attribute__((noinline, cold)) ssize_t raw_send(int fd, const void *buf, size_t n,
-							int flags)
+                                                        int flags)
 {
 	return syscall(SYS_sendto, fd, buf, n, flags, NULL, 0);
 }
@@ -115,7 +119,7 @@ raw_sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *
 }
 
 static __attribute__((noinline, cold)) ssize_t raw_sendmsg(int fd, const struct msghdr *msg,
-							   int flags)
+                                                           int flags)
 {
 	return syscall(SYS_sendmsg, fd, msg, flags);
 }
@@ -130,8 +134,7 @@ static __attribute__((noinline, cold)) int raw_close(int fd)
 	return (int)syscall(SYS_close, fd);
 }
 
-static __attribute__((noinline, cold)) int raw_close_range(unsigned first, unsigned last,
-							      int flags)
+static __attribute__((noinline, cold)) int raw_close_range(unsigned first, unsigned last, int flags)
 {
 	return (int)syscall(SYS_close_range, first, last, flags);
 }
@@ -174,29 +177,27 @@ static struct {
 	int (*dup2)(int, int);
 	int (*dup3)(int, int, int);
 } real = {
-	.accept = raw_accept,
-	.accept4 = raw_accept4,
-	.read = raw_read,
-	.recv = raw_recv,
-	.recvfrom = raw_recvfrom,
-	.recvmsg = raw_recvmsg,
-	.readv = raw_readv,
-	.write = raw_write,
-	.send = raw_send,
-	.sendto = raw_sendto,
-	.sendmsg = raw_sendmsg,
-	.writev = raw_writev,
-	.close = raw_close,
-	.close_range = raw_close_range,
-	.closefrom = raw_closefrom,
-	.dup2 = raw_dup2,
-	.dup3 = raw_dup3,
+    .accept = raw_accept,
+    .accept4 = raw_accept4,
+    .read = raw_read,
+    .recv = raw_recv,
+    .recvfrom = raw_recvfrom,
+    .recvmsg = raw_recvmsg,
+    .readv = raw_readv,
+    .write = raw_write,
+    .send = raw_send,
+    .sendto = raw_sendto,
+    .sendmsg = raw_sendmsg,
+    .writev = raw_writev,
+    .close = raw_close,
+    .close_range = raw_close_range,
+    .closefrom = raw_closefrom,
+    .dup2 = raw_dup2,
+    .dup3 = raw_dup3,
 };
 
-/* The connection this thread last read from, and a guard against a signal
- * handler re-entering the hooks while the thread is inside one. */
+/* The connection this thread last read a request from. */
 __thread struct net_ref net_last_read __attribute__((tls_model("initial-exec")));
-static __thread __attribute__((tls_model("initial-exec"))) bool net_busy;
 
 void net_init(bool follow)
 {
@@ -225,77 +226,160 @@ void net_init(bool follow)
 	atomic_store(&net_follow, follow);
 }
 
-static struct net_conn *conn_of(int fd)
+/* The slot of fd, when its chunk is mapped; NULL otherwise. */
+static struct net_conn *slot_of(int fd)
 {
 	if (fd < 0 || (unsigned)fd >= NET_MAX_FD)
 		return NULL;
-	struct net_conn *_Atomic *chunk =
-		atomic_load_explicit(&net_table[fd >> NET_CHUNK_BITS], memory_order_acquire);
-	if (!chunk)
-		return NULL;
-	return atomic_load_explicit(&chunk[fd & (NET_CHUNK - 1)], memory_order_acquire);
+	struct net_conn *chunk =
+	    atomic_load_explicit(&net_table[fd >> NET_CHUNK_BITS], memory_order_acquire);
+	return chunk ? &chunk[fd & (NET_CHUNK - 1)] : NULL;
 }
 
+/* The slot of fd when it is a followed connection. */
+static struct net_conn *conn_of(int fd)
+{
+	struct net_conn *c = slot_of(fd);
+
+	if (c && atomic_load_explicit(&c->state, memory_order_relaxed) & NET_LIVE)
+		return c;
+	return NULL;
+}
+
+/* The slot of fd, mapping its chunk if needed: mmap is a plain system
+ * call, unlike malloc.  Pages of a slot are touched only as a head needs
+ * them. */
+static struct net_conn *slot_make(int fd)
+{
+	struct net_conn *c = slot_of(fd);
+	if (c || fd < 0 || (unsigned)fd >= NET_MAX_FD)
+		return c;
+	size_t size = NET_CHUNK * sizeof(struct net_conn);
+	struct net_conn *chunk = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (chunk == MAP_FAILED)
+		return NULL;
+	struct net_conn *none = NULL;
+	if (!atomic_compare_exchange_strong(&net_table[fd >> NET_CHUNK_BITS], &none, chunk))
+		munmap(chunk, size);
+	return slot_of(fd);
+}
+
+/* Whether this thread is inside authtap's connection code: a signal handler
+ * that interrupted it passes its calls through. */
+static __thread __attribute__((tls_model("initial-exec"))) bool net_busy;
+
+/* Takes a live slot for this thread without waiting; false when another
+ * owner has it, or it is no longer live. */
+static bool conn_try_take(struct net_conn *c, uint64_t *state)
+{
+	uint64_t s = atomic_load_explicit(&c->state, memory_order_relaxed);
+
+	if (!(s & NET_LIVE) || (s & (NET_BUSY | NET_GONE)) || net_busy)
+		return false;
+	if (!atomic_compare_exchange_strong_explicit(&c->state, &s, s | NET_BUSY,
+	                                             memory_order_acquire, memory_order_relaxed))
+		return false;
+	net_busy = true;
+	*state = s | NET_BUSY;
+	return true;
+}
+
+/* With the slot owned: what is still waiting on the connection becomes
+ * unpaired, and the slot is free for the next connection. */
+static void conn_finish(struct net_conn *c)
+{
+	verdict_conn_gone(c);
+	c->expect = NULL;
+	atomic_store_explicit(&c->state, 0, memory_order_release);
+}
+
+/* Lets go of an owned slot; if it was closed meanwhile, finishes it. */
+static void conn_give_back(struct net_conn *c)
+{
+	uint64_t s = atomic_load_explicit(&c->state, memory_order_relaxed);
+
+	for (;;) {
+		if (s & NET_GONE) {
+			conn_finish(c);
+			break;
+		}
+		if (atomic_compare_exchange_weak_explicit(&c->state, &s, s & ~(uint64_t)NET_BUSY,
+		                                          memory_order_release,
+		                                          memory_order_relaxed))
+			break;
+	}
+	net_busy = false;
+}
+
+/* A new connection on fd.  A slot still owned elsewhere (a descriptor
+ * closed and handed out again while a hook of another thread is still
+ * inside it) is left alone: that connection is not followed. */
 static void follow_fd(int fd)
 {
-	if (fd < 0 || (unsigned)fd >= NET_MAX_FD)
+	if (net_busy)
 		return;
 	int saved = errno;
-	struct net_conn *c = calloc(1, sizeof(*c));
+	struct net_conn *c = slot_make(fd);
 	if (!c)
 		goto out;
-	c->ref.fd = fd;
-	c->ref.id = atomic_fetch_add(&net_next_id, 1) + 1;
-	head_init(&c->reader);
-
 	/* Set before the connection can be found: a hook that sees it clear
 	 * skips the table. */
 	atomic_store_explicit(&net_did_accept, true, memory_order_relaxed);
-	pthread_mutex_lock(&net_lock);
-	struct net_conn *_Atomic *chunk = atomic_load(&net_table[fd >> NET_CHUNK_BITS]);
-	if (!chunk) {
-		chunk = calloc(NET_CHUNK, sizeof(*chunk));
-		if (chunk)
-			atomic_store_explicit(&net_table[fd >> NET_CHUNK_BITS], chunk,
-					      memory_order_release);
-	}
-	if (chunk) {
-		/* A descriptor we never saw closed: the number is new now. */
-		struct net_conn *old = atomic_exchange(&chunk[fd & (NET_CHUNK - 1)], c);
-		if (old) {
-			verdict_conn_gone(old);
-			head_free(&old->reader);
-			free(old);
-		}
-		c = NULL;
-	}
-	pthread_mutex_unlock(&net_lock);
-	free(c);
+	uint64_t s = atomic_load_explicit(&c->state, memory_order_relaxed);
+	do {
+		if (s & NET_BUSY)
+			goto out;
+	} while (!atomic_compare_exchange_weak_explicit(
+	    &c->state, &s, NET_BUSY, memory_order_acquire, memory_order_relaxed));
+	net_busy = true;
+	/* A descriptor we never saw closed: the number is new now. */
+	if (s & NET_LIVE)
+		verdict_conn_gone(c);
+	uint64_t id = atomic_fetch_add(&net_next_id, 1) + 1;
+	c->ref.fd = fd;
+	c->ref.id = id;
+	c->expect = NULL;
+	atomic_store_explicit(&c->skipped, false, memory_order_relaxed);
+	head_init(&c->reader, c->head, sizeof(c->head));
+	atomic_store_explicit(&c->state, id << NET_ID_SHIFT | NET_LIVE, memory_order_release);
+	net_busy = false;
 out:
 	errno = saved;
 }
 
-static void unfollow_fd_locked(int fd)
+/* fd is being closed: its connection ends.  When the slot is owned
+ * elsewhere, or this thread is inside authtap (a signal handler closing
+ * it), it is only marked gone, and its owner, or whoever takes it next,
+ * finishes it. */
+static void unfollow_slot(struct net_conn *c)
 {
-	struct net_conn *_Atomic *chunk = atomic_load(&net_table[fd >> NET_CHUNK_BITS]);
-	if (!chunk)
-		return;
-	struct net_conn *c = atomic_exchange(&chunk[fd & (NET_CHUNK - 1)], NULL);
-	if (c) {
-		verdict_conn_gone(c);
-		head_free(&c->reader);
-		free(c);
+	uint64_t s = atomic_load_explicit(&c->state, memory_order_relaxed);
+
+	for (;;) {
+		if (!(s & NET_LIVE) || (s & NET_GONE))
+			return;
+		bool now = !(s & NET_BUSY) && !net_busy;
+		uint64_t want = s | NET_GONE | (now ? NET_BUSY : 0);
+		if (atomic_compare_exchange_weak_explicit(&c->state, &s, want, memory_order_acquire,
+		                                          memory_order_relaxed)) {
+			if (now) {
+				net_busy = true;
+				conn_finish(c);
+				net_busy = false;
+			}
+			return;
+		}
 	}
 }
 
 static void unfollow_fd(int fd)
 {
-	if (!conn_of(fd))
+	struct net_conn *c = conn_of(fd);
+	if (!c)
 		return;
 	int saved = errno;
-	pthread_mutex_lock(&net_lock);
-	unfollow_fd_locked(fd);
-	pthread_mutex_unlock(&net_lock);
+	unfollow_slot(c);
 	errno = saved;
 }
 
@@ -304,18 +388,18 @@ static void unfollow_fd(int fd)
 static void note_read(int fd, const void *data, size_t n)
 {
 	struct net_conn *c = conn_of(fd);
+	uint64_t s;
 
-	if (!c || net_busy)
+	if (!c)
 		return;
-	net_busy = true;
-	pthread_mutex_lock(&net_lock);
-	if (conn_of(fd) == c) {
-		net_last_read = c->ref;
-		if (data && n >= 5 && memcmp(data, "HEAD ", 5) == 0)
-			c->reader.head_request = true;
+	s = atomic_load_explicit(&c->state, memory_order_acquire);
+	if (!(s & NET_LIVE))
+		return;
+	net_last_read = (struct net_ref){fd, s >> NET_ID_SHIFT};
+	if (data && n >= 5 && memcmp(data, "HEAD ", 5) == 0 && conn_try_take(c, &s)) {
+		c->reader.head_request = true;
+		conn_give_back(c);
 	}
-	pthread_mutex_unlock(&net_lock);
-	net_busy = false;
 }
 
 static void head_done(const struct head *h, void *arg)
@@ -327,21 +411,25 @@ static void head_done(const struct head *h, void *arg)
 static void note_write(int fd, const struct iovec *iov, int iovcnt, size_t n)
 {
 	struct net_conn *c = conn_of(fd);
+	uint64_t s;
 
-	if (!c || net_busy)
+	if (!c)
 		return;
 	int saved = errno;
-	net_busy = true;
-	pthread_mutex_lock(&net_lock);
-	if (conn_of(fd) == c) {
-		for (int i = 0; i < iovcnt && n; i++) {
-			size_t k = iov[i].iov_len < n ? iov[i].iov_len : n;
-			head_feed(&c->reader, iov[i].iov_base, k, head_done, c);
-			n -= k;
-		}
+	if (!conn_try_take(c, &s)) {
+		/* The reader cannot go on with bytes missing. */
+		atomic_store_explicit(&c->skipped, true, memory_order_relaxed);
+		errno = saved;
+		return;
 	}
-	pthread_mutex_unlock(&net_lock);
-	net_busy = false;
+	if (atomic_load_explicit(&c->skipped, memory_order_relaxed))
+		c->reader.state = HEAD_LOST;
+	for (int i = 0; i < iovcnt && n; i++) {
+		size_t k = iov[i].iov_len < n ? iov[i].iov_len : n;
+		head_feed(&c->reader, iov[i].iov_base, k, head_done, c);
+		n -= k;
+	}
+	conn_give_back(c);
 	errno = saved;
 }
 
@@ -410,7 +498,7 @@ ssize_t recv(int fd, void *buf, size_t n, int flags)
 }
 
 static __attribute__((noinline)) ssize_t recvfrom_watched(int fd, void *buf, size_t n, int flags,
-							  struct sockaddr *addr, socklen_t *len)
+                                                          struct sockaddr *addr, socklen_t *len)
 {
 	ssize_t rc = real.recvfrom(fd, buf, n, flags, addr, len);
 	if (rc > 0 && conn_of(fd) && !(flags & MSG_PEEK))
@@ -430,7 +518,7 @@ static __attribute__((noinline)) ssize_t recvmsg_watched(int fd, struct msghdr *
 	ssize_t rc = real.recvmsg(fd, msg, flags);
 	if (rc > 0 && conn_of(fd) && !(flags & MSG_PEEK))
 		note_read(fd, msg->msg_iovlen ? msg->msg_iov[0].iov_base : NULL,
-			  msg->msg_iovlen ? msg->msg_iov[0].iov_len : 0);
+		          msg->msg_iovlen ? msg->msg_iov[0].iov_len : 0);
 	return rc;
 }
 
@@ -485,8 +573,8 @@ ssize_t send(int fd, const void *buf, size_t n, int flags)
 }
 
 static __attribute__((noinline)) ssize_t sendto_watched(int fd, const void *buf, size_t n,
-							int flags, const struct sockaddr *addr,
-							socklen_t len)
+                                                        int flags, const struct sockaddr *addr,
+                                                        socklen_t len)
 {
 	ssize_t rc = real.sendto(fd, buf, n, flags, addr, len);
 	note_write1(fd, buf, rc);
@@ -494,7 +582,7 @@ static __attribute__((noinline)) ssize_t sendto_watched(int fd, const void *buf,
 }
 
 ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr,
-	       socklen_t len)
+               socklen_t len)
 {
 	if (!net_watching())
 		return real.sendto(fd, buf, n, flags, addr, len);
@@ -502,7 +590,7 @@ ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockad
 }
 
 static __attribute__((noinline)) ssize_t sendmsg_watched(int fd, const struct msghdr *msg,
-							 int flags)
+                                                         int flags)
 {
 	ssize_t rc = real.sendmsg(fd, msg, flags);
 	if (rc > 0 && conn_of(fd))
@@ -551,18 +639,16 @@ static void unfollow_range(unsigned first, unsigned last)
 	if (!atomic_load_explicit(&net_did_accept, memory_order_relaxed))
 		return;
 	int saved = errno;
-	pthread_mutex_lock(&net_lock);
-	for (unsigned top = first >> NET_CHUNK_BITS; top < NET_TOP && top <= (last >> NET_CHUNK_BITS);
-	     top++) {
-		if (!atomic_load(&net_table[top]))
-			continue;
-		for (unsigned i = 0; i < NET_CHUNK; i++) {
+	for (unsigned top = first >> NET_CHUNK_BITS;
+	     top < NET_TOP && top <= (last >> NET_CHUNK_BITS); top++) {
+		struct net_conn *chunk = atomic_load(&net_table[top]);
+		for (unsigned i = 0; chunk && i < NET_CHUNK; i++) {
 			unsigned fd = (top << NET_CHUNK_BITS) | i;
-			if (fd >= first && fd <= last)
-				unfollow_fd_locked((int)fd);
+			if (fd >= first && fd <= last &&
+			    atomic_load_explicit(&chunk[i].state, memory_order_relaxed) & NET_LIVE)
+				unfollow_slot(&chunk[i]);
 		}
 	}
-	pthread_mutex_unlock(&net_lock);
 	errno = saved;
 }
 
@@ -616,33 +702,55 @@ int dup3(int oldfd, int newfd, int flags)
 	return rc;
 }
 
+/* Takes a live slot, waiting while a hook of another thread owns it (it
+ * lets go within a few instructions).  A slot marked gone is finished on
+ * the way.  false when it does not hold connection id (0: any). */
+static bool conn_take(struct net_conn *c, uint64_t id)
+{
+	uint64_t s = atomic_load_explicit(&c->state, memory_order_relaxed);
+
+	for (;;) {
+		if (!(s & NET_LIVE) || (id && s >> NET_ID_SHIFT != id))
+			return false;
+		if (s & NET_BUSY) {
+			sched_yield();
+			s = atomic_load_explicit(&c->state, memory_order_relaxed);
+			continue;
+		}
+		if (atomic_compare_exchange_weak_explicit(
+		        &c->state, &s, s | NET_BUSY, memory_order_acquire, memory_order_relaxed))
+			break;
+	}
+	net_busy = true;
+	if (s & NET_GONE) {
+		conn_finish(c);
+		net_busy = false;
+		return false;
+	}
+	return true;
+}
+
 void net_with_conn(struct net_ref ref, void (*fn)(struct net_conn *c, void *arg), void *arg)
 {
-	if (!ref.id)
-		return;
-	net_busy = true;
-	pthread_mutex_lock(&net_lock);
-	struct net_conn *c = conn_of(ref.fd);
-	if (c && c->ref.id == ref.id)
+	struct net_conn *c = ref.id ? slot_of(ref.fd) : NULL;
+
+	if (c && conn_take(c, ref.id)) {
 		fn(c, arg);
-	pthread_mutex_unlock(&net_lock);
-	net_busy = false;
+		conn_give_back(c);
+	}
 }
 
 void net_each_conn(void (*fn)(struct net_conn *c, void *arg), void *arg)
 {
-	net_busy = true;
-	pthread_mutex_lock(&net_lock);
 	for (unsigned top = 0; top < NET_TOP; top++) {
-		struct net_conn *_Atomic *chunk = atomic_load(&net_table[top]);
+		struct net_conn *chunk = atomic_load(&net_table[top]);
 		for (unsigned i = 0; chunk && i < NET_CHUNK; i++) {
-			struct net_conn *c = atomic_load(&chunk[i]);
-			if (c)
-				fn(c, arg);
+			if (conn_take(&chunk[i], 0)) {
+				fn(&chunk[i], arg);
+				conn_give_back(&chunk[i]);
+			}
 		}
 	}
-	pthread_mutex_unlock(&net_lock);
-	net_busy = false;
 }
 
 bool net_accepted(void)
@@ -652,15 +760,21 @@ bool net_accepted(void)
 
 void net_atfork_prepare(void)
 {
-	pthread_mutex_lock(&net_lock);
 }
 
 void net_atfork_parent(void)
 {
-	pthread_mutex_unlock(&net_lock);
 }
 
+/* The child has only the thread that forked: a slot that another thread
+ * owned at that moment has no owner to let go of it. */
 void net_atfork_child(void)
 {
-	pthread_mutex_unlock(&net_lock);
+	for (unsigned top = 0; top < NET_TOP; top++) {
+		struct net_conn *chunk = atomic_load(&net_table[top]);
+		for (unsigned i = 0; chunk && i < NET_CHUNK; i++)
+			if (atomic_fetch_and(&chunk[i].state, ~(uint64_t)NET_BUSY) & NET_BUSY)
+				atomic_store(&chunk[i].skipped, true);
+	}
+	net_busy = false;
 }

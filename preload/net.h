@@ -1,8 +1,16 @@
 /* The connections the host accepted, followed so that the response it
  * writes back to its own client can be held against what the upstream
  * sent.  Only accepted stream sockets are followed; on any other descriptor
- * every hook is a plain pass-through that takes no lock and allocates
- * nothing. */
+ * every hook is a plain pass-through.
+ *
+ * A signal handler may call any of the hooked functions at any moment
+ * (they are async-signal-safe), also while the thread it interrupted is
+ * inside malloc or inside authtap.  So no hook takes a lock or allocates:
+ * each descriptor number has a connection slot of its own, in memory that
+ * is mapped once and never freed, and a hook owns a slot only by winning
+ * its state word; when it cannot (another thread, or the code the signal
+ * interrupted, has it), it passes the call through and the connection's
+ * reader gives up rather than read a head with bytes missing. */
 #ifndef AUTHTAP_NET_H
 #define AUTHTAP_NET_H
 
@@ -18,10 +26,19 @@ struct net_ref {
 	uint64_t id;
 };
 
+#define NET_SCRATCH (24u * 1024)
+
 struct net_conn {
+	/* id << 3 | NET_BUSY | NET_LIVE | NET_GONE; 0 when not followed. */
+	_Atomic uint64_t state;
+	/* Written bytes went by while the slot was owned elsewhere. */
+	_Atomic bool skipped;
 	struct net_ref ref;
 	struct head_reader reader;
 	void *expect; /* owned by verdict.c */
+	/* Room for verdict.c to build a verdict in without malloc. */
+	_Alignas(16) unsigned char scratch[NET_SCRATCH];
+	char head[HEAD_MAX_BYTES];
 };
 
 /* Resolves the real libc functions; until it has run, hooks use raw system
@@ -36,11 +53,13 @@ static inline struct net_ref net_thread_conn(void)
 	return net_last_read;
 }
 
-/* Runs fn on the connection ref names, if it is still followed, under the
- * connections' lock. */
+/* Runs fn on the connection ref names, if it is still followed, owning
+ * its slot (waiting for a hook on another thread to let go of it).  Only
+ * from code that a signal handler cannot be running: the libcurl hooks and
+ * the destructor. */
 void net_with_conn(struct net_ref ref, void (*fn)(struct net_conn *c, void *arg), void *arg);
 
-/* Runs fn on every followed connection, under the lock. */
+/* Runs fn on every followed connection, the same way. */
 void net_each_conn(void (*fn)(struct net_conn *c, void *arg), void *arg);
 
 /* True once the process has accepted a connection. */

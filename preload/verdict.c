@@ -10,6 +10,8 @@
 #include "challenge.h"
 #include "log.h"
 
+#define VERDICT_MAX_HEADERS 16
+
 /* An upstream response waiting for its downstream head, copied out of
  * libcurl's store (which the next transfer overwrites). */
 struct expect {
@@ -18,6 +20,7 @@ struct expect {
 	char *method, *url;
 	size_t n;
 	char **name, **value;
+	struct expect *next_dead;
 };
 
 static atomic_ulong verdict_counts[5];
@@ -25,7 +28,7 @@ static atomic_ulong verdict_counts[5];
 const char *verdict_name(enum verdict_kind k)
 {
 	static const char *const names[] = {"forwarded", "dropped", "altered", "converted",
-					    "unpaired"};
+	                                    "unpaired"};
 	return names[k];
 }
 
@@ -63,13 +66,14 @@ static struct expect *expect_new(const struct record *r)
 	e->handle = r->transfer->handle;
 	e->method = r->transfer->method ? strdup(r->transfer->method) : NULL;
 	e->url = r->transfer->url ? strdup(r->transfer->url) : NULL;
-	e->name = calloc(r->nheaders + 1, sizeof(char *));
-	e->value = calloc(r->nheaders + 1, sizeof(char *));
+	size_t n = r->nheaders < VERDICT_MAX_HEADERS ? r->nheaders : VERDICT_MAX_HEADERS;
+	e->name = calloc(n + 1, sizeof(char *));
+	e->value = calloc(n + 1, sizeof(char *));
 	if (!e->name || !e->value) {
 		expect_free(e);
 		return NULL;
 	}
-	for (size_t i = 0; i < r->nheaders; i++, e->n++) {
+	for (size_t i = 0; i < n; i++, e->n++) {
 		e->name[i] = dup_n(r->headers[i].name, r->headers[i].name_len);
 		e->value[i] = dup_n(r->headers[i].value, r->headers[i].value_len);
 		if (!e->name[i] || !e->value[i]) {
@@ -81,59 +85,10 @@ static struct expect *expect_new(const struct record *r)
 	return e;
 }
 
-/* Growing arrays of changes, freed with everything they point to. */
-struct changes {
-	struct verdict_change *c;
-	size_t n, cap;
-	char **owned;
-	size_t nowned, capowned;
-};
-
-static const char *own(struct changes *cs, char *s)
-{
-	if (!s)
-		return NULL;
-	if (cs->nowned == cs->capowned) {
-		size_t cap = cs->capowned ? cs->capowned * 2 : 16;
-		char **p = realloc(cs->owned, cap * sizeof(*p));
-		if (!p) {
-			free(s);
-			return NULL;
-		}
-		cs->owned = p;
-		cs->capowned = cap;
-	}
-	return cs->owned[cs->nowned++] = s;
-}
-
-static void change_add(struct changes *cs, const char *scheme, const char *param, const char *up,
-		       const char *down)
-{
-	if (cs->n == cs->cap) {
-		size_t cap = cs->cap ? cs->cap * 2 : 8;
-		struct verdict_change *p = realloc(cs->c, cap * sizeof(*p));
-		if (!p)
-			return;
-		cs->c = p;
-		cs->cap = cap;
-	}
-	cs->c[cs->n++] = (struct verdict_change){scheme, param, up, down};
-}
-
-static char *param_value(const struct challenge_param *p)
-{
-	size_t n = challenge_unquote(p, NULL, 0);
-	char *s = malloc(n + 1);
-	if (s)
-		challenge_unquote(p, s, n + 1);
-	return s;
-}
-
-static char *view_dup(struct challenge_view v)
-{
-	return dup_n(v.p, v.len);
-}
-
+/* Where a verdict is built: in the connection's scratch, since it may be
+ * built inside a signal handler, where malloc is out of reach.  Strings go
+ * to the arena; what does not fit is cut. */
+#define VERDICT_MAX_CHANGES 64
 #define VERDICT_MAX_CHALLENGES 32
 
 struct parsed {
@@ -141,18 +96,83 @@ struct parsed {
 	size_t n;
 };
 
-static void parse_all(const char *value, struct parsed *out)
+struct scratch {
+	struct verdict_header hs[VERDICT_MAX_HEADERS];
+	struct verdict_change changes[VERDICT_MAX_CHANGES];
+	size_t nchanges;
+	struct parsed u, d;
+	size_t used;
+	char arena[];
+};
+
+_Static_assert(sizeof(struct scratch) + 4096 <= NET_SCRATCH, "the scratch is too small");
+
+static struct scratch *scratch_of(struct net_conn *c)
+{
+	struct scratch *s = (struct scratch *)(void *)c->scratch;
+	s->nchanges = 0;
+	s->used = 0;
+	return s;
+}
+
+static size_t arena_cap(void)
+{
+	return NET_SCRATCH - sizeof(struct scratch);
+}
+
+/* A NUL-terminated copy of n bytes, cut to the room left. */
+static const char *arena_dup(struct scratch *s, const char *p, size_t n)
+{
+	size_t room = arena_cap() - s->used;
+	if (!room)
+		return "";
+	if (n > room - 1)
+		n = room - 1;
+	char *d = s->arena + s->used;
+	memcpy(d, p, n);
+	d[n] = '\0';
+	s->used += n + 1;
+	return d;
+}
+
+static const char *arena_view(struct scratch *s, struct challenge_view v)
+{
+	return arena_dup(s, v.p, v.len);
+}
+
+static const char *arena_param(struct scratch *s, const struct challenge_param *p)
+{
+	size_t room = arena_cap() - s->used;
+	if (!room)
+		return "";
+	char *d = s->arena + s->used;
+	size_t n = challenge_unquote(p, d, room);
+	if (n > room - 1)
+		n = room - 1;
+	d[n] = '\0';
+	s->used += n + 1;
+	return d;
+}
+
+static void change_add(struct scratch *s, const char *scheme, const char *param, const char *up,
+                       const char *down)
+{
+	if (s->nchanges < VERDICT_MAX_CHANGES)
+		s->changes[s->nchanges++] = (struct verdict_change){scheme, param, up, down};
+}
+
+static void parse_all(const char *value, size_t len, struct parsed *out)
 {
 	struct challenge_cursor c;
 
 	out->n = 0;
-	challenge_start(&c, value, strlen(value));
+	challenge_start(&c, value, len);
 	while (out->n < VERDICT_MAX_CHALLENGES && challenge_next(&c, &out->ch[out->n]))
 		out->n++;
 }
 
 static bool find_param(const struct challenge *ch, struct challenge_view name,
-		       struct challenge_param *out)
+                       struct challenge_param *out)
 {
 	size_t pos = 0;
 	while (challenge_param_next(ch, &pos, out))
@@ -161,64 +181,72 @@ static bool find_param(const struct challenge *ch, struct challenge_view name,
 	return false;
 }
 
+static bool param_same(const struct challenge_param *p, const struct challenge_param *q)
+{
+	char a[256], b[256];
+	size_t na = challenge_unquote(p, a, sizeof(a)), nb = challenge_unquote(q, b, sizeof(b));
+
+	if (na != nb)
+		return false;
+	if (na < sizeof(a))
+		return memcmp(a, b, na) == 0;
+	/* Too long to unquote here: compared as sent. */
+	return p->value.len == q->value.len && memcmp(p->value.p, q->value.p, p->value.len) == 0;
+}
+
 /* Parameter by parameter, so that a reverse proxy rewriting
  * resource_metadata reads as exactly that. */
-static void diff_challenges(struct changes *cs, const char *up, const char *down)
+static void diff_challenges(struct scratch *s, const char *up, size_t up_len, const char *down,
+                            size_t down_len)
 {
-	struct parsed u, d;
+	struct parsed *u = &s->u, *d = &s->d;
 	bool used[VERDICT_MAX_CHALLENGES] = {0};
 
-	parse_all(up, &u);
-	parse_all(down, &d);
-	for (size_t i = 0; i < u.n; i++) {
-		const struct challenge *uc = &u.ch[i], *dc = NULL;
-		for (size_t k = 0; k < d.n && !dc; k++) {
-			if (!used[k] && uc->scheme.len == d.ch[k].scheme.len &&
-			    strncasecmp(uc->scheme.p, d.ch[k].scheme.p, uc->scheme.len) == 0) {
+	parse_all(up, up_len, u);
+	parse_all(down, down_len, d);
+	for (size_t i = 0; i < u->n; i++) {
+		const struct challenge *uc = &u->ch[i], *dc = NULL;
+		for (size_t k = 0; k < d->n && !dc; k++) {
+			if (!used[k] && uc->scheme.len == d->ch[k].scheme.len &&
+			    strncasecmp(uc->scheme.p, d->ch[k].scheme.p, uc->scheme.len) == 0) {
 				used[k] = true;
-				dc = &d.ch[k];
+				dc = &d->ch[k];
 			}
 		}
-		const char *scheme = own(cs, view_dup(uc->scheme));
+		const char *scheme = arena_view(s, uc->scheme);
 		if (!dc) {
-			change_add(cs, scheme, NULL, scheme, NULL);
+			change_add(s, scheme, NULL, scheme, NULL);
 			continue;
 		}
 		if (uc->token68.p || dc->token68.p) {
-			char *ut = uc->token68.p ? view_dup(uc->token68) : NULL;
-			char *dt = dc->token68.p ? view_dup(dc->token68) : NULL;
-			if (!ut || !dt || strcmp(ut, dt) != 0)
-				change_add(cs, scheme, "token68", own(cs, ut), own(cs, dt));
-			else {
-				free(ut);
-				free(dt);
-			}
+			if (!uc->token68.p || !dc->token68.p ||
+			    uc->token68.len != dc->token68.len ||
+			    memcmp(uc->token68.p, dc->token68.p, uc->token68.len) != 0)
+				change_add(s, scheme, "token68",
+				           uc->token68.p ? arena_view(s, uc->token68) : NULL,
+				           dc->token68.p ? arena_view(s, dc->token68) : NULL);
 			continue;
 		}
 		struct challenge_param p, q;
 		size_t pos = 0;
 		while (challenge_param_next(uc, &pos, &p)) {
-			char *uv = param_value(&p), *dv = NULL;
-			if (find_param(dc, p.name, &q))
-				dv = param_value(&q);
-			if (uv && dv && strcmp(uv, dv) == 0) {
-				free(uv);
-				free(dv);
+			bool found = find_param(dc, p.name, &q);
+			if (found && param_same(&p, &q))
 				continue;
-			}
-			change_add(cs, scheme, own(cs, view_dup(p.name)), own(cs, uv), own(cs, dv));
+			change_add(s, scheme, arena_view(s, p.name), arena_param(s, &p),
+			           found ? arena_param(s, &q) : NULL);
 		}
 		pos = 0;
 		while (challenge_param_next(dc, &pos, &q)) {
 			if (!find_param(uc, q.name, &p))
-				change_add(cs, scheme, own(cs, view_dup(q.name)), NULL,
-					   own(cs, param_value(&q)));
+				change_add(s, scheme, arena_view(s, q.name), NULL,
+				           arena_param(s, &q));
 		}
 	}
-	for (size_t k = 0; k < d.n; k++)
+	for (size_t k = 0; k < d->n; k++)
 		if (!used[k]) {
-			const char *scheme = own(cs, view_dup(d.ch[k].scheme));
-			change_add(cs, scheme, NULL, NULL, scheme);
+			const char *scheme = arena_view(s, d->ch[k].scheme);
+			change_add(s, scheme, NULL, NULL, scheme);
 		}
 }
 
@@ -227,27 +255,53 @@ static void count(enum verdict_kind k)
 	atomic_fetch_add(&verdict_counts[k], 1);
 }
 
-static void emit_unpaired(struct expect *e, const char *why)
+/* Expectations done with, freed where malloc is safe (verdict_expect,
+ * verdict_unpair_waiting, verdict_finish): pushing is lock-free. */
+static struct expect *_Atomic verdict_dead;
+
+static void expect_retire(struct expect *e)
 {
-	struct verdict v = {
-		.kind = VERDICT_UNPAIRED,
-		.unpaired_why = why,
-		.handle = e->handle,
-		.method = e->method,
-		.url = e->url,
-		.upstream_status = e->status,
-	};
-	struct verdict_header *hs = calloc(e->n + 1, sizeof(*hs));
-	for (size_t i = 0; hs && i < e->n; i++)
-		hs[i] = (struct verdict_header){e->name[i],       e->value[i], NULL,
-						VERDICT_UNPAIRED, 0,           NULL};
-	v.nheaders = hs ? e->n : 0;
-	v.headers = hs;
-	log_verdict(&v);
-	count(VERDICT_UNPAIRED);
-	free(hs);
+	if (!e)
+		return;
+	e->next_dead = atomic_load_explicit(&verdict_dead, memory_order_relaxed);
+	while (!atomic_compare_exchange_weak_explicit(&verdict_dead, &e->next_dead, e,
+	                                              memory_order_release, memory_order_relaxed))
+		;
 }
 
+static void expect_reap(void)
+{
+	struct expect *e = atomic_exchange_explicit(&verdict_dead, NULL, memory_order_acquire);
+	while (e) {
+		struct expect *next = e->next_dead;
+		expect_free(e);
+		e = next;
+	}
+}
+
+static void emit_unpaired(struct net_conn *c, struct expect *e, const char *why)
+{
+	struct scratch *s = scratch_of(c);
+	struct verdict v = {
+	    .kind = VERDICT_UNPAIRED,
+	    .unpaired_why = why,
+	    .handle = e->handle,
+	    .method = e->method,
+	    .url = e->url,
+	    .upstream_status = e->status,
+	};
+	for (size_t i = 0; i < e->n; i++)
+		s->hs[i] = (struct verdict_header){e->name[i],       e->value[i], NULL,
+		                                   VERDICT_UNPAIRED, 0,           NULL};
+	v.nheaders = e->n;
+	v.headers = s->hs;
+	log_verdict(&v);
+	count(VERDICT_UNPAIRED);
+}
+
+/* The head of the response the host wrote, held against what it was
+ * expected to answer.  Runs in the write hook, perhaps in a signal handler:
+ * nothing here allocates or locks. */
 void verdict_head(struct net_conn *c, const struct head *h)
 {
 	struct expect *e = c->expect;
@@ -255,60 +309,57 @@ void verdict_head(struct net_conn *c, const struct head *h)
 		return;
 	c->expect = NULL;
 
-	struct verdict_header *hs = calloc(e->n + 1, sizeof(*hs));
-	struct changes *cs = calloc(e->n + 1, sizeof(*cs));
-	char **down = calloc(e->n + 1, sizeof(char *));
+	struct scratch *s = scratch_of(c);
+	struct verdict_header *hs = s->hs;
 	size_t forwarded = 0, dropped = 0;
 
-	if (!hs || !cs || !down)
-		goto out;
 	for (size_t i = 0; i < e->n; i++) {
-		struct head_field f;
+		struct head_field f, first = {0};
 		size_t pos = 0;
-		const char *same = NULL;
-		hs[i].name = e->name[i];
-		hs[i].upstream = e->value[i];
+		bool exact = false, any = false;
+		size_t name_len = strlen(e->name[i]), value_len = strlen(e->value[i]);
+		hs[i] = (struct verdict_header){.name = e->name[i], .upstream = e->value[i]};
 		/* The downstream line of the same name that matches exactly,
 		 * else the first of that name. */
 		while (head_next_field(h, &pos, &f)) {
-			if (f.name_len != strlen(e->name[i]) ||
-			    strncasecmp(f.name, e->name[i], f.name_len) != 0)
+			if (f.name_len != name_len ||
+			    strncasecmp(f.name, e->name[i], name_len) != 0)
 				continue;
-			if (f.value_len == strlen(e->value[i]) &&
-			    memcmp(f.value, e->value[i], f.value_len) == 0) {
-				same = NULL;
-				free(down[i]);
-				down[i] = dup_n(f.value, f.value_len);
-				hs[i].result = VERDICT_FORWARDED;
+			if (f.value_len == value_len &&
+			    memcmp(f.value, e->value[i], value_len) == 0) {
+				exact = true;
 				break;
 			}
-			if (!down[i]) {
-				down[i] = dup_n(f.value, f.value_len);
-				same = down[i];
+			if (!any) {
+				first = f;
+				any = true;
 			}
 		}
-		hs[i].downstream = down[i];
-		if (!down[i]) {
+		if (exact) {
+			hs[i].downstream = e->value[i];
+			hs[i].result = VERDICT_FORWARDED;
+			forwarded++;
+		} else if (!any) {
 			hs[i].result = VERDICT_DROPPED;
 			dropped++;
-		} else if (same) {
-			hs[i].result = VERDICT_ALTERED;
-			diff_challenges(&cs[i], e->value[i], same);
-			hs[i].changes = cs[i].c;
-			hs[i].nchanges = cs[i].n;
 		} else {
-			forwarded++;
+			hs[i].downstream = arena_dup(s, first.value, first.value_len);
+			hs[i].result = VERDICT_ALTERED;
+			size_t at = s->nchanges;
+			diff_challenges(s, e->value[i], value_len, first.value, first.value_len);
+			hs[i].changes = s->changes + at;
+			hs[i].nchanges = s->nchanges - at;
 		}
 	}
 
 	struct verdict v = {
-		.handle = e->handle,
-		.method = e->method,
-		.url = e->url,
-		.upstream_status = e->status,
-		.downstream_status = h->status,
-		.nheaders = e->n,
-		.headers = hs,
+	    .handle = e->handle,
+	    .method = e->method,
+	    .url = e->url,
+	    .upstream_status = e->status,
+	    .downstream_status = h->status,
+	    .nheaders = e->n,
+	    .headers = hs,
 	};
 	if (h->status != e->status)
 		v.kind = VERDICT_CONVERTED;
@@ -320,25 +371,15 @@ void verdict_head(struct net_conn *c, const struct head *h)
 		v.kind = VERDICT_ALTERED;
 	log_verdict(&v);
 	count(v.kind);
-out:
-	for (size_t i = 0; cs && down && i < e->n; i++) {
-		for (size_t k = 0; k < cs[i].nowned; k++)
-			free(cs[i].owned[k]);
-		free(cs[i].owned);
-		free(cs[i].c);
-		free(down[i]);
-	}
-	free(cs);
-	free(down);
-	free(hs);
-	expect_free(e);
+	expect_retire(e);
 }
 
+/* The connection ends: in the close hook, perhaps in a signal handler. */
 void verdict_conn_gone(struct net_conn *c)
 {
 	if (c->expect) {
-		emit_unpaired(c->expect, "the client connection closed before a response");
-		expect_free(c->expect);
+		emit_unpaired(c, c->expect, "the client connection closed before a response");
+		expect_retire(c->expect);
 		c->expect = NULL;
 	}
 }
@@ -347,8 +388,8 @@ static void unpair_on_new_transfer(struct net_conn *c, void *arg)
 {
 	(void)arg;
 	if (c->expect) {
-		emit_unpaired(c->expect, "another transfer started for the same client");
-		expect_free(c->expect);
+		emit_unpaired(c, c->expect, "another transfer started for the same client");
+		expect_retire(c->expect);
 		c->expect = NULL;
 	}
 }
@@ -356,6 +397,7 @@ static void unpair_on_new_transfer(struct net_conn *c, void *arg)
 void verdict_unpair_waiting(struct net_ref conn)
 {
 	net_with_conn(conn, unpair_on_new_transfer, NULL);
+	expect_reap();
 }
 
 struct handover {
@@ -377,14 +419,21 @@ void verdict_expect(struct net_ref conn, const struct record *r)
 	if (!conn.id)
 		return;
 	int saved = errno;
+	expect_reap();
 	struct handover h = {expect_new(r), false};
 	if (h.e)
 		net_with_conn(conn, set_expect, &h);
 	/* The connection was gone already: nobody can answer it now. */
 	if (h.e && !h.taken) {
-		emit_unpaired(h.e, "the client connection closed before a response");
+		/* Scratch of its own: here, unlike in the hooks, malloc is
+		 * safe. */
+		struct net_conn *spare = calloc(1, sizeof(*spare));
+		if (spare)
+			emit_unpaired(spare, h.e, "the client connection closed before a response");
+		free(spare);
 		expect_free(h.e);
 	}
+	expect_reap();
 	errno = saved;
 }
 
@@ -392,8 +441,8 @@ static void unpair_at_exit(struct net_conn *c, void *arg)
 {
 	(void)arg;
 	if (c->expect) {
-		emit_unpaired(c->expect, "the program exited before a response");
-		expect_free(c->expect);
+		emit_unpaired(c, c->expect, "the program exited before a response");
+		expect_retire(c->expect);
 		c->expect = NULL;
 	}
 }
@@ -403,12 +452,13 @@ void verdict_finish(void)
 	if (!net_accepted())
 		return;
 	net_each_conn(unpair_at_exit, NULL);
+	expect_reap();
 	struct verdict_summary s = {
-		.forwarded = atomic_load(&verdict_counts[VERDICT_FORWARDED]),
-		.dropped = atomic_load(&verdict_counts[VERDICT_DROPPED]),
-		.altered = atomic_load(&verdict_counts[VERDICT_ALTERED]),
-		.converted = atomic_load(&verdict_counts[VERDICT_CONVERTED]),
-		.unpaired = atomic_load(&verdict_counts[VERDICT_UNPAIRED]),
+	    .forwarded = atomic_load(&verdict_counts[VERDICT_FORWARDED]),
+	    .dropped = atomic_load(&verdict_counts[VERDICT_DROPPED]),
+	    .altered = atomic_load(&verdict_counts[VERDICT_ALTERED]),
+	    .converted = atomic_load(&verdict_counts[VERDICT_CONVERTED]),
+	    .unpaired = atomic_load(&verdict_counts[VERDICT_UNPAIRED]),
 	};
 	s.challenges = s.forwarded + s.dropped + s.altered + s.converted + s.unpaired;
 	if (s.challenges)

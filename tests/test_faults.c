@@ -475,6 +475,23 @@ Test(faults, signals_interrupting_writes, .timeout = 60)
 	run_free(&r);
 }
 
+/* A signal handler writes response heads to an accepted socket while the
+ * main thread is inside malloc (issue 12, item 3): the write hook must take
+ * no lock and allocate nothing that the interrupted code may hold. */
+Test(faults, a_signal_handler_answering_while_the_program_allocates, .timeout = 120)
+{
+	char *log = temp_path("log.json");
+	char *log_var = fmt("AUTHTAP_LOG=%s", log);
+	struct run r;
+	for (int round = 0; round < 3; round++) {
+		run_both(&r, (const char *[]){TEST_SIGNAL_SERVER, "300", NULL},
+		         (const char *[]){preload_var(), log_var, NULL}, "signal server");
+		cr_expect_str_eq(r.out, "connections=300 heads=some\n", "round %d", round);
+		cr_expect_str_eq(r.err, "", "round %d", round);
+		run_free(&r);
+	}
+}
+
 /* --- libcurl called from another library's constructor --- */
 
 Test(faults, a_transfer_from_a_constructor_that_runs_first)
