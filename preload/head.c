@@ -70,7 +70,7 @@ static void head_frame(struct head_reader *r, const struct head *h)
 			}
 		}
 	}
-	if (r->head_request || h->status == 204 || h->status == 304) {
+	if (!r->request && (r->head_request || h->status == 204 || h->status == 304)) {
 		r->state = HEAD_IN_HEAD;
 	} else if (chunked) {
 		r->state = HEAD_IN_CHUNK_SIZE;
@@ -78,6 +78,8 @@ static void head_frame(struct head_reader *r, const struct head *h)
 	} else if (counted) {
 		r->body_left = length;
 		r->state = length ? HEAD_IN_BODY : HEAD_IN_HEAD;
+	} else if (r->request) {
+		r->state = HEAD_IN_HEAD;
 	} else {
 		r->state = HEAD_UNTIL_CLOSE;
 	}
@@ -100,11 +102,19 @@ static int parse_status(const char *s, size_t len)
 static void head_complete(struct head_reader *r, void (*done)(const struct head *, void *),
                           void *arg)
 {
-	struct head h = {.status = parse_status(r->buf, r->len), .raw = r->buf, .raw_len = r->len};
+	struct head h = {.status = r->request ? 0 : parse_status(r->buf, r->len),
+	                 .raw = r->buf,
+	                 .raw_len = r->len};
 
 	r->len = 0;
 	r->line_ends = 0;
 	r->oversize = false;
+	if (r->request) {
+		done(&h, arg);
+		if (r->state != HEAD_LOST)
+			head_frame(r, &h);
+		return;
+	}
 	if (h.status < 0 || h.status == 101) {
 		/* Not HTTP/1.x, or a switch to another protocol. */
 		r->state = HEAD_LOST;
@@ -114,6 +124,25 @@ static void head_complete(struct head_reader *r, void (*done)(const struct head 
 		return;
 	done(&h, arg);
 	head_frame(r, &h);
+}
+
+/* The first bytes of a head: "HTTP/" for a response, a method token
+ * and a space for a request.  Anything else (TLS, HTTP/2's preface, another
+ * protocol) is not followed further. */
+static bool head_start_ok(const struct head_reader *r)
+{
+	if (!r->request) {
+		size_t n = r->len < 5 ? r->len : 5;
+		return memcmp(r->buf, "HTTP/", n) == 0;
+	}
+	for (size_t i = 0; i < r->len; i++) {
+		char c = r->buf[i];
+		if (c == ' ')
+			return i > 0;
+		if (!((c >= 'A' && c <= 'Z') || c == '-' || c == '_'))
+			return false;
+	}
+	return r->len < 16;
 }
 
 static unsigned long long parse_chunk_size(const char *s, size_t len, bool *ok)
@@ -151,6 +180,10 @@ void head_feed(struct head_reader *r, const char *data, size_t len,
 			if (!r->len && (c == '\r' || c == '\n'))
 				break;
 			head_keep(r, c);
+			if (r->len <= 16 && !head_start_ok(r)) {
+				r->state = HEAD_LOST;
+				return;
+			}
 			if (c == '\n') {
 				if (++r->line_ends == 2)
 					head_complete(r, done, arg);

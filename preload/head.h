@@ -17,7 +17,7 @@ struct head_field {
 	size_t name_len, value_len;
 };
 
-/* A complete response head: status and the header fields, views into the
+/* A complete response head (or request head, status 0): status and the header fields, views into the
  * reader's buffer, valid during the callback only. */
 struct head {
 	int status;
@@ -46,6 +46,7 @@ struct head_reader {
 	unsigned trailer_run; /* bytes of the current trailer line */
 	unsigned line_ends;   /* consecutive line ends seen in a head */
 	bool head_request;    /* the request being answered was HEAD */
+	bool request;         /* reads request heads (status 0) instead */
 	bool oversize;
 };
 

@@ -692,3 +692,15 @@ __asm__(".text\n"
 	"	.cfi_endproc\n"
 	".size dlopen, .-dlopen\n");
 #endif
+
+/* --- the socket source --- */
+
+bool linker_in_curl(const void *addr)
+{
+	size_t n = __atomic_load_n(&linker_nlibs, __ATOMIC_ACQUIRE);
+
+	for (size_t i = 0; i < n && i < LINKER_MAX_LIBS; i++)
+		if ((uintptr_t)addr - linker_libs[i].lo < linker_libs[i].size)
+			return true;
+	return false;
+}

@@ -7,6 +7,7 @@
 #include "curl_lib.h"
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /* The libcurl build that code at address caller is linked against: the one
@@ -57,5 +58,12 @@ void *linker_dlopen_prepare(const char *file, int *flags, const void *caller) __
 
 /* True when the ELF file at path names a libcurl in its DT_NEEDED. */
 int linker_file_needs_libcurl(const char *path);
+
+/* --- the socket source --- */
+
+/* True when addr lies in a libcurl authtap has met (one a libcurl hook
+ * was called for): its sockets are the libcurl source's.  No lock: safe in
+ * a signal handler. */
+bool linker_in_curl(const void *addr);
 
 #endif

@@ -705,7 +705,9 @@ void log_format_json(struct buf *b, const struct record *r, const struct log_met
 	buf_putint(b, m->tid, 0);
 	buf_puts(b, ",\"handle\":\"0x");
 	buf_puthex(b, (uintptr_t)t->handle);
-	buf_puts(b, t->api == RECORD_API_MULTI ? "\",\"api\":\"multi\"" : "\",\"api\":\"easy\"");
+	buf_puts(b, "\",\"api\":\"");
+	buf_puts(b, record_api_name(t->api));
+	buf_puts(b, "\"");
 	json_opt_str(b, "method", t->method);
 	json_opt_str(b, "url", r->url_unknown ? NULL : t->url);
 	if (t->result == RECORD_RESULT_UNKNOWN) {

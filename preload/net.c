@@ -20,11 +20,14 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "linker.h"
 #include "log.h"
 #include "preload.h"
+#include "sock.h"
 #include "verdict.h"
 
 AUTHTAP_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len);
+AUTHTAP_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len);
 AUTHTAP_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 AUTHTAP_EXPORT ssize_t read(int fd, void *buf, size_t n);
 AUTHTAP_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags);
@@ -60,6 +63,7 @@ AUTHTAP_EXPORT int dup3(int oldfd, int newfd, int flags);
 static struct net_conn *_Atomic net_table[NET_TOP];
 static atomic_uint_fast64_t net_next_id;
 static atomic_bool net_follow;
+static atomic_bool net_follow_connects;
 static atomic_bool net_did_accept;
 
 /* Until net_init has looked up the real functions (a library constructor
@@ -67,6 +71,12 @@ static atomic_bool net_did_accept;
 static __attribute__((noinline, cold)) int raw_accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
 	return (int)syscall(SYS_accept, fd, addr, len);
+}
+
+static __attribute__((noinline, cold)) int raw_connect(int fd, const struct sockaddr *addr,
+                                                       socklen_t len)
+{
+	return (int)syscall(SYS_connect, fd, addr, len);
 }
 
 static __attribute__((noinline, cold)) int raw_accept4(int fd, struct sockaddr *addr,
@@ -161,6 +171,7 @@ static __attribute__((noinline, cold)) int raw_dup3(int oldfd, int newfd, int fl
 static struct {
 	int (*accept)(int, struct sockaddr *, socklen_t *);
 	int (*accept4)(int, struct sockaddr *, socklen_t *, int);
+	int (*connect)(int, const struct sockaddr *, socklen_t);
 	ssize_t (*read)(int, void *, size_t);
 	ssize_t (*recv)(int, void *, size_t, int);
 	ssize_t (*recvfrom)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
@@ -179,6 +190,7 @@ static struct {
 } real = {
     .accept = raw_accept,
     .accept4 = raw_accept4,
+    .connect = raw_connect,
     .read = raw_read,
     .recv = raw_recv,
     .recvfrom = raw_recvfrom,
@@ -207,6 +219,7 @@ void net_init(bool follow)
 		real.name = (__typeof__(real.name))f;
 	REAL(accept);
 	REAL(accept4);
+	REAL(connect);
 	REAL(read);
 	REAL(recv);
 	REAL(recvfrom);
@@ -224,6 +237,7 @@ void net_init(bool follow)
 	REAL(dup3);
 #undef REAL
 	atomic_store(&net_follow, follow);
+	atomic_store(&net_follow_connects, true);
 }
 
 /* The slot of fd, when its chunk is mapped; NULL otherwise. */
@@ -315,7 +329,7 @@ static void conn_give_back(struct net_conn *c)
 /* A new connection on fd.  A slot still owned elsewhere (a descriptor
  * closed and handed out again while a hook of another thread is still
  * inside it) is left alone: that connection is not followed. */
-static void follow_fd(int fd)
+static void follow_fd(int fd, enum net_kind kind)
 {
 	if (net_busy)
 		return;
@@ -339,9 +353,15 @@ static void follow_fd(int fd)
 	uint64_t id = atomic_fetch_add(&net_next_id, 1) + 1;
 	c->ref.fd = fd;
 	c->ref.id = id;
+	c->kind = kind;
 	c->expect = NULL;
 	atomic_store_explicit(&c->skipped, false, memory_order_relaxed);
 	head_init(&c->reader, c->head, sizeof(c->head));
+	if (kind == NET_CONNECTED) {
+		head_init(&c->req, c->req_head, sizeof(c->req_head));
+		c->req.request = true;
+		c->req_first = c->req_count = 0;
+	}
 	atomic_store_explicit(&c->state, id << NET_ID_SHIFT | NET_LIVE, memory_order_release);
 	net_busy = false;
 out:
@@ -385,7 +405,37 @@ static void unfollow_fd(int fd)
 
 /* A request arrived on fd: this thread now works for that connection.  A
  * HEAD request's answer has a length but no body. */
-static void note_read(int fd, const void *data, size_t n)
+static void response_done(const struct head *h, void *arg)
+{
+	sock_response(arg, h);
+}
+
+/* Response bytes the host read on a socket it connected. */
+static void note_response(struct net_conn *c, const struct iovec *iov, int iovcnt, size_t n)
+{
+	uint64_t s;
+	int saved = errno;
+
+	if (!conn_try_take(c, &s)) {
+		atomic_store_explicit(&c->skipped, true, memory_order_relaxed);
+		errno = saved;
+		return;
+	}
+	if (atomic_load_explicit(&c->skipped, memory_order_relaxed))
+		c->reader.state = c->req.state = HEAD_LOST;
+	for (int i = 0; i < iovcnt && n; i++) {
+		size_t k = iov[i].iov_len < n ? iov[i].iov_len : n;
+		head_feed(&c->reader, iov[i].iov_base, k, response_done, c);
+		n -= k;
+	}
+	conn_give_back(c);
+	errno = saved;
+}
+
+/* Bytes the host read: on an accepted connection, a request arrived, and
+ * this thread now works for that connection (a HEAD request's answer has
+ * a length but no body); on a connected one, the response is read. */
+static void note_read(int fd, const struct iovec *iov, int iovcnt, size_t n)
 {
 	struct net_conn *c = conn_of(fd);
 	uint64_t s;
@@ -395,11 +445,30 @@ static void note_read(int fd, const void *data, size_t n)
 	s = atomic_load_explicit(&c->state, memory_order_acquire);
 	if (!(s & NET_LIVE))
 		return;
+	if (c->kind == NET_CONNECTED) {
+		note_response(c, iov, iovcnt, n);
+		return;
+	}
 	net_last_read = (struct net_ref){fd, s >> NET_ID_SHIFT};
-	if (data && n >= 5 && memcmp(data, "HEAD ", 5) == 0 && conn_try_take(c, &s)) {
+	const char *data = iovcnt > 0 ? iov[0].iov_base : NULL;
+	if (data && iov[0].iov_len >= 5 && n >= 5 && memcmp(data, "HEAD ", 5) == 0 &&
+	    conn_try_take(c, &s)) {
 		c->reader.head_request = true;
 		conn_give_back(c);
 	}
+}
+
+static void note_read1(int fd, void *buf, size_t n)
+{
+	struct iovec iov = {buf, n};
+	note_read(fd, &iov, 1, n);
+}
+
+static void request_done(const struct head *h, void *arg)
+{
+	struct net_conn *c = arg;
+	if (!sock_request(c, h))
+		c->req.state = c->reader.state = HEAD_LOST;
 }
 
 static void head_done(const struct head *h, void *arg)
@@ -423,10 +492,13 @@ static void note_write(int fd, const struct iovec *iov, int iovcnt, size_t n)
 		return;
 	}
 	if (atomic_load_explicit(&c->skipped, memory_order_relaxed))
-		c->reader.state = HEAD_LOST;
+		c->reader.state = c->req.state = HEAD_LOST;
 	for (int i = 0; i < iovcnt && n; i++) {
 		size_t k = iov[i].iov_len < n ? iov[i].iov_len : n;
-		head_feed(&c->reader, iov[i].iov_base, k, head_done, c);
+		if (c->kind == NET_CONNECTED)
+			head_feed(&c->req, iov[i].iov_base, k, request_done, c);
+		else
+			head_feed(&c->reader, iov[i].iov_base, k, head_done, c);
 		n -= k;
 	}
 	conn_give_back(c);
@@ -444,7 +516,7 @@ static void note_write1(int fd, const void *buf, ssize_t n)
 static void note_accept(int fd)
 {
 	if (fd >= 0 && atomic_load_explicit(&net_follow, memory_order_relaxed))
-		follow_fd(fd);
+		follow_fd(fd, NET_ACCEPTED);
 }
 
 int accept(int fd, struct sockaddr *addr, socklen_t *len)
@@ -461,6 +533,32 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 	return rc;
 }
 
+/* A stream socket the host connects, by TCP or a Unix socket, unless
+ * libcurl does: its transfers are the libcurl source's. */
+static void note_connect(int fd, const struct sockaddr *addr, const void *caller)
+{
+	int type = 0;
+	socklen_t tlen = sizeof(type);
+
+	if (!addr || !atomic_load_explicit(&net_follow_connects, memory_order_relaxed) ||
+	    (addr->sa_family != AF_INET && addr->sa_family != AF_INET6 &&
+	     addr->sa_family != AF_UNIX) ||
+	    linker_in_curl(caller))
+		return;
+	int saved = errno;
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == 0 && type == SOCK_STREAM)
+		follow_fd(fd, NET_CONNECTED);
+	errno = saved;
+}
+
+int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	int rc = real.connect(fd, addr, len);
+	if (rc == 0 || errno == EINPROGRESS)
+		note_connect(fd, addr, __builtin_return_address(0));
+	return rc;
+}
+
 /* Until the host accepts a connection, nothing is followed: one load. */
 static inline bool net_watching(void)
 {
@@ -471,7 +569,7 @@ static __attribute__((noinline)) ssize_t read_watched(int fd, void *buf, size_t 
 {
 	ssize_t rc = real.read(fd, buf, n);
 	if (rc > 0 && conn_of(fd))
-		note_read(fd, buf, (size_t)rc);
+		note_read1(fd, buf, (size_t)rc);
 	return rc;
 }
 
@@ -486,7 +584,7 @@ static __attribute__((noinline)) ssize_t recv_watched(int fd, void *buf, size_t 
 {
 	ssize_t rc = real.recv(fd, buf, n, flags);
 	if (rc > 0 && conn_of(fd) && !(flags & MSG_PEEK))
-		note_read(fd, buf, (size_t)rc);
+		note_read1(fd, buf, (size_t)rc);
 	return rc;
 }
 
@@ -502,7 +600,7 @@ static __attribute__((noinline)) ssize_t recvfrom_watched(int fd, void *buf, siz
 {
 	ssize_t rc = real.recvfrom(fd, buf, n, flags, addr, len);
 	if (rc > 0 && conn_of(fd) && !(flags & MSG_PEEK))
-		note_read(fd, buf, (size_t)rc);
+		note_read1(fd, buf, (size_t)rc);
 	return rc;
 }
 
@@ -517,8 +615,7 @@ static __attribute__((noinline)) ssize_t recvmsg_watched(int fd, struct msghdr *
 {
 	ssize_t rc = real.recvmsg(fd, msg, flags);
 	if (rc > 0 && conn_of(fd) && !(flags & MSG_PEEK))
-		note_read(fd, msg->msg_iovlen ? msg->msg_iov[0].iov_base : NULL,
-		          msg->msg_iovlen ? msg->msg_iov[0].iov_len : 0);
+		note_read(fd, msg->msg_iov, (int)msg->msg_iovlen, (size_t)rc);
 	return rc;
 }
 
@@ -533,7 +630,7 @@ static __attribute__((noinline)) ssize_t readv_watched(int fd, const struct iove
 {
 	ssize_t rc = real.readv(fd, iov, n);
 	if (rc > 0 && conn_of(fd))
-		note_read(fd, n > 0 ? iov[0].iov_base : NULL, n > 0 ? iov[0].iov_len : 0);
+		note_read(fd, iov, n, (size_t)rc);
 	return rc;
 }
 

@@ -27,6 +27,20 @@ struct net_ref {
 };
 
 #define NET_SCRATCH (24u * 1024)
+#define NET_PIPELINE 8
+#define NET_METHOD_MAX 24
+#define NET_URL_MAX 2048
+
+enum net_kind {
+	NET_ACCEPTED,  /* the host is the server: its answers are read */
+	NET_CONNECTED, /* the host is the client: the socket source */
+};
+
+/* A request written on a connected socket, waiting for its response. */
+struct net_request {
+	char method[NET_METHOD_MAX];
+	char url[NET_URL_MAX]; /* scheme, Host and target; redacted at record time */
+};
 
 struct net_conn {
 	/* id << 3 | NET_BUSY | NET_LIVE | NET_GONE; 0 when not followed. */
@@ -34,8 +48,15 @@ struct net_conn {
 	/* Written bytes went by while the slot was owned elsewhere. */
 	_Atomic bool skipped;
 	struct net_ref ref;
-	struct head_reader reader;
-	void *expect; /* owned by verdict.c */
+	enum net_kind kind;
+	struct head_reader reader; /* response heads: written (accepted) or read */
+	void *expect;              /* owned by verdict.c */
+	/* Connected sockets: the request heads written, and those waiting
+	 * for a response, oldest first (pipelining). */
+	struct head_reader req;
+	unsigned req_first, req_count;
+	struct net_request reqs[NET_PIPELINE];
+	char req_head[HEAD_MAX_BYTES];
 	/* Room for verdict.c to build a verdict in without malloc. */
 	_Alignas(16) unsigned char scratch[NET_SCRATCH];
 	char head[HEAD_MAX_BYTES];

@@ -16,10 +16,18 @@ enum record_flag {
 	RECORD_CONNECT = 1u << 4,         /* the response to a proxy CONNECT */
 };
 
+/* Where a record comes from: libcurl's easy or multi interface, or the
+ * socket source (clear text on a socket the program connected). */
 enum record_api {
 	RECORD_API_EASY,
 	RECORD_API_MULTI,
+	RECORD_API_SOCKET,
 };
+
+static inline const char *record_api_name(enum record_api api)
+{
+	return api == RECORD_API_MULTI ? "multi" : api == RECORD_API_SOCKET ? "socket" : "easy";
+}
 
 #define RECORD_RESULT_UNKNOWN (-1)
 
@@ -37,7 +45,7 @@ struct record_transfer {
 	const char *method; /* NULL when libcurl cannot tell */
 	const char *url;    /* already redacted as configured; NULL when unknown */
 	int result;         /* the transfer's CURLcode; RECORD_RESULT_UNKNOWN when
-			     * a multi handle was removed before its message was read */
+	                     * a multi handle was removed before its message was read */
 };
 
 struct record {

@@ -15,8 +15,9 @@ static const char *const exported[] = {
 	"curl_multi_add_handle", "curl_multi_cleanup", "curl_multi_info_read",
 	"curl_multi_remove_handle", "dlclose", "dlopen",
 	/* The libc functions that follow accepted connections, for verdicts,
-	 * and that close descriptors, which the log's check hears of too. */
-	"accept", "accept4", "close", "close_range", "closefrom", "dup2", "dup3", "read", "readv",
+	 * and connected ones, for the socket source, and that close
+	 * descriptors, which the log's check hears of too. */
+	"accept", "accept4", "connect", "close", "close_range", "closefrom", "dup2", "dup3", "read", "readv",
 	"recv", "recvfrom", "recvmsg", "send", "sendmsg", "sendto", "write", "writev",
 };
 

@@ -1,0 +1,126 @@
+#include "sock.h"
+
+#include <stdbool.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+#include "preload.h"
+#include "record.h"
+#include "url.h"
+
+#define SOCK_MAX_HEADERS 16
+
+static bool field_is(const struct head_field *f, const char *name)
+{
+	return f->name_len == strlen(name) && strncasecmp(f->name, name, f->name_len) == 0;
+}
+
+/* "GET /mcp HTTP/1.1" with "Host: 127.0.0.1:8080": method GET, URL
+ * http://127.0.0.1:8080/mcp.  An absolute target (to a proxy) is the URL. */
+bool sock_request(struct net_conn *c, const struct head *h)
+{
+	const char *line = h->raw, *end = memchr(h->raw, '\n', h->raw_len);
+	if (!end)
+		return false;
+	const char *sp1 = memchr(line, ' ', (size_t)(end - line));
+	const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(end - sp1 - 1)) : NULL;
+	if (!sp1 || !sp2 || end - sp2 < 9 || memcmp(sp2 + 1, "HTTP/1.", 7) != 0)
+		return false;
+
+	struct head_field f, host = {0};
+	size_t pos = 0;
+	while (head_next_field(h, &pos, &f))
+		if (field_is(&f, "Host")) {
+			host = f;
+			break;
+		}
+	if (c->req_count == NET_PIPELINE) {
+		/* More in flight than kept: the oldest gives way. */
+		c->req_first = (c->req_first + 1) % NET_PIPELINE;
+		c->req_count--;
+	}
+	struct net_request *r = &c->reqs[(c->req_first + c->req_count++) % NET_PIPELINE];
+	size_t mlen = (size_t)(sp1 - line);
+	if (mlen >= sizeof(r->method))
+		mlen = sizeof(r->method) - 1;
+	memcpy(r->method, line, mlen);
+	r->method[mlen] = '\0';
+
+	const char *target = sp1 + 1;
+	size_t tlen = (size_t)(sp2 - target), at = 0;
+	bool absolute = tlen > 7 && (strncasecmp(target, "http://", 7) == 0 ||
+	                             (tlen > 8 && strncasecmp(target, "https://", 8) == 0));
+	if (!absolute) {
+		const char *scheme = "http://";
+		size_t slen = strlen(scheme);
+		memcpy(r->url, scheme, slen);
+		at = slen;
+		size_t n = host.value_len < sizeof(r->url) - at - 1 ? host.value_len
+		                                                    : sizeof(r->url) - at - 1;
+		memcpy(r->url + at, host.value, n);
+		at += n;
+	}
+	size_t n = tlen < sizeof(r->url) - at - 1 ? tlen : sizeof(r->url) - at - 1;
+	memcpy(r->url + at, target, n);
+	r->url[at + n] = '\0';
+	return true;
+}
+
+void sock_response(struct net_conn *c, const struct head *h)
+{
+	struct net_request *req = NULL;
+	if (c->req_count) {
+		req = &c->reqs[c->req_first];
+		c->req_first = (c->req_first + 1) % NET_PIPELINE;
+		c->req_count--;
+	}
+	/* The next response on this connection answers the next request: a
+	 * HEAD request's has no body. */
+	c->reader.head_request = c->req_count && strcmp(c->reqs[c->req_first].method, "HEAD") == 0;
+
+	const struct config *cfg = preload_config();
+	if (cfg->disabled || !config_status_wanted(cfg, h->status))
+		return;
+	struct record_header hs[SOCK_MAX_HEADERS];
+	size_t nh = 0, pos = 0;
+	bool truncated = false;
+	struct head_field f;
+	static const char *const names[] = {"WWW-Authenticate", "Proxy-Authenticate"};
+	for (size_t k = 0; k < 2; k++) {
+		pos = 0;
+		while (head_next_field(h, &pos, &f)) {
+			if (!field_is(&f, names[k]))
+				continue;
+			if (nh == SOCK_MAX_HEADERS) {
+				truncated = true;
+				break;
+			}
+			hs[nh++] = (struct record_header){f.name, f.name_len, f.value, f.value_len};
+		}
+	}
+	if (!nh && h->status != 401 && h->status != 407)
+		return;
+
+	char url[NET_URL_MAX];
+	if (req)
+		url_redact(req->url, url, sizeof(url), cfg->url_full);
+	struct record_transfer t = {
+	    .handle = (const void *)(uintptr_t)c->ref.id,
+	    .api = RECORD_API_SOCKET,
+	    .method = req ? req->method : NULL,
+	    .url = req ? url : NULL,
+	    .result = 0,
+	};
+	struct record r = {
+	    .transfer = &t,
+	    .status = h->status,
+	    .final = true,
+	    .request = 0,
+	    .flags = (nh ? 0 : RECORD_NO_CHALLENGE) | (truncated ? RECORD_TRUNCATED : 0),
+	    .headers_known = true,
+	    .nheaders = nh,
+	    .headers = hs,
+	};
+	log_record(&r);
+}

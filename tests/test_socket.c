@@ -1,0 +1,133 @@
+/* The socket source (GitHub issue 14): HTTP/1.x on sockets the program
+ * connects, read from real programs that use no libcurl: Node's fetch
+ * (undici) and Python's urllib, requests and httpx, each against the local
+ * upstream, once without the preload as the control.  Each upstream
+ * 401/403 is exactly one record with api "socket", its method and URL from
+ * the request head, and its challenges parsed. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "tracing.h"
+
+#define NODE "/usr/bin/node"
+#define PYTHON "/usr/bin/python3"
+#define SOCK_CLIENT TEST_PROGRAMS_SRC "/sock_client.py"
+#define SOCK_FETCH TEST_PROGRAMS_SRC "/sock_fetch.mjs"
+#define SCOPE_VALUE "Bearer error=\"insufficient_scope\", scope=\"mcp:tools mcp:admin\""
+
+static struct server srv;
+
+static void setup(void)
+{
+	server_start(&srv);
+}
+
+static void teardown(void)
+{
+	server_stop(&srv);
+}
+
+TestSuite(socket, .init = setup, .fini = teardown, .timeout = 60);
+
+/* The one record of url: the URLs are distinct, so a response recorded
+ * twice shows here. */
+static json_t *record_for(const struct traced *t, const char *url)
+{
+	json_t *found = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->n; i++)
+		if (jstr(t->rec[i], "url") && strcmp(jstr(t->rec[i], "url"), url) == 0) {
+			found = t->rec[i];
+			n++;
+		}
+	cr_assert_eq(n, 1, "%zu records for %s, not exactly one", n, url);
+	return found;
+}
+
+/* /401, /200, /403-scope, /401-many and /401-none, in that order, on one
+ * connection where the client keeps one alive: four records. */
+static void expect_exchanges(const char *const argv_head[], size_t nhead, const char *what)
+{
+	char *u401 = server_url(&srv, "/401"), *u200 = server_url(&srv, "/200");
+	char *u403 = server_url(&srv, "/403-scope"), *many = server_url(&srv, "/401-many");
+	char *none = server_url(&srv, "/401-none");
+	const char *argv[16];
+	size_t a = 0;
+	for (size_t i = 0; i < nhead; i++)
+		argv[a++] = argv_head[i];
+	argv[a++] = u401;
+	argv[a++] = u200;
+	argv[a++] = u403;
+	argv[a++] = many;
+	argv[a++] = none;
+	argv[a] = NULL;
+
+	struct traced t;
+	trace_run(&t, argv, NULL);
+	cr_expect_eq(t.with.code, 0, "%s: %s", what, t.with.err);
+	cr_expect_str_eq(t.with.out, "401\n200\n403\n401\n401\n", "%s", what);
+	expect_count(&t, 4, what);
+	expect_record(record_for(&t, u401),
+	              &(struct want){.api = "socket",
+	                             .status = 401,
+	                             .final = true,
+	                             .flags = "",
+	                             .url = u401,
+	                             .nheaders = 1,
+	                             .name = "WWW-Authenticate",
+	                             .value = bearer_401(&srv)},
+	              what);
+	expect_record(record_for(&t, u403),
+	              &(struct want){.api = "socket",
+	                             .status = 403,
+	                             .final = true,
+	                             .flags = "",
+	                             .url = u403,
+	                             .nheaders = 1,
+	                             .value = SCOPE_VALUE},
+	              what);
+	expect_record(record_for(&t, many),
+	              &(struct want){.api = "socket",
+	                             .status = 401,
+	                             .final = true,
+	                             .flags = "",
+	                             .url = many,
+	                             .nheaders = 3,
+	                             .value = "Negotiate"},
+	              what);
+	expect_record(record_for(&t, none),
+	              &(struct want){.api = "socket",
+	                             .status = 401,
+	                             .final = true,
+	                             .flags = "no_challenge",
+	                             .url = none},
+	              what);
+	json_t *ch = json_object_get(record_for(&t, u401), "challenges");
+	cr_expect_str_eq(jstr(json_array_get(ch, 0), "scheme"), "Bearer", "%s", what);
+	trace_free(&t);
+}
+
+Test(socket, node_fetch)
+{
+	need_program(NODE, "nodejs");
+	expect_exchanges((const char *[]){NODE, SOCK_FETCH}, 2, "node fetch");
+}
+
+Test(socket, python_urllib)
+{
+	expect_exchanges((const char *[]){PYTHON, SOCK_CLIENT, "urllib"}, 3, "urllib");
+}
+
+Test(socket, python_requests)
+{
+	expect_exchanges((const char *[]){PYTHON, SOCK_CLIENT, "requests"}, 3, "requests");
+}
+
+Test(socket, python_httpx)
+{
+	expect_exchanges((const char *[]){PYTHON, SOCK_CLIENT, "httpx"}, 3, "httpx");
+}
