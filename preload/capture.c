@@ -46,7 +46,7 @@ static void headers_add(struct response_headers *rh, const struct curl_header *c
 	if (rh->n == rh->cap) {
 		size_t cap = rh->cap * 2;
 		struct record_header *p = rh->h == rh->local ? malloc(cap * sizeof(*p))
-							       : realloc(rh->h, cap * sizeof(*p));
+		                                             : realloc(rh->h, cap * sizeof(*p));
 		if (!p) {
 			rh->failed = true;
 			return;
@@ -66,8 +66,14 @@ static void headers_add(struct response_headers *rh, const struct curl_header *c
 		h->value_len = 0;
 }
 
+/* libcurl's header API walks the transfer's whole header list on every
+ * call (curl_easy_nextheader too: it counts the name's occurrences each
+ * time), so reading value i costs as much as the response has lines.  A
+ * hostile upstream sending thousands of challenge lines would make reading
+ * them all quadratic: reading stops at the cap, which keeps the work linear
+ * in the response's size, whatever arrives. */
 static void collect(const struct curl_lib *lib, CURL *h, unsigned origin, int request,
-		    struct response_headers *rh)
+                    struct response_headers *rh)
 {
 	for (size_t k = 0; k < sizeof(challenge_names) / sizeof(challenge_names[0]); k++) {
 		struct curl_header *ch;
@@ -76,15 +82,20 @@ static void collect(const struct curl_lib *lib, CURL *h, unsigned origin, int re
 			continue;
 		size_t amount = ch->amount;
 		headers_add(rh, ch);
-		for (size_t i = 1; i < amount && !rh->failed; i++)
+		for (size_t i = 1; i < amount && !rh->failed; i++) {
+			if (rh->n >= TABLE_MAX_VALUES) {
+				rh->truncated = true;
+				break;
+			}
 			if (lib->real_curl_easy_header(h, challenge_names[k], i, origin, request,
-						       &ch) == CURLHE_OK)
+			                               &ch) == CURLHE_OK)
 				headers_add(rh, ch);
+		}
 	}
 }
 
 static bool has_header(const struct curl_lib *lib, CURL *h, const char *name, unsigned origin,
-		       int request, struct curl_header **out)
+                       int request, struct curl_header **out)
 {
 	struct curl_header *ch;
 	if (lib->real_curl_easy_header(h, name, 0, origin, request, &ch) != CURLHE_OK)
@@ -109,7 +120,7 @@ static int request_count(const struct curl_lib *lib, CURL *h)
  * request was a challenge if it carries one and no Location, else a
  * redirect, whose code is unknown. */
 static long earlier_status(const struct curl_lib *lib, CURL *h, int request,
-			   const struct response_headers *rh, unsigned *flags)
+                           const struct response_headers *rh, unsigned *flags)
 {
 	struct curl_header *ch;
 
@@ -144,7 +155,7 @@ static void remember(const struct record *r, CURL *h)
 }
 
 void capture_chain(const struct config *cfg, const struct curl_lib *lib, CURL *h, int result,
-		   enum record_api api, const struct net_ref *conn, long status)
+                   enum record_api api, const struct net_ref *conn, long status)
 {
 	long connect = 0;
 	unsigned connect_flag = 0;
@@ -152,8 +163,9 @@ void capture_chain(const struct config *cfg, const struct curl_lib *lib, CURL *h
 
 	/* A tunnel refused by the proxy leaves no response code: the answer
 	 * to CONNECT is then the final one. */
-	if (!status && lib->real_curl_easy_getinfo(h, CURLINFO_HTTP_CONNECTCODE, &connect) ==
-			       CURLE_OK && connect) {
+	if (!status &&
+	    lib->real_curl_easy_getinfo(h, CURLINFO_HTTP_CONNECTCODE, &connect) == CURLE_OK &&
+	    connect) {
 		status = connect;
 		connect_flag = RECORD_CONNECT;
 	}
@@ -179,11 +191,11 @@ void capture_chain(const struct config *cfg, const struct curl_lib *lib, CURL *h
 		}
 	}
 	struct record_transfer t = {
-		.handle = h,
-		.api = api,
-		.method = method,
-		.url = redacted,
-		.result = result,
+	    .handle = h,
+	    .api = api,
+	    .method = method,
+	    .url = redacted,
+	    .result = result,
 	};
 
 	/* Responses before the last redirect came from other URLs. */
@@ -200,11 +212,11 @@ void capture_chain(const struct config *cfg, const struct curl_lib *lib, CURL *h
 		struct response_headers rh;
 		headers_init(&rh);
 		struct record r = {
-			.transfer = &t,
-			.final = req == last,
-			.request = req,
-			.headers_known = lib->real_curl_easy_header != NULL,
-			.url_unknown = req < first_known_url,
+		    .transfer = &t,
+		    .final = req == last,
+		    .request = req,
+		    .headers_known = lib->real_curl_easy_header != NULL,
+		    .url_unknown = req < first_known_url,
 		};
 		if (r.headers_known)
 			collect(lib, h, connect_flag ? CURLH_CONNECT : CURLH_HEADER, req, &rh);
