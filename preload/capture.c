@@ -1,9 +1,11 @@
 #include "capture.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "table.h"
@@ -154,8 +156,194 @@ static void remember(const struct record *r, CURL *h)
 		table_drop(h);
 }
 
+/* A snapshot: the records of one transfer, packed into one allocation
+ * that free() releases, for a program that exits without reading the
+ * transfer's message.  Layout: a snap_head, then per record a snap_rec,
+ * the method and URL bytes, and per header its two lengths and bytes. */
+struct snap_head {
+	size_t len; /* bytes in use, this head included */
+	long pid;   /* the process that made it: a forked child does not log it */
+};
+
+struct snap_rec {
+	const void *handle;
+	long status;
+	int request, result;
+	unsigned flags;
+	enum record_api api;
+	bool final, headers_known, url_unknown;
+	size_t nheaders;
+	size_t method_len, url_len; /* SIZE_MAX: NULL */
+};
+
+struct snap_buf {
+	unsigned char *p;
+	size_t len, cap;
+	bool failed;
+};
+
+static void snap_put(struct snap_buf *sb, const void *data, size_t n)
+{
+	if (sb->failed || !n)
+		return;
+	if (sb->cap - sb->len < n) {
+		size_t cap = sb->cap ? sb->cap : 512;
+		while (cap - sb->len < n)
+			cap *= 2;
+		unsigned char *p = realloc(sb->p, cap);
+		if (!p) {
+			sb->failed = true;
+			return;
+		}
+		sb->p = p;
+		sb->cap = cap;
+	}
+	memcpy(sb->p + sb->len, data, n);
+	sb->len += n;
+}
+
+static void snap_put_str(struct snap_buf *sb, const char *s, size_t len)
+{
+	if (s)
+		snap_put(sb, s, len);
+}
+
+static void snap_record(struct snap_buf *sb, const struct record *r)
+{
+	const struct record_transfer *t = r->transfer;
+	struct snap_rec sr = {
+	    .handle = t->handle,
+	    .status = r->status,
+	    .request = r->request,
+	    .result = t->result,
+	    .flags = r->flags,
+	    .api = t->api,
+	    .final = r->final,
+	    .headers_known = r->headers_known,
+	    .url_unknown = r->url_unknown,
+	    .nheaders = r->nheaders,
+	    .method_len = t->method ? strlen(t->method) : SIZE_MAX,
+	    .url_len = t->url ? strlen(t->url) : SIZE_MAX,
+	};
+
+	if (!sb->len) {
+		struct snap_head head = {0, (long)getpid()};
+		snap_put(sb, &head, sizeof(head));
+	}
+	snap_put(sb, &sr, sizeof(sr));
+	snap_put_str(sb, t->method, sr.method_len);
+	snap_put_str(sb, t->url, sr.url_len);
+	for (size_t i = 0; i < r->nheaders; i++) {
+		const struct record_header *h = &r->headers[i];
+		size_t lens[2] = {h->name_len, h->value_len};
+		snap_put(sb, lens, sizeof(lens));
+		snap_put(sb, h->name, h->name_len);
+		snap_put(sb, h->value, h->value_len);
+	}
+}
+
+void capture_snapshot_log(void *snap)
+{
+	struct snap_head head;
+	const unsigned char *p = snap;
+
+	if (!snap)
+		return;
+	memcpy(&head, p, sizeof(head));
+	if (head.pid != (long)getpid()) {
+		free(snap);
+		return;
+	}
+	size_t at = sizeof(head);
+	while (at + sizeof(struct snap_rec) <= head.len) {
+		struct snap_rec sr;
+		memcpy(&sr, p + at, sizeof(sr));
+		at += sizeof(sr);
+		struct record_transfer t = {
+		    .handle = sr.handle,
+		    .api = sr.api,
+		    .result = sr.result,
+		};
+		char *method =
+		    sr.method_len == SIZE_MAX ? NULL : strndup((const char *)p + at, sr.method_len);
+		at += sr.method_len == SIZE_MAX ? 0 : sr.method_len;
+		char *url =
+		    sr.url_len == SIZE_MAX ? NULL : strndup((const char *)p + at, sr.url_len);
+		at += sr.url_len == SIZE_MAX ? 0 : sr.url_len;
+		t.method = method;
+		t.url = url;
+		struct record_header *hs = sr.nheaders ? calloc(sr.nheaders, sizeof(*hs)) : NULL;
+		for (size_t i = 0; i < sr.nheaders; i++) {
+			size_t lens[2];
+			memcpy(lens, p + at, sizeof(lens));
+			at += sizeof(lens);
+			if (hs) {
+				hs[i].name = (const char *)p + at;
+				hs[i].name_len = lens[0];
+				hs[i].value = (const char *)p + at + lens[0];
+				hs[i].value_len = lens[1];
+			}
+			at += lens[0] + lens[1];
+		}
+		struct record r = {
+		    .transfer = &t,
+		    .status = sr.status,
+		    .final = sr.final,
+		    .request = sr.request,
+		    .flags = sr.flags | RECORD_AT_EXIT,
+		    .headers_known = sr.headers_known,
+		    .url_unknown = sr.url_unknown,
+		    .nheaders = hs ? sr.nheaders : 0,
+		    .headers = hs,
+		};
+		if ((!sr.method_len || sr.method_len == SIZE_MAX || method) &&
+		    (sr.url_len == SIZE_MAX || url))
+			log_record(&r);
+		free(hs);
+		free(method);
+		free(url);
+	}
+	free(snap);
+}
+
+static void capture_chain_to(const struct config *cfg, const struct curl_lib *lib, CURL *h,
+                             int result, enum record_api api, const struct net_ref *conn,
+                             long status, struct snap_buf *defer);
+
 void capture_chain(const struct config *cfg, const struct curl_lib *lib, CURL *h, int result,
                    enum record_api api, const struct net_ref *conn, long status)
+{
+	capture_chain_to(cfg, lib, h, result, api, conn, status, NULL);
+}
+
+void *capture_snapshot(const struct config *cfg, const struct curl_lib *lib, CURL *h)
+{
+	int saved = errno;
+	long status = 0;
+	struct snap_buf sb = {0};
+
+	lib->real_curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	if (!config_status_skipped(cfg, status) || !lib->real_curl_easy_header ||
+	    capture_has_request(lib, h, 1))
+		capture_chain_to(cfg, lib, h, RECORD_RESULT_UNKNOWN, RECORD_API_MULTI, NULL, status,
+		                 &sb);
+	errno = saved;
+	if (sb.failed || !sb.len) {
+		free(sb.p);
+		return NULL;
+	}
+	struct snap_head head;
+	memcpy(&head, sb.p, sizeof(head));
+	head.len = sb.len;
+	memcpy(sb.p, &head, sizeof(head));
+	return sb.p;
+}
+
+/* With defer, the records go into a snapshot instead of the log, and
+ * neither the table nor verdicts hear of them. */
+static void capture_chain_to(const struct config *cfg, const struct curl_lib *lib, CURL *h,
+                             int result, enum record_api api, const struct net_ref *conn,
+                             long status, struct snap_buf *defer)
 {
 	long connect = 0;
 	unsigned connect_flag = 0;
@@ -173,7 +361,8 @@ void capture_chain(const struct config *cfg, const struct curl_lib *lib, CURL *h
 		last = request_count(lib, h) - 1;
 
 	if (!last && !config_status_wanted(cfg, status)) {
-		table_drop(h);
+		if (!defer)
+			table_drop(h);
 		return;
 	}
 
@@ -229,7 +418,9 @@ void capture_chain(const struct config *cfg, const struct curl_lib *lib, CURL *h
 		else if (r.headers_known && !r.nheaders)
 			r.flags |= RECORD_NO_CHALLENGE;
 
-		if (!rh.failed && wanted(cfg, &r)) {
+		if (!rh.failed && wanted(cfg, &r) && defer) {
+			snap_record(defer, &r);
+		} else if (!rh.failed && wanted(cfg, &r)) {
 			log_record(&r);
 			if (r.final) {
 				remember(&r, h);
@@ -240,7 +431,7 @@ void capture_chain(const struct config *cfg, const struct curl_lib *lib, CURL *h
 		}
 		headers_free(&rh);
 	}
-	if (!final_recorded)
+	if (!final_recorded && !defer)
 		table_drop(h);
 	free(url_heap);
 }

@@ -15,7 +15,18 @@
 /* The work of capture_transfer when there may be something to record:
  * status is the last response's code, as read. */
 void capture_chain(const struct config *cfg, const struct curl_lib *lib, CURL *h, int result,
-		   enum record_api api, const struct net_ref *conn, long status);
+                   enum record_api api, const struct net_ref *conn, long status);
+
+/* For a multi transfer known to be over whose message the program has not
+ * read: what capture_transfer would log, packed into one allocation (free()
+ * releases it), or NULL when there is nothing to record.  Nothing is
+ * logged and the table is left alone. */
+void *capture_snapshot(const struct config *cfg, const struct curl_lib *lib, CURL *h);
+
+/* Logs what a snapshot holds, flagged RECORD_AT_EXIT, with the result
+ * unknown, and frees it; calls no libcurl function.  A snapshot made by
+ * another process (before a fork) is only freed. */
+void capture_snapshot_log(void *snap);
 
 /* Whether the transfer made a request number n: libcurl numbers every
  * response of a redirect or authentication chain from 0. */
@@ -38,9 +49,8 @@ static inline bool capture_has_request(const struct curl_lib *lib, CURL *h, int 
  * It runs after every transfer, so the common path is inline here: one
  * response, not one to record.  That path asks libcurl the two questions
  * no capture can skip, the status and whether there was a second request. */
-static inline void capture_transfer(const struct config *cfg, const struct curl_lib *lib,
-				    CURL *h, int result, enum record_api api,
-				    const struct net_ref *conn)
+static inline void capture_transfer(const struct config *cfg, const struct curl_lib *lib, CURL *h,
+                                    int result, enum record_api api, const struct net_ref *conn)
 {
 	int saved = errno;
 	long status = 0;

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "capture.h"
 #include "curl_lib.h"
@@ -28,6 +29,9 @@ AUTHTAP_EXPORT CURLMcode curl_multi_add_handle(CURLM *m, CURL *h);
 AUTHTAP_EXPORT CURLMcode curl_multi_remove_handle(CURLM *m, CURL *h);
 AUTHTAP_EXPORT CURLMsg *curl_multi_info_read(CURLM *m, int *msgs_in_queue);
 AUTHTAP_EXPORT CURLMcode curl_multi_cleanup(CURLM *m);
+AUTHTAP_EXPORT CURLMcode curl_multi_perform(CURLM *m, int *running_handles);
+AUTHTAP_EXPORT CURLMcode curl_multi_socket_action(CURLM *m, curl_socket_t s, int ev_bitmask,
+                                                  int *running_handles);
 
 #define HOOK_MAX_NESTED 16
 
@@ -113,9 +117,9 @@ void curl_easy_cleanup(CURL *h)
 	if (h) {
 		int saved = errno;
 		struct net_ref conn = {0};
-		if (lib && pending_take(h, &conn))
+		if (lib && pending_take(h, &conn, NULL))
 			capture_transfer(preload_config(), lib, h, RECORD_RESULT_UNKNOWN,
-					 RECORD_API_MULTI, &conn);
+			                 RECORD_API_MULTI, &conn);
 		table_drop(h);
 		errno = saved;
 	}
@@ -147,7 +151,7 @@ static __attribute__((noinline)) CURLMcode multi_add(CURLM *m, CURL *h, const vo
 		struct net_ref conn = {0};
 		if (cfg->verdict)
 			conn = verdict_transfer_start();
-		pending_add(h, m, conn);
+		free(pending_add(h, m, conn));
 		errno = saved;
 	}
 	return rc;
@@ -162,7 +166,7 @@ CURLMcode curl_multi_add_handle(CURLM *m, CURL *h)
 }
 
 static __attribute__((noinline)) CURLMsg *multi_info_read(CURLM *m, int *msgs_in_queue,
-							   const void *caller)
+                                                          const void *caller)
 {
 	const struct curl_lib *lib = caller_lib(caller);
 
@@ -174,9 +178,9 @@ static __attribute__((noinline)) CURLMsg *multi_info_read(CURLM *m, int *msgs_in
 	CURLMsg *msg = lib->real_curl_multi_info_read(m, msgs_in_queue);
 	struct net_ref conn = {0};
 	if (msg && msg->msg == CURLMSG_DONE && msg->easy_handle &&
-	    !in_easy_perform(msg->easy_handle) && pending_take(msg->easy_handle, &conn))
+	    !in_easy_perform(msg->easy_handle) && pending_take(msg->easy_handle, &conn, NULL))
 		capture_transfer(preload_config(), lib, msg->easy_handle, msg->data.result,
-				 RECORD_API_MULTI, &conn);
+		                 RECORD_API_MULTI, &conn);
 	return msg;
 }
 
@@ -200,9 +204,9 @@ static __attribute__((noinline)) CURLMcode multi_remove(CURLM *m, CURL *h, const
 	/* Read before the removal, while the handle is surely still valid
 	 * and its headers are those of the transfer that is ending. */
 	struct net_ref conn = {0};
-	if (h && !in_easy_perform(h) && pending_take(h, &conn))
+	if (h && !in_easy_perform(h) && pending_take(h, &conn, NULL))
 		capture_transfer(preload_config(), lib, h, RECORD_RESULT_UNKNOWN, RECORD_API_MULTI,
-				 &conn);
+		                 &conn);
 	return lib->real_curl_multi_remove_handle(m, h);
 }
 
@@ -221,16 +225,94 @@ CURLMcode curl_multi_cleanup(CURLM *m)
 	const struct curl_lib *lib = caller_lib(__builtin_return_address(0));
 	const void *handles[HOOK_CLEANUP_BATCH];
 	struct net_ref conns[HOOK_CLEANUP_BATCH];
+	void *snaps[HOOK_CLEANUP_BATCH];
 	size_t n;
 
 	if (!lib)
 		return CURLM_INTERNAL_ERROR;
 	/* Its transfers end with it, read or not. */
 	int saved = errno;
-	while (m && (n = pending_take_multi(m, handles, conns, HOOK_CLEANUP_BATCH)))
-		for (size_t i = 0; i < n; i++)
+	while (m && (n = pending_take_multi(m, handles, conns, snaps, HOOK_CLEANUP_BATCH)))
+		for (size_t i = 0; i < n; i++) {
+			free(snaps[i]);
 			capture_transfer(preload_config(), lib, (CURL *)handles[i],
-					 RECORD_RESULT_UNKNOWN, RECORD_API_MULTI, &conns[i]);
+			                 RECORD_RESULT_UNKNOWN, RECORD_API_MULTI, &conns[i]);
+		}
 	errno = saved;
 	return lib->real_curl_multi_cleanup(m);
+}
+
+struct over_ctx {
+	const struct config *cfg;
+	const struct curl_lib *lib;
+};
+
+static void *snapshot_of(const void *h, void *arg)
+{
+	const struct over_ctx *c = arg;
+
+	return capture_snapshot(c->cfg, c->lib, (CURL *)h);
+}
+
+/* Nothing of m runs any more: each of its transfers is over, and its
+ * message waits in m.  A program may exit without ever reading it (it
+ * polled to the end, then exit()); what each would record is kept now,
+ * while libcurl is surely safe to ask, and logged at exit if it is still
+ * unread then. */
+static __attribute__((noinline)) void multi_over(const struct curl_lib *lib, CURLM *m)
+{
+	const struct config *cfg = preload_config();
+
+	if (cfg->disabled)
+		return;
+	int saved = errno;
+	struct over_ctx c = {cfg, lib};
+	pending_all_done(m, snapshot_of, &c);
+	errno = saved;
+}
+
+CURLMcode curl_multi_perform(CURLM *m, int *running_handles)
+{
+	const struct curl_lib *lib = self_call(__builtin_return_address(0));
+	if (lib)
+		return lib->real_curl_multi_perform(m, running_handles);
+	lib = caller_lib(__builtin_return_address(0));
+	if (!lib)
+		return CURLM_INTERNAL_ERROR;
+	CURLMcode rc = lib->real_curl_multi_perform(m, running_handles);
+	if (rc == CURLM_OK && running_handles && !*running_handles && pending_maybe_nonempty())
+		multi_over(lib, m);
+	return rc;
+}
+
+CURLMcode curl_multi_socket_action(CURLM *m, curl_socket_t s, int ev_bitmask, int *running_handles)
+{
+	const struct curl_lib *lib = self_call(__builtin_return_address(0));
+	if (lib)
+		return lib->real_curl_multi_socket_action(m, s, ev_bitmask, running_handles);
+	lib = caller_lib(__builtin_return_address(0));
+	if (!lib)
+		return CURLM_INTERNAL_ERROR;
+	CURLMcode rc = lib->real_curl_multi_socket_action(m, s, ev_bitmask, running_handles);
+	if (rc == CURLM_OK && running_handles && !*running_handles && pending_maybe_nonempty())
+		multi_over(lib, m);
+	return rc;
+}
+
+/* At exit, the transfers that were over and never reported: logged from
+ * their snapshots, flagged at_exit, without a call into libcurl (which
+ * another thread may still be using, or the program has cleaned up).
+ * _exit() and a fatal signal run no destructor: those stay unlogged. */
+__attribute__((destructor)) static void hook_at_exit(void)
+{
+	void *snaps[HOOK_CLEANUP_BATCH];
+	size_t n;
+
+	if (!atomic_load_explicit(&preload_ready, memory_order_acquire) || preload_cfg.disabled)
+		return;
+	int saved = errno;
+	while ((n = pending_take_snaps(snaps, HOOK_CLEANUP_BATCH)))
+		for (size_t i = 0; i < n; i++)
+			capture_snapshot_log(snaps[i]);
+	errno = saved;
 }
