@@ -49,8 +49,9 @@ static inline bool capture_has_request(const struct curl_lib *lib, CURL *h, int 
  * It runs after every transfer, so the common path is inline here: one
  * response, not one to record.  That path asks libcurl the two questions
  * no capture can skip, the status and whether there was a second request. */
-static inline void capture_transfer(const struct config *cfg, const struct curl_lib *lib, CURL *h,
-                                    int result, enum record_api api, const struct net_ref *conn)
+static inline __attribute__((always_inline)) void
+capture_transfer(const struct config *cfg, const struct curl_lib *lib, CURL *h, int result,
+                 enum record_api api, const struct net_ref *conn)
 {
 	int saved = errno;
 	long status = 0;
@@ -58,7 +59,7 @@ static inline void capture_transfer(const struct config *cfg, const struct curl_
 	lib->real_curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 	if (config_status_skipped(cfg, status) && lib->real_curl_easy_header &&
 	    !capture_has_request(lib, h, 1)) {
-		if (table_maybe_nonempty())
+		if (table_maybe_nonempty() && !table_surely_absent(h))
 			table_drop(h);
 	} else {
 		capture_chain(cfg, lib, h, result, api, conn, status);

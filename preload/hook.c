@@ -45,6 +45,14 @@ static __thread __attribute__((tls_model("initial-exec"))) struct {
 	const struct curl_lib *inner; /* running the innermost one; NULL: none */
 } hook_easy;
 
+/* The handle whose message this thread read last, and its multi handle:
+ * its entry was taken then, so its removal right after, the usual next
+ * step, need not look for it.  Cleared when this thread adds or cleans up
+ * a handle. */
+static __thread __attribute__((tls_model("initial-exec"))) struct {
+	const void *handle, *multi;
+} hook_taken;
+
 /* The libcurl running h's curl_easy_perform on this thread, innermost
  * first; NULL when h is not inside one. */
 static const struct curl_lib *easy_lib_of(const void *h)
@@ -117,6 +125,7 @@ void curl_easy_cleanup(CURL *h)
 	if (h) {
 		int saved = errno;
 		struct net_ref conn = {0};
+		hook_taken.handle = NULL;
 		if (lib && pending_take(h, &conn, NULL))
 			capture_transfer(preload_config(), lib, h, RECORD_RESULT_UNKNOWN,
 			                 RECORD_API_MULTI, &conn);
@@ -142,6 +151,7 @@ static __attribute__((noinline)) CURLMcode multi_add(CURLM *m, CURL *h, const vo
 	lib = caller_lib(caller);
 	if (!lib)
 		return CURLM_INTERNAL_ERROR;
+	hook_taken.handle = NULL;
 	CURLMcode rc = lib->real_curl_multi_add_handle(m, h);
 	if (rc != CURLM_OK || !h)
 		return rc;
@@ -178,9 +188,12 @@ static __attribute__((noinline)) CURLMsg *multi_info_read(CURLM *m, int *msgs_in
 	CURLMsg *msg = lib->real_curl_multi_info_read(m, msgs_in_queue);
 	struct net_ref conn = {0};
 	if (msg && msg->msg == CURLMSG_DONE && msg->easy_handle &&
-	    !in_easy_perform(msg->easy_handle) && pending_take(msg->easy_handle, &conn, NULL))
+	    !in_easy_perform(msg->easy_handle) && pending_take(msg->easy_handle, &conn, NULL)) {
+		hook_taken.handle = msg->easy_handle;
+		hook_taken.multi = m;
 		capture_transfer(preload_config(), lib, msg->easy_handle, msg->data.result,
 		                 RECORD_API_MULTI, &conn);
+	}
 	return msg;
 }
 
@@ -204,6 +217,10 @@ static __attribute__((noinline)) CURLMcode multi_remove(CURLM *m, CURL *h, const
 	/* Read before the removal, while the handle is surely still valid
 	 * and its headers are those of the transfer that is ending. */
 	struct net_ref conn = {0};
+	if (h == hook_taken.handle && m == hook_taken.multi) {
+		hook_taken.handle = NULL;
+		return lib->real_curl_multi_remove_handle(m, h);
+	}
 	if (h && !in_easy_perform(h) && pending_take(h, &conn, NULL))
 		capture_transfer(preload_config(), lib, h, RECORD_RESULT_UNKNOWN, RECORD_API_MULTI,
 		                 &conn);
@@ -271,15 +288,37 @@ static __attribute__((noinline)) void multi_over(const struct curl_lib *lib, CUR
 	errno = saved;
 }
 
+/* Debian's curl_easy_perform calls curl_multi_perform through the PLT,
+ * a few times per transfer: that path is the short one, as for the hooks
+ * above, and the rest is out of line. */
+static __attribute__((noinline)) CURLMcode multi_perform(CURLM *m, int *running_handles,
+                                                         const void *caller)
+{
+	const struct curl_lib *lib = caller_lib(caller);
+	if (!lib)
+		return CURLM_INTERNAL_ERROR;
+	CURLMcode rc = lib->real_curl_multi_perform(m, running_handles);
+	if (rc == CURLM_OK && running_handles && !*running_handles && pending_maybe_nonempty())
+		multi_over(lib, m);
+	return rc;
+}
+
 CURLMcode curl_multi_perform(CURLM *m, int *running_handles)
 {
 	const struct curl_lib *lib = self_call(__builtin_return_address(0));
 	if (lib)
 		return lib->real_curl_multi_perform(m, running_handles);
-	lib = caller_lib(__builtin_return_address(0));
+	return multi_perform(m, running_handles, __builtin_return_address(0));
+}
+
+static __attribute__((noinline)) CURLMcode multi_socket_action(CURLM *m, curl_socket_t s,
+                                                               int ev_bitmask, int *running_handles,
+                                                               const void *caller)
+{
+	const struct curl_lib *lib = caller_lib(caller);
 	if (!lib)
 		return CURLM_INTERNAL_ERROR;
-	CURLMcode rc = lib->real_curl_multi_perform(m, running_handles);
+	CURLMcode rc = lib->real_curl_multi_socket_action(m, s, ev_bitmask, running_handles);
 	if (rc == CURLM_OK && running_handles && !*running_handles && pending_maybe_nonempty())
 		multi_over(lib, m);
 	return rc;
@@ -290,13 +329,7 @@ CURLMcode curl_multi_socket_action(CURLM *m, curl_socket_t s, int ev_bitmask, in
 	const struct curl_lib *lib = self_call(__builtin_return_address(0));
 	if (lib)
 		return lib->real_curl_multi_socket_action(m, s, ev_bitmask, running_handles);
-	lib = caller_lib(__builtin_return_address(0));
-	if (!lib)
-		return CURLM_INTERNAL_ERROR;
-	CURLMcode rc = lib->real_curl_multi_socket_action(m, s, ev_bitmask, running_handles);
-	if (rc == CURLM_OK && running_handles && !*running_handles && pending_maybe_nonempty())
-		multi_over(lib, m);
-	return rc;
+	return multi_socket_action(m, s, ev_bitmask, running_handles, __builtin_return_address(0));
 }
 
 /* At exit, the transfers that were over and never reported: logged from

@@ -135,36 +135,21 @@ void *pending_add(const void *handle, const void *multi, struct net_ref conn)
 
 	if (h <= PENDING_BUSY)
 		return NULL;
-	for (;;) {
-		int free_way = -1;
-		for (unsigned w = 0; w < PENDING_WAYS; w++) {
-			uintptr_t k = atomic_load_explicit(&bk->key[w], memory_order_acquire);
-			if (k == h) {
-				/* Added again without being taken: only this
-				 * thread can touch it. */
-				struct pending_slot *s = &pending_slots[b][w];
-				atomic_store_explicit(&s->multi, multi, memory_order_relaxed);
-				s->conn = conn;
-				void *old;
-				snap_out_of(atomic_exchange(&s->snap, NULL), &old);
-				return old;
-			}
-			if (!k && free_way < 0)
-				free_way = (int)w;
-		}
-		if (free_way < 0)
-			break;
+	/* libcurl refuses a handle that is in a multi handle already, and
+	 * every way out of one takes the handle's entry: the handle is not
+	 * here, and the first free slot will do. */
+	for (unsigned w = 0; w < PENDING_WAYS; w++) {
 		uintptr_t expected = 0;
-		if (atomic_compare_exchange_strong(&bk->key[free_way], &expected, PENDING_BUSY)) {
-			struct pending_slot *s = &pending_slots[b][free_way];
-			atomic_store_explicit(&s->multi, multi, memory_order_relaxed);
-			s->conn = conn;
-			atomic_store_explicit(&s->snap, NULL, memory_order_relaxed);
-			atomic_store_explicit(&bk->key[free_way], h, memory_order_release);
-			mark_used(b);
-			return NULL;
-		}
-		/* Another thread took that slot first: look again. */
+		if (atomic_load_explicit(&bk->key[w], memory_order_relaxed) ||
+		    !atomic_compare_exchange_strong(&bk->key[w], &expected, PENDING_BUSY))
+			continue;
+		struct pending_slot *s = &pending_slots[b][w];
+		atomic_store_explicit(&s->multi, multi, memory_order_relaxed);
+		s->conn = conn;
+		atomic_store_explicit(&s->snap, NULL, memory_order_relaxed);
+		atomic_store_explicit(&bk->key[w], h, memory_order_release);
+		mark_used(b);
+		return NULL;
 	}
 	return over_add(handle, multi, conn);
 }
