@@ -36,6 +36,7 @@ static atomic_uint_fast64_t table_seq;
 
 _Atomic(struct table_set *) table_set_cur;
 _Atomic unsigned table_set_seq;
+__thread struct table_absent table_absent_last __attribute__((tls_model("initial-exec")));
 static size_t table_set_count;
 /* Sets replaced by a larger one are kept: a reader may still be in them. */
 static struct table_set *table_set_old[TABLE_SET_GENERATIONS];

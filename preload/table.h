@@ -72,13 +72,22 @@ static inline uint32_t table_set_tag(uint64_t x)
 	return (uint32_t)(x >> 16) | 1u << 31;
 }
 
+/* The calling thread's last handle found absent, and the set's sequence
+ * count then: while the set has not changed, it still is. */
+extern __thread struct table_absent {
+	const void *handle;
+	unsigned seq;
+} table_absent_last __attribute__((tls_model("initial-exec")));
+
 /* True when handle surely has no entry, found without the lock; false
  * when it may have one, or the set changed meanwhile. */
 static inline bool table_surely_absent(const void *handle)
 {
 	unsigned seq = atomic_load_explicit(&table_set_seq, memory_order_acquire);
-	struct table_set *st = atomic_load_explicit(&table_set_cur, memory_order_acquire);
 
+	if (table_absent_last.handle == handle && table_absent_last.seq == seq)
+		return true;
+	struct table_set *st = atomic_load_explicit(&table_set_cur, memory_order_acquire);
 	if ((seq & 1) || !st)
 		return false;
 	uint32_t tag = table_set_tag(table_set_hash(handle)), t;
@@ -90,7 +99,11 @@ static inline bool table_surely_absent(const void *handle)
 		i = (i + 1) & st->mask;
 	}
 	atomic_thread_fence(memory_order_acquire);
-	return atomic_load_explicit(&table_set_seq, memory_order_relaxed) == seq;
+	if (atomic_load_explicit(&table_set_seq, memory_order_relaxed) != seq)
+		return false;
+	table_absent_last.handle = handle;
+	table_absent_last.seq = seq;
+	return true;
 }
 
 /* A read-only view of one entry, valid only inside a table_read callback. */

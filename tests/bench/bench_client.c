@@ -213,9 +213,14 @@ __attribute__((noinline)) static long timed_transfers(CURL *h, long n, bool prob
 /* Opens the connection and lets the preload find libcurl, uncounted. */
 __attribute__((noinline)) static void warm_up(CURL *h)
 {
-	for (int i = 0; i < WARMUP; i++)
-		if (curl_easy_perform(h) != CURLE_OK)
-			die("a warm-up transfer failed (is the server up?)");
+	for (int i = 0; i < WARMUP; i++) {
+		CURLcode rc = curl_easy_perform(h);
+		if (rc != CURLE_OK) {
+			fprintf(stderr, "bench_client: warm-up transfer %d of %s failed: %s (%d)\n", i,
+			        url, curl_easy_strerror(rc), (int)rc);
+			exit(1);
+		}
+	}
 }
 
 static int mode_easy(long n, bool probe)
