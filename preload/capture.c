@@ -74,11 +74,17 @@ static void headers_add(struct response_headers *rh, const struct curl_header *c
  * hostile upstream sending thousands of challenge lines would make reading
  * them all quadratic: reading stops at the cap, which keeps the work linear
  * in the response's size, whatever arrives. */
-static void collect(const struct curl_lib *lib, CURL *h, unsigned origin, int request,
+/* status: the response's, when known (0 otherwise).  A 401 that carries
+ * WWW-Authenticate is an origin's challenge: Proxy-Authenticate belongs
+ * to a proxy's 407 (RFC 9110, 11.7.1), so it is not looked for there,
+ * which saves a walk of the header list on the most common record. */
+static void collect(const struct curl_lib *lib, CURL *h, unsigned origin, int request, long status,
                     struct response_headers *rh)
 {
 	for (size_t k = 0; k < sizeof(challenge_names) / sizeof(challenge_names[0]); k++) {
 		struct curl_header *ch;
+		if (k == 1 && status == 401 && rh->n)
+			break;
 		if (lib->real_curl_easy_header(h, challenge_names[k], 0, origin, request, &ch) !=
 		    CURLHE_OK)
 			continue;
@@ -149,11 +155,7 @@ static bool wanted(const struct config *cfg, const struct record *r)
 
 static void remember(const struct record *r, CURL *h)
 {
-	struct table_entry *e = table_entry_new(h, r);
-	if (e)
-		table_put(e);
-	else
-		table_drop(h);
+	table_replace(h, r);
 }
 
 /* A snapshot: the records of one transfer, packed into one allocation
@@ -408,7 +410,8 @@ static void capture_chain_to(const struct config *cfg, const struct curl_lib *li
 		    .url_unknown = req < first_known_url,
 		};
 		if (r.headers_known)
-			collect(lib, h, connect_flag ? CURLH_CONNECT : CURLH_HEADER, req, &rh);
+			collect(lib, h, connect_flag ? CURLH_CONNECT : CURLH_HEADER, req,
+			        r.final ? status : 0, &rh);
 		r.nheaders = rh.n;
 		r.headers = rh.h;
 		r.flags = connect_flag | (rh.truncated ? RECORD_TRUNCATED : 0);

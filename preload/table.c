@@ -160,33 +160,39 @@ static __thread __attribute__((tls_model("initial-exec"))) struct {
 	uint64_t seq;
 } table_last_put;
 
-struct table_entry *table_entry_new(const void *handle, const struct record *r)
+/* What an entry for r keeps: how many headers, their bytes, the flags. */
+struct entry_size {
+	size_t keep, bytes, total;
+	unsigned flags;
+};
+
+static struct entry_size entry_measure(const struct record *r)
 {
 	size_t n = r->nheaders < TABLE_MAX_VALUES ? r->nheaders : TABLE_MAX_VALUES;
-	unsigned flags = r->flags;
-	size_t bytes = 0;
+	struct entry_size z = {.flags = r->flags};
 
 	if (n < r->nheaders)
-		flags |= RECORD_TRUNCATED;
+		z.flags |= RECORD_TRUNCATED;
 	/* Keep whole headers while they fit; cut the first one that does not. */
-	size_t keep = 0;
-	for (; keep < n; keep++) {
-		size_t need = r->headers[keep].name_len + r->headers[keep].value_len + 2;
-		if (bytes + need > TABLE_MAX_ENTRY_BYTES) {
-			flags |= RECORD_TRUNCATED;
+	for (; z.keep < n; z.keep++) {
+		size_t need = r->headers[z.keep].name_len + r->headers[z.keep].value_len + 2;
+		if (z.bytes + need > TABLE_MAX_ENTRY_BYTES) {
+			z.flags |= RECORD_TRUNCATED;
 			break;
 		}
-		bytes += need;
+		z.bytes += need;
 	}
+	z.total = sizeof(struct table_entry) + z.keep * sizeof(struct table_header) + z.bytes;
+	return z;
+}
 
-	size_t head = sizeof(struct table_entry) + keep * sizeof(struct table_header);
-	struct table_entry *e = malloc(head + bytes);
-	if (!e)
-		return NULL;
-	memset(e, 0, sizeof(*e));
-	char *blob = (char *)e + head;
+/* Writes r into e, whose allocation holds z.total bytes at least. */
+static void entry_fill(struct table_entry *e, const struct record *r, const struct entry_size *z)
+{
+	char *blob = (char *)e + sizeof(struct table_entry) + z->keep * sizeof(struct table_header);
 	size_t at = 0;
-	for (size_t i = 0; i < keep; i++) {
+
+	for (size_t i = 0; i < z->keep; i++) {
 		const struct record_header *h = &r->headers[i];
 		e->hdr[i].name_off = (uint32_t)at;
 		e->hdr[i].name_len = (uint32_t)h->name_len;
@@ -199,14 +205,70 @@ struct table_entry *table_entry_new(const void *handle, const struct record *r)
 		at += h->value_len;
 		blob[at++] = '\0';
 	}
-	e->handle = handle;
 	e->view.status = r->status;
-	e->view.flags = flags;
-	e->view.nheaders = keep;
+	e->view.flags = z->flags;
+	e->view.nheaders = z->keep;
 	e->view.headers = e->hdr;
 	e->view.bytes = blob;
-	e->bytes_total = head + bytes;
+}
+
+struct table_entry *table_entry_new(const void *handle, const struct record *r)
+{
+	struct entry_size z = entry_measure(r);
+	struct table_entry *e = malloc(z.total);
+
+	if (!e)
+		return NULL;
+	memset(e, 0, sizeof(*e));
+	e->handle = handle;
+	entry_fill(e, r, &z);
+	e->bytes_total = z.total;
 	return e;
+}
+
+uint64_t table_replace(const void *handle, const struct record *r)
+{
+	struct entry_size z = entry_measure(r);
+	struct table_entry *old;
+	uint64_t seq = 0;
+
+	pthread_mutex_lock(&table_lock);
+	HASH_FIND_PTR(table_head, &handle, old);
+	/* The handle's entry is rewritten where it is when it is large
+	 * enough: no allocation, and its handle stays in the set. */
+	if (old && old->bytes_total >= z.total) {
+		entry_fill(old, r, &z);
+		seq = old->view.seq =
+		    atomic_fetch_add_explicit(&table_seq, 1, memory_order_relaxed) + 1;
+		/* Replaced counts as new: it goes last in the eviction order.
+		 * With other entries there, the buckets stay. */
+		if (HASH_COUNT(table_head) > 1 && table_head->hh.tbl->tail != &old->hh) {
+			HASH_DEL(table_head, old);
+			table_oom = false;
+			HASH_ADD_PTR(table_head, handle, old);
+			if (table_oom) {
+				/* Out of the hash table: out of the set too. */
+				set_remove_locked(old->handle);
+				table_bytes -= old->bytes_total;
+				atomic_fetch_sub_explicit(&table_count, 1, memory_order_relaxed);
+				free(old);
+				seq = 0;
+			}
+		}
+		if (seq) {
+			table_last_put.handle = handle;
+			table_last_put.seq = seq;
+		}
+		pthread_mutex_unlock(&table_lock);
+		return seq;
+	}
+	pthread_mutex_unlock(&table_lock);
+	struct table_entry *e = table_entry_new(handle, r);
+	if (!e) {
+		table_drop(handle);
+		return 0;
+	}
+	return table_put(e);
 }
 
 static void table_remove_locked(struct table_entry *e)

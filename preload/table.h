@@ -33,6 +33,12 @@ struct table_entry *table_entry_new(const void *handle, const struct record *r);
  * was short and e is gone. */
 uint64_t table_put(struct table_entry *e);
 
+/* Puts what r says as handle's entry, as table_entry_new and table_put
+ * do, rewriting the handle's entry in place when it is large enough;
+ * drops the entry when memory is short.  Returns the new sequence number,
+ * or 0. */
+uint64_t table_replace(const void *handle, const struct record *r);
+
 void table_drop(const void *handle);
 
 extern atomic_size_t table_count;
