@@ -244,18 +244,17 @@ static void snap_record(struct snap_buf *sb, const struct record *r)
 	}
 }
 
-void capture_snapshot_log(void *snap)
+/* Calls fn on each record of a snapshot, rebuilt on the stack and heap;
+ * false when it was made by another process. */
+static bool snapshot_each(const void *snap, bool same_process,
+                          void (*fn)(struct record *r, void *arg), void *arg)
 {
 	struct snap_head head;
 	const unsigned char *p = snap;
 
-	if (!snap)
-		return;
 	memcpy(&head, p, sizeof(head));
-	if (head.pid != (long)getpid()) {
-		free(snap);
-		return;
-	}
+	if (same_process && head.pid != (long)getpid())
+		return false;
 	size_t at = sizeof(head);
 	while (at + sizeof(struct snap_rec) <= head.len) {
 		struct snap_rec sr;
@@ -292,20 +291,78 @@ void capture_snapshot_log(void *snap)
 		    .status = sr.status,
 		    .final = sr.final,
 		    .request = sr.request,
-		    .flags = sr.flags | RECORD_AT_EXIT,
+		    .flags = sr.flags,
 		    .headers_known = sr.headers_known,
 		    .url_unknown = sr.url_unknown,
-		    .nheaders = hs ? sr.nheaders : 0,
+		    .nheaders = sr.nheaders,
 		    .headers = hs,
 		};
-		if ((!sr.method_len || sr.method_len == SIZE_MAX || method) &&
+		/* Short of memory, the record is left out rather than cut. */
+		if ((!sr.nheaders || hs) && (sr.method_len == SIZE_MAX || method) &&
 		    (sr.url_len == SIZE_MAX || url))
-			log_record(&r);
+			fn(&r, arg);
 		free(hs);
 		free(method);
 		free(url);
 	}
+	return true;
+}
+
+static void log_at_exit(struct record *r, void *arg)
+{
+	(void)arg;
+	r->flags |= RECORD_AT_EXIT;
+	log_record(r);
+}
+
+void capture_snapshot_log(void *snap)
+{
+	if (snap)
+		snapshot_each(snap, true, log_at_exit, NULL);
 	free(snap);
+}
+
+struct replay {
+	const struct config *cfg;
+	CURL *h;
+	int result;
+	const struct net_ref *conn;
+	bool final_recorded;
+};
+
+/* A snapshot's records as capture_chain would have made them then, with
+ * the result known now: its flags follow the result, as in capture_chain. */
+static void replay_one(struct record *r, void *arg)
+{
+	struct replay *rp = arg;
+	struct record_transfer *t = (struct record_transfer *)r->transfer;
+
+	t->result = rp->result;
+	r->flags &= ~(unsigned)(RECORD_INCOMPLETE | RECORD_NO_CHALLENGE);
+	if (rp->result != CURLE_OK)
+		r->flags |= RECORD_INCOMPLETE;
+	else if (r->headers_known && !r->nheaders)
+		r->flags |= RECORD_NO_CHALLENGE;
+	log_record(r);
+	if (r->final) {
+		remember(r, rp->h);
+		if (rp->cfg->verdict)
+			verdict_expect(*rp->conn, r);
+		rp->final_recorded = true;
+	}
+}
+
+void capture_snapshot_replay(const struct config *cfg, void *snap, CURL *h, int result,
+                             const struct net_ref *conn)
+{
+	int saved = errno;
+	struct replay rp = {cfg, h, result, conn, false};
+
+	snapshot_each(snap, false, replay_one, &rp);
+	if (!rp.final_recorded)
+		table_drop(h);
+	free(snap);
+	errno = saved;
 }
 
 static void capture_chain_to(const struct config *cfg, const struct curl_lib *lib, CURL *h,

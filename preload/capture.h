@@ -28,6 +28,13 @@ void *capture_snapshot(const struct config *cfg, const struct curl_lib *lib, CUR
  * another process (before a fork) is only freed. */
 void capture_snapshot_log(void *snap);
 
+/* Records what a snapshot holds as capture_transfer would have when the
+ * transfer ended, with the result known now (or RECORD_RESULT_UNKNOWN):
+ * logged, kept in the table, awaiting its verdict; then frees it.  Calls
+ * no libcurl function: the work was done when the snapshot was made. */
+void capture_snapshot_replay(const struct config *cfg, void *snap, CURL *h, int result,
+                             const struct net_ref *conn);
+
 /* Whether the transfer made a request number n: libcurl numbers every
  * response of a redirect or authentication chain from 0. */
 static inline bool capture_has_request(const struct curl_lib *lib, CURL *h, int n)

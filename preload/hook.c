@@ -87,6 +87,24 @@ static const struct curl_lib *caller_lib(const void *caller)
 	return linker_lib_for(caller);
 }
 
+/* A multi transfer taken from the pending set, to be recorded: from the
+ * snapshot made when it was over, if there is one, else from libcurl. */
+static void multi_record(const struct curl_lib *lib, CURL *h, int result,
+                         const struct net_ref *conn, void *snap)
+{
+	if (snap == PENDING_NOTHING) {
+		if (table_maybe_nonempty() && !table_surely_absent(h)) {
+			int saved = errno;
+			table_drop(h);
+			errno = saved;
+		}
+	} else if (snap) {
+		capture_snapshot_replay(preload_config(), snap, h, result, conn);
+	} else {
+		capture_transfer(preload_config(), lib, h, result, RECORD_API_MULTI, conn);
+	}
+}
+
 CURLcode curl_easy_perform(CURL *h)
 {
 	const struct curl_lib *lib = caller_lib(__builtin_return_address(0));
@@ -126,9 +144,9 @@ void curl_easy_cleanup(CURL *h)
 		int saved = errno;
 		struct net_ref conn = {0};
 		hook_taken.handle = NULL;
-		if (lib && pending_take(h, &conn, NULL))
-			capture_transfer(preload_config(), lib, h, RECORD_RESULT_UNKNOWN,
-			                 RECORD_API_MULTI, &conn);
+		void *snap;
+		if (lib && pending_take(h, &conn, &snap))
+			multi_record(lib, h, RECORD_RESULT_UNKNOWN, &conn, snap);
 		table_drop(h);
 		errno = saved;
 	}
@@ -161,7 +179,7 @@ static __attribute__((noinline)) CURLMcode multi_add(CURLM *m, CURL *h, const vo
 		struct net_ref conn = {0};
 		if (cfg->verdict)
 			conn = verdict_transfer_start();
-		free(pending_add(h, m, conn));
+		pending_snap_free(pending_add(h, m, conn));
 		errno = saved;
 	}
 	return rc;
@@ -187,12 +205,12 @@ static __attribute__((noinline)) CURLMsg *multi_info_read(CURLM *m, int *msgs_in
 	}
 	CURLMsg *msg = lib->real_curl_multi_info_read(m, msgs_in_queue);
 	struct net_ref conn = {0};
+	void *snap;
 	if (msg && msg->msg == CURLMSG_DONE && msg->easy_handle &&
-	    !in_easy_perform(msg->easy_handle) && pending_take(msg->easy_handle, &conn, NULL)) {
+	    !in_easy_perform(msg->easy_handle) && pending_take(msg->easy_handle, &conn, &snap)) {
 		hook_taken.handle = msg->easy_handle;
 		hook_taken.multi = m;
-		capture_transfer(preload_config(), lib, msg->easy_handle, msg->data.result,
-		                 RECORD_API_MULTI, &conn);
+		multi_record(lib, msg->easy_handle, msg->data.result, &conn, snap);
 	}
 	return msg;
 }
@@ -221,9 +239,9 @@ static __attribute__((noinline)) CURLMcode multi_remove(CURLM *m, CURL *h, const
 		hook_taken.handle = NULL;
 		return lib->real_curl_multi_remove_handle(m, h);
 	}
-	if (h && !in_easy_perform(h) && pending_take(h, &conn, NULL))
-		capture_transfer(preload_config(), lib, h, RECORD_RESULT_UNKNOWN, RECORD_API_MULTI,
-		                 &conn);
+	void *snap;
+	if (h && !in_easy_perform(h) && pending_take(h, &conn, &snap))
+		multi_record(lib, h, RECORD_RESULT_UNKNOWN, &conn, snap);
 	return lib->real_curl_multi_remove_handle(m, h);
 }
 
@@ -251,9 +269,8 @@ CURLMcode curl_multi_cleanup(CURLM *m)
 	int saved = errno;
 	while (m && (n = pending_take_multi(m, handles, conns, snaps, HOOK_CLEANUP_BATCH)))
 		for (size_t i = 0; i < n; i++) {
-			free(snaps[i]);
-			capture_transfer(preload_config(), lib, (CURL *)handles[i],
-			                 RECORD_RESULT_UNKNOWN, RECORD_API_MULTI, &conns[i]);
+			multi_record(lib, (CURL *)handles[i], RECORD_RESULT_UNKNOWN, &conns[i],
+			             snaps[i]);
 		}
 	errno = saved;
 	return lib->real_curl_multi_cleanup(m);

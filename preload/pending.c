@@ -31,20 +31,21 @@ struct pending_slot {
 	_Atomic(void *) snap;
 };
 
-/* The snapshot of a transfer that was found over with nothing to record. */
-static char pending_nothing;
-#define PENDING_NOTHING ((void *)&pending_nothing)
+char pending_nothing;
+
+void pending_snap_free(void *snap)
+{
+	if (snap != PENDING_NOTHING)
+		free(snap);
+}
 
 /* A snapshot as the caller gets it, freed if the caller wants none. */
-static void *snap_out_of(void *sn, void **snap)
+static void snap_out_of(void *sn, void **snap)
 {
-	if (sn == PENDING_NOTHING)
-		sn = NULL;
 	if (snap)
 		*snap = sn;
 	else
-		free(sn);
-	return sn;
+		pending_snap_free(sn);
 }
 
 static struct pending_bucket pending_keys[PENDING_BUCKETS];

@@ -20,9 +20,17 @@
  * handle already had (for the caller to free), or NULL. */
 void *pending_add(const void *handle, const void *multi, struct net_ref conn);
 
+/* The snapshot of a transfer that was found over with nothing to record. */
+extern char pending_nothing;
+#define PENDING_NOTHING ((void *)&pending_nothing)
+
+/* Frees a snapshot handed out by the functions below (PENDING_NOTHING
+ * included). */
+void pending_snap_free(void *snap);
+
 /* True, once, for a handle that was added and not yet taken; *conn and
- * *snap (either may be NULL) get what was kept with it; the caller owns
- * the snapshot. */
+ * *snap (either may be NULL) get what was kept with it: NULL (none),
+ * PENDING_NOTHING, or a snapshot the caller then owns. */
 bool pending_take(const void *handle, struct net_ref *conn, void **snap);
 
 /* Takes up to max handles added to multi, with their connections and
