@@ -14,6 +14,8 @@ enum record_flag {
 	RECORD_TRUNCATED = 1u << 2,       /* a cap cut values or the record */
 	RECORD_STATUS_INFERRED = 1u << 3, /* libcurl kept no status for this response */
 	RECORD_CONNECT = 1u << 4,         /* the response to a proxy CONNECT */
+	RECORD_AT_EXIT = 1u << 5,         /* logged at exit: the program never read the
+	                                   * transfer's message nor let go of its handle */
 };
 
 /* Where a record comes from: libcurl's easy or multi interface, or the
