@@ -837,6 +837,29 @@ void net_with_conn(struct net_ref ref, void (*fn)(struct net_conn *c, void *arg)
 	}
 }
 
+enum net_take net_take_nested(struct net_ref ref, struct net_conn **out)
+{
+	struct net_conn *c = ref.id ? slot_of(ref.fd) : NULL;
+	if (!c)
+		return NET_NOT_FOLLOWED;
+	uint64_t s = atomic_load_explicit(&c->state, memory_order_relaxed);
+	if (!(s & NET_LIVE) || (s & NET_GONE) || s >> NET_ID_SHIFT != ref.id)
+		return NET_NOT_FOLLOWED;
+	if ((s & NET_BUSY) ||
+	    !atomic_compare_exchange_strong_explicit(&c->state, &s, s | NET_BUSY,
+	                                             memory_order_acquire, memory_order_relaxed))
+		return NET_IN_USE;
+	*out = c;
+	return NET_TAKEN;
+}
+
+void net_give_nested(struct net_conn *c)
+{
+	bool busy = net_busy;
+	conn_give_back(c);
+	net_busy = busy;
+}
+
 void net_each_conn(void (*fn)(struct net_conn *c, void *arg), void *arg)
 {
 	for (unsigned top = 0; top < NET_TOP; top++) {

@@ -27,6 +27,7 @@ struct net_ref {
 };
 
 #define NET_SCRATCH (24u * 1024)
+#define NET_EXPECT_STORE (12u * 1024)
 #define NET_PIPELINE 8
 #define NET_METHOD_MAX 24
 #define NET_URL_MAX 2048
@@ -57,6 +58,8 @@ struct net_conn {
 	unsigned req_first, req_count;
 	struct net_request reqs[NET_PIPELINE];
 	char req_head[HEAD_MAX_BYTES];
+	/* verdict.c's, for an expectation made by the socket source. */
+	_Alignas(16) unsigned char expect_store[NET_EXPECT_STORE];
 	/* Room for verdict.c to build a verdict in without malloc. */
 	_Alignas(16) unsigned char scratch[NET_SCRATCH];
 	char head[HEAD_MAX_BYTES];
@@ -79,6 +82,13 @@ static inline struct net_ref net_thread_conn(void)
  * from code that a signal handler cannot be running: the libcurl hooks and
  * the destructor. */
 void net_with_conn(struct net_ref ref, void (*fn)(struct net_conn *c, void *arg), void *arg);
+
+enum net_take { NET_TAKEN, NET_NOT_FOLLOWED, NET_IN_USE };
+
+/* From inside a hook that owns another slot: takes the slot of ref without
+ * waiting.  Given back with net_give_nested. */
+enum net_take net_take_nested(struct net_ref ref, struct net_conn **out);
+void net_give_nested(struct net_conn *c);
 
 /* Runs fn on every followed connection, the same way. */
 void net_each_conn(void (*fn)(struct net_conn *c, void *arg), void *arg);

@@ -8,6 +8,7 @@
 #include "preload.h"
 #include "record.h"
 #include "url.h"
+#include "verdict.h"
 
 #define SOCK_MAX_HEADERS 16
 
@@ -123,4 +124,8 @@ void sock_response(struct net_conn *c, const struct head *h)
 	    .headers = hs,
 	};
 	log_record(&r);
+	/* The host is a proxy answering a client connection it read a
+	 * request from on this thread: its answer is held against this. */
+	if (cfg->verdict)
+		verdict_expect_from_socket(c, net_last_read, &r);
 }

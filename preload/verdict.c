@@ -21,7 +21,22 @@ struct expect {
 	size_t n;
 	char **name, **value;
 	struct expect *next_dead;
+	/* Set when the expectation lives in a connected socket's store (the
+	 * socket source), which it gives back instead of being freed. */
+	_Atomic bool *in_store;
 };
+
+/* An expectation made inside a hook, without malloc: in the store of the
+ * connected socket whose response it is, one at a time. */
+struct expect_store {
+	struct expect e;
+	char *name[VERDICT_MAX_HEADERS], *value[VERDICT_MAX_HEADERS];
+	_Atomic bool in_use;
+	size_t used;
+	char text[];
+};
+
+_Static_assert(sizeof(struct expect_store) + 2048 <= NET_EXPECT_STORE, "the store is too small");
 
 static atomic_ulong verdict_counts[5];
 
@@ -46,6 +61,10 @@ static void expect_free(struct expect *e)
 {
 	if (!e)
 		return;
+	if (e->in_store) {
+		atomic_store_explicit(e->in_store, false, memory_order_release);
+		return;
+	}
 	for (size_t i = 0; i < e->n; i++) {
 		free(e->name[i]);
 		free(e->value[i]);
@@ -263,6 +282,10 @@ static void expect_retire(struct expect *e)
 {
 	if (!e)
 		return;
+	if (e->in_store) {
+		expect_free(e);
+		return;
+	}
 	e->next_dead = atomic_load_explicit(&verdict_dead, memory_order_relaxed);
 	while (!atomic_compare_exchange_weak_explicit(&verdict_dead, &e->next_dead, e,
 	                                              memory_order_release, memory_order_relaxed))
@@ -463,4 +486,65 @@ void verdict_finish(void)
 	s.challenges = s.forwarded + s.dropped + s.altered + s.converted + s.unpaired;
 	if (s.challenges)
 		log_summary(&s);
+}
+
+/* A NUL-terminated copy in the store, cut to the room left. */
+static char *store_dup(struct expect_store *st, const char *p, size_t n)
+{
+	size_t room = NET_EXPECT_STORE - sizeof(*st) - st->used;
+	if (!room)
+		return NULL;
+	if (n > room - 1)
+		n = room - 1;
+	char *d = st->text + st->used;
+	memcpy(d, p, n);
+	d[n] = '\0';
+	st->used += n + 1;
+	return d;
+}
+
+void verdict_expect_from_socket(struct net_conn *self, struct net_ref conn, const struct record *r)
+{
+	struct expect_store *st = (struct expect_store *)(void *)self->expect_store;
+
+	if (!conn.id || atomic_load_explicit(&st->in_use, memory_order_acquire))
+		return;
+	atomic_store_explicit(&st->in_use, true, memory_order_relaxed);
+	st->used = 0;
+	struct expect *e = &st->e;
+	*e = (struct expect){
+	    .status = r->status,
+	    .handle = r->transfer->handle,
+	    .name = st->name,
+	    .value = st->value,
+	    .in_store = &st->in_use,
+	};
+	e->method = r->transfer->method
+	                ? store_dup(st, r->transfer->method, strlen(r->transfer->method))
+	                : NULL;
+	e->url =
+	    r->transfer->url ? store_dup(st, r->transfer->url, strlen(r->transfer->url)) : NULL;
+	size_t n = r->nheaders < VERDICT_MAX_HEADERS ? r->nheaders : VERDICT_MAX_HEADERS;
+	for (; e->n < n; e->n++) {
+		st->name[e->n] = store_dup(st, r->headers[e->n].name, r->headers[e->n].name_len);
+		st->value[e->n] = store_dup(st, r->headers[e->n].value, r->headers[e->n].value_len);
+		if (!st->name[e->n] || !st->value[e->n])
+			break;
+	}
+
+	struct net_conn *c;
+	switch (net_take_nested(conn, &c)) {
+	case NET_TAKEN:
+		unpair_on_new_transfer(c, NULL);
+		c->expect = e;
+		net_give_nested(c);
+		break;
+	case NET_NOT_FOLLOWED:
+		emit_unpaired(self, e, "the client connection closed before a response");
+		expect_free(e);
+		break;
+	case NET_IN_USE:
+		expect_free(e);
+		break;
+	}
 }

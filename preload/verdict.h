@@ -72,7 +72,12 @@ static inline struct net_ref verdict_transfer_start(void)
  * conn answers it. */
 void verdict_expect(struct net_ref conn, const struct record *r);
 
-/* Called by net.c under its lock. */
+/* The same for a response of the socket source, from inside the read
+ * hook of the connected socket self (owned): no malloc, no waiting; when
+ * conn is owned elsewhere, no verdict. */
+void verdict_expect_from_socket(struct net_conn *self, struct net_ref conn, const struct record *r);
+
+/* Called by net.c, owning the connection's slot. */
 void verdict_head(struct net_conn *c, const struct head *h);
 void verdict_conn_gone(struct net_conn *c);
 

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
@@ -130,4 +132,89 @@ Test(socket, python_requests)
 Test(socket, python_httpx)
 {
 	expect_exchanges((const char *[]){PYTHON, SOCK_CLIENT, "httpx"}, 3, "httpx");
+}
+
+/* The Node reverse proxy in MODE under the preload, with verdicts on, asked
+ * by the client for one URL; returns its log once it exited. */
+static json_t **through_node_proxy(const char *mode, size_t *n)
+{
+	char *log = temp_path("proxy.json");
+	char *up = server_url(&srv, "/401");
+	int out[2];
+
+	need_program(NODE, "nodejs");
+	cr_assert(pipe(out) == 0);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		dup2(out[1], 1);
+		close(out[0]);
+		char *env[5] = {NULL};
+		size_t e = 0;
+		cr_assert(asprintf(&env[e++], "LD_PRELOAD=%s", TEST_PRELOAD) > 0);
+		cr_assert(asprintf(&env[e++], "AUTHTAP_LOG=%s", log) > 0);
+		const char *keep[] = {"ASAN_OPTIONS", "UBSAN_OPTIONS"};
+		for (size_t i = 0; i < 2; i++)
+			if (getenv(keep[i]))
+				cr_assert(asprintf(&env[e++], "%s=%s", keep[i], getenv(keep[i])) >
+				          0);
+		execle(NODE, NODE, TEST_PROGRAMS_SRC "/sock_proxy.mjs", mode, up, "1", (char *)NULL,
+		       env);
+		_exit(127);
+	}
+	close(out[1]);
+	char port[16] = {0};
+	cr_assert(read(out[0], port, sizeof(port) - 1) > 0, "the proxy did not start");
+	close(out[0]);
+
+	char *url = NULL;
+	cr_assert(asprintf(&url, "http://127.0.0.1:%d/mcp", atoi(port)) > 0);
+	struct run r;
+	run(&r, (const char *[]){TEST_CLIENT, "--quiet", url, NULL}, NULL);
+	run_free(&r);
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the proxy failed: %d", status);
+	return log_read(log, n);
+}
+
+static json_t *one_of_type(json_t **recs, size_t n, const char *type)
+{
+	json_t *found = NULL;
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(jstr(recs[i], "type"), type) == 0) {
+			found = recs[i];
+			k++;
+		}
+	cr_assert_eq(k, 1, "%zu records of type %s, not one", k, type);
+	return found;
+}
+
+static void node_proxy(const char *mode, const char *want)
+{
+	size_t n;
+	json_t **recs = through_node_proxy(mode, &n);
+	json_t *rec = one_of_type(recs, n, "response");
+	cr_expect_str_eq(jstr(rec, "api"), "socket");
+	cr_expect_eq(jint(rec, "status"), 401);
+	json_t *v = one_of_type(recs, n, "verdict");
+	cr_expect_str_eq(jstr(v, "verdict"), want);
+	cr_expect_eq(jint(v, "upstream_status"), 401);
+	cr_expect_eq(jint(v, "downstream_status"), 401);
+	json_t *ch = json_array_get(json_object_get(v, "challenges"), 0);
+	cr_expect_str_eq(jstr(ch, "result"), want);
+	json_t *s = one_of_type(recs, n, "summary");
+	cr_expect_eq(jint(s, want), 1);
+	log_free(recs, n);
+}
+
+Test(socket, node_proxy_that_drops_the_challenge)
+{
+	node_proxy("drop", "dropped");
+}
+
+Test(socket, node_proxy_that_forwards_the_challenge)
+{
+	node_proxy("forward", "forwarded");
 }
