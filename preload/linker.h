@@ -66,4 +66,11 @@ int linker_file_needs_libcurl(const char *path);
  * a signal handler. */
 bool linker_in_curl(const void *addr);
 
+/* A function of the TLS library the program loaded (libssl.so.3 or .1.1;
+ * libgnutls.so.30), other than authtap's own definition self: the next
+ * definition in the global scope, else the library's own, found with
+ * RTLD_NOLOAD (Python loads libssl through an RTLD_LOCAL module, which
+ * RTLD_NEXT does not see).  NULL when none is loaded. */
+void *linker_tls_sym(const char *name, const void *self);
+
 #endif

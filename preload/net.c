@@ -23,6 +23,7 @@
 #include "linker.h"
 #include "log.h"
 #include "preload.h"
+#include "record.h"
 #include "sock.h"
 #include "verdict.h"
 
@@ -357,6 +358,7 @@ static void follow_fd(int fd, enum net_kind kind)
 	c->expect = NULL;
 	atomic_store_explicit(&c->skipped, false, memory_order_relaxed);
 	head_init(&c->reader, c->head, sizeof(c->head));
+	c->api = RECORD_API_SOCKET;
 	if (kind == NET_CONNECTED) {
 		head_init(&c->req, c->req_head, sizeof(c->req_head));
 		c->req.request = true;
@@ -423,7 +425,9 @@ static void note_response(struct net_conn *c, const struct iovec *iov, int iovcn
 	}
 	if (atomic_load_explicit(&c->skipped, memory_order_relaxed))
 		c->reader.state = c->req.state = HEAD_LOST;
-	for (int i = 0; i < iovcnt && n; i++) {
+	/* Under TLS, the socket carries ciphertext: the library's hooks
+	 * hand over the clear text. */
+	for (int i = 0; i < iovcnt && n && c->api == RECORD_API_SOCKET; i++) {
 		size_t k = iov[i].iov_len < n ? iov[i].iov_len : n;
 		head_feed(&c->reader, iov[i].iov_base, k, response_done, c);
 		n -= k;
@@ -458,17 +462,55 @@ static void note_read(int fd, const struct iovec *iov, int iovcnt, size_t n)
 	}
 }
 
-static void note_read1(int fd, void *buf, size_t n)
-{
-	struct iovec iov = {buf, n};
-	note_read(fd, &iov, 1, n);
-}
-
 static void request_done(const struct head *h, void *arg)
 {
 	struct net_conn *c = arg;
 	if (!sock_request(c, h))
 		c->req.state = c->reader.state = HEAD_LOST;
+}
+
+bool net_following(void)
+{
+	return atomic_load_explicit(&net_did_accept, memory_order_relaxed);
+}
+
+void net_tls_data(int fd, int api, bool written, const void *buf, size_t n)
+{
+	struct net_conn *c = conn_of(fd);
+	uint64_t s;
+
+	if (!c || c->kind != NET_CONNECTED)
+		return;
+	int saved = errno;
+	if (!conn_try_take(c, &s)) {
+		atomic_store_explicit(&c->skipped, true, memory_order_relaxed);
+		errno = saved;
+		return;
+	}
+	if (c->api != api) {
+		/* The first clear text: what the socket's readers saw was the
+		 * handshake. */
+		c->api = api;
+		head_init(&c->reader, c->head, sizeof(c->head));
+		head_init(&c->req, c->req_head, sizeof(c->req_head));
+		c->req.request = true;
+		c->req_first = c->req_count = 0;
+		atomic_store_explicit(&c->skipped, false, memory_order_relaxed);
+	}
+	if (atomic_load_explicit(&c->skipped, memory_order_relaxed))
+		c->reader.state = c->req.state = HEAD_LOST;
+	if (written)
+		head_feed(&c->req, buf, n, request_done, c);
+	else
+		head_feed(&c->reader, buf, n, response_done, c);
+	conn_give_back(c);
+	errno = saved;
+}
+
+static void note_read1(int fd, void *buf, size_t n)
+{
+	struct iovec iov = {buf, n};
+	note_read(fd, &iov, 1, n);
 }
 
 static void head_done(const struct head *h, void *arg)
@@ -493,7 +535,8 @@ static void note_write(int fd, const struct iovec *iov, int iovcnt, size_t n)
 	}
 	if (atomic_load_explicit(&c->skipped, memory_order_relaxed))
 		c->reader.state = c->req.state = HEAD_LOST;
-	for (int i = 0; i < iovcnt && n; i++) {
+	for (int i = 0; i < iovcnt && n && (c->kind == NET_ACCEPTED || c->api == RECORD_API_SOCKET);
+	     i++) {
 		size_t k = iov[i].iov_len < n ? iov[i].iov_len : n;
 		if (c->kind == NET_CONNECTED)
 			head_feed(&c->req, iov[i].iov_base, k, request_done, c);

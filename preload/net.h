@@ -15,6 +15,7 @@
 #define AUTHTAP_NET_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "head.h"
@@ -50,6 +51,9 @@ struct net_conn {
 	_Atomic bool skipped;
 	struct net_ref ref;
 	enum net_kind kind;
+	/* Connected sockets: RECORD_API_SOCKET, or the TLS library whose
+	 * clear text is followed instead of the socket's bytes. */
+	int api;
 	struct head_reader reader; /* response heads: written (accepted) or read */
 	void *expect;              /* owned by verdict.c */
 	/* Connected sockets: the request heads written, and those waiting
@@ -92,6 +96,14 @@ void net_give_nested(struct net_conn *c);
 
 /* Runs fn on every followed connection, the same way. */
 void net_each_conn(void (*fn)(struct net_conn *c, void *arg), void *arg);
+
+/* True once a connection is followed: until then the hooks pass every
+ * call through. */
+bool net_following(void);
+
+/* Clear text a TLS library (api) read or wrote on the connected socket
+ * fd: from now on it is followed instead of the socket's bytes. */
+void net_tls_data(int fd, int api, bool written, const void *buf, size_t n);
 
 /* True once the process has accepted a connection. */
 bool net_accepted(void);

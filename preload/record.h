@@ -24,11 +24,24 @@ enum record_api {
 	RECORD_API_EASY,
 	RECORD_API_MULTI,
 	RECORD_API_SOCKET,
+	RECORD_API_OPENSSL, /* the socket source, through OpenSSL */
+	RECORD_API_GNUTLS,  /* the socket source, through GnuTLS */
 };
 
 static inline const char *record_api_name(enum record_api api)
 {
-	return api == RECORD_API_MULTI ? "multi" : api == RECORD_API_SOCKET ? "socket" : "easy";
+	switch (api) {
+	case RECORD_API_MULTI:
+		return "multi";
+	case RECORD_API_SOCKET:
+		return "socket";
+	case RECORD_API_OPENSSL:
+		return "openssl";
+	case RECORD_API_GNUTLS:
+		return "gnutls";
+	default:
+		return "easy";
+	}
 }
 
 #define RECORD_RESULT_UNKNOWN (-1)

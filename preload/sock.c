@@ -53,7 +53,7 @@ bool sock_request(struct net_conn *c, const struct head *h)
 	bool absolute = tlen > 7 && (strncasecmp(target, "http://", 7) == 0 ||
 	                             (tlen > 8 && strncasecmp(target, "https://", 8) == 0));
 	if (!absolute) {
-		const char *scheme = "http://";
+		const char *scheme = c->api == RECORD_API_SOCKET ? "http://" : "https://";
 		size_t slen = strlen(scheme);
 		memcpy(r->url, scheme, slen);
 		at = slen;
@@ -108,7 +108,7 @@ void sock_response(struct net_conn *c, const struct head *h)
 		url_redact(req->url, url, sizeof(url), cfg->url_full);
 	struct record_transfer t = {
 	    .handle = (const void *)(uintptr_t)c->ref.id,
-	    .api = RECORD_API_SOCKET,
+	    .api = (enum record_api)c->api,
 	    .method = req ? req->method : NULL,
 	    .url = req ? url : NULL,
 	    .result = 0,
