@@ -1,34 +1,14 @@
-/* Log records: JSON lines or one-line text, and the sink they go to.
- * Every record is one write(2); errno is preserved across every call. */
+/* The log: where records go (logfile.c).  Every record is one write(2);
+ * errno is preserved across every call.  Formatting is format.h. */
 #ifndef AUTHTAP_LOG_H
 #define AUTHTAP_LOG_H
 
-#include <stddef.h>
-#include <time.h>
-
-#include "buf.h"
 #include "config.h"
+#include "format.h"
 #include "record.h"
-
-struct log_meta {
-	struct timespec ts; /* CLOCK_REALTIME */
-	long pid, tid;
-	/* When non-zero, header values and parameters are cut to this many
-	 * bytes and the record is flagged truncated. */
-	size_t value_cap;
-};
 
 struct verdict;
 struct verdict_summary;
-
-void log_format_json(struct buf *b, const struct record *r, const struct log_meta *m);
-void log_format_text(struct buf *b, const struct record *r, const struct log_meta *m);
-void log_format_verdict_json(struct buf *b, const struct verdict *v, const struct log_meta *m);
-void log_format_verdict_text(struct buf *b, const struct verdict *v, const struct log_meta *m);
-void log_format_summary_json(struct buf *b, const struct verdict_summary *s,
-			     const struct log_meta *m);
-void log_format_summary_text(struct buf *b, const struct verdict_summary *s,
-			     const struct log_meta *m);
 
 /* Opens the configured sink.  Problems are reported through warn, once. */
 void log_open(const struct config *cfg);

@@ -1,5 +1,5 @@
-/* Fuzz target: the record writers (log_format_json and log_format_text in
- * preload/log.c).  The input becomes one record:
+/* Fuzz target: the record writers (format_response_json and format_response_text in
+ * preload/format_response.c).  The input becomes one record:
  *
  *   byte 0     record flags in bits 0-4; bit 5: not the final response;
  *              bit 6: headers unknown (no header API); bit 7: multi api
@@ -22,7 +22,7 @@
 
 #include "challenge.h"
 #include "fuzz.h"
-#include "log.h"
+#include "format.h"
 
 const char *fuzz_input_name;
 
@@ -143,7 +143,7 @@ static void check_json(const struct record *r, const struct log_meta *m)
 	struct buf b = {0};
 	json_error_t err;
 
-	log_format_json(&b, r, m);
+	format_response_json(&b, r, m);
 	FUZZ_CHECK(!buf_failed(&b));
 	FUZZ_CHECK(b.len > 0 && b.p[b.len - 1] == '\n');
 	FUZZ_CHECK(memchr(b.p, '\n', b.len - 1) == NULL);
@@ -263,7 +263,7 @@ static void check_text(const struct record *r, const struct log_meta *m)
 {
 	struct buf b = {0};
 
-	log_format_text(&b, r, m);
+	format_response_text(&b, r, m);
 	FUZZ_CHECK(!buf_failed(&b));
 	FUZZ_CHECK(b.len > 0 && b.p[b.len - 1] == '\n');
 	FUZZ_CHECK(b.len >= 8 && memcmp(b.p, "authtap[", 8) == 0);

@@ -1,4 +1,4 @@
-/* Unit tests for the record writers in preload/log.c.  Every JSON record is
+/* Unit tests for the record writers in preload/format_response.c and format_verdict.c.  Every JSON record is
  * parsed back with jansson (which rejects invalid UTF-8 and, with
  * JSON_REJECT_DUPLICATES, a name given twice) and compared with what went
  * in, byte for byte.  JSON_ALLOW_NUL is needed because a NUL in a header
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "log.h"
+#include "format.h"
 
 #define HDR(n, v) {(n), sizeof(n) - 1, (v), sizeof(v) - 1}
 #define WWW(v) HDR("WWW-Authenticate", v)
@@ -63,7 +63,7 @@ static json_t *json_of(const struct record *r, const struct log_meta *m, const c
 	json_error_t err;
 	json_t *root = NULL;
 
-	log_format_json(&b, r, m);
+	format_response_json(&b, r, m);
 	cr_expect(!buf_failed(&b), "%s: buffer failed", what);
 	if (!one_line(b.p, b.len)) {
 		cr_expect_fail("%s: not one line: %.*s", what, (int)(b.len < 2000 ? b.len : 2000),
@@ -92,7 +92,7 @@ static char *text_of(const struct record *r, const struct log_meta *m, const cha
 {
 	struct buf b = {0};
 
-	log_format_text(&b, r, m);
+	format_response_text(&b, r, m);
 	cr_assert(!buf_failed(&b), "%s: buffer failed", what);
 	cr_expect(one_line(b.p, b.len), "%s: not one line", what);
 	for (size_t i = 0; i + 1 < b.len; i++) {
@@ -745,7 +745,7 @@ static json_t *json_timed(const struct record *r, const char *what, double *secs
 	struct buf b = {0};
 	json_error_t err;
 
-	log_format_json(&b, r, &meta);
+	format_response_json(&b, r, &meta);
 	*secs = now() - t0;
 	cr_assert(!buf_failed(&b));
 	cr_assert(one_line(b.p, b.len), "%s: one line", what);
@@ -1135,16 +1135,16 @@ Test(log_json, golden_bytes)
 	struct record r = record_of(golden_headers, NELEM(golden_headers));
 	struct buf b = {0};
 
-	log_format_json(&b, &r, &meta);
+	format_response_json(&b, &r, &meta);
 	expect_bytes(&b, golden_json, sizeof(golden_json) - 1, "json");
 	b.len = 0;
-	log_format_text(&b, &r, &meta);
+	format_response_text(&b, &r, &meta);
 	expect_bytes(&b, golden_text, sizeof(golden_text) - 1, "text");
 	buf_free(&b);
 }
 
 /* Records written into lent storage of any size, moving to the heap part
- * way or not at all, and written again into a used buffer as sink.c does
+ * way or not at all, and written again into a used buffer as logfile.c does
  * at smaller caps, are the same bytes. */
 Test(log_json, lent_storage)
 {
@@ -1158,20 +1158,20 @@ Test(log_json, lent_storage)
 		cr_assert_not_null(store);
 		snprintf(what, sizeof(what), "lent %zu bytes", size);
 		buf_init(&b, store, size);
-		log_format_json(&b, &r, &meta);
+		format_response_json(&b, &r, &meta);
 		expect_bytes(&b, golden_json, sizeof(golden_json) - 1, what);
 		/* Appends ask for a little more room than they use. */
 		if (size < sizeof(golden_json) - 1 || size >= sizeof(golden_json) + 8)
 			cr_expect_eq(b.p == store, size >= sizeof(golden_json), "%s: moved", what);
 		b.len = 0;
-		log_format_text(&b, &r, &meta);
+		format_response_text(&b, &r, &meta);
 		expect_bytes(&b, golden_text, sizeof(golden_text) - 1, what);
 		buf_free(&b); /* frees the heap copy, never the storage */
 		free(store);
 	}
 }
 
-/* log.c keeps the headers part of a thread's last record and uses it
+/* format_response.c keeps the headers part of a thread's last record and uses it
  * again for the same headers and cap: every record must still come out as
  * if made afresh, whatever came before it.  A fresh record is made right
  * after one with other headers; then every pair of records is written one
@@ -1205,11 +1205,11 @@ Test(log_json, kept_headers_part_is_never_stale)
 
 	for (size_t i = 0; i < n; i++) {
 		struct buf scratch = {0};
-		log_format_json(&scratch, &o, &m);
+		format_response_json(&scratch, &o, &m);
 		buf_free(&scratch);
 		fresh[i] = (struct buf){0};
 		m.value_cap = cases[i].cap;
-		log_format_json(&fresh[i], &cases[i].r, &m);
+		format_response_json(&fresh[i], &cases[i].r, &m);
 		m.value_cap = 0;
 		cr_assert(!buf_failed(&fresh[i]));
 	}
@@ -1218,12 +1218,12 @@ Test(log_json, kept_headers_part_is_never_stale)
 			char what[64];
 			struct buf b = {0};
 			m.value_cap = cases[i].cap;
-			log_format_json(&b, &cases[i].r, &m);
+			format_response_json(&b, &cases[i].r, &m);
 			for (int again = 0; again < 2; again++) {
 				snprintf(what, sizeof(what), "case %zu after case %zu (%d)", j, i, again);
 				b.len = 0;
 				m.value_cap = cases[j].cap;
-				log_format_json(&b, &cases[j].r, &m);
+				format_response_json(&b, &cases[j].r, &m);
 				expect_bytes(&b, fresh[j].p, fresh[j].len, what);
 			}
 			m.value_cap = 0;
@@ -1364,7 +1364,7 @@ Test(log_json, escapes_at_every_offset)
 						 len, k, at, twice ? " and at the end" : "");
 					ref_escape(want, v, len, latin1);
 					b.len = 0;
-					log_format_json(&b, &r, &meta);
+					format_response_json(&b, &r, &meta);
 					buf_putc(&b, '\0');
 					cr_assert(!buf_failed(&b));
 					const char *got = strstr(b.p, "\"value\":");
@@ -1424,7 +1424,7 @@ Test(log_json, params_around_the_stack_limit)
 		struct buf b = {0};
 
 		snprintf(what, sizeof(what), "%d params", n);
-		log_format_json(&b, &r, &meta);
+		format_response_json(&b, &r, &meta);
 		buf_putc(&b, '\0');
 		cr_assert(!buf_failed(&b));
 		cr_expect_not_null(strstr(b.p, want), "%s: no %s in %s", what, want, b.p);

@@ -1,4 +1,5 @@
-/* Where records go: a file, or the host's stderr.  A record is one write(2);
+/* The log file (or stderr): opening it, checking it is still ours, writing
+ * whole records to it.  A record is one write(2);
  * a sink that fails, would block, or is no longer the file it was is given up
  * with one warning.  Nothing here may raise SIGPIPE, block, or leave errno
  * changed in the host. */
@@ -140,8 +141,8 @@ void log_warn(const char *msg)
 		/* A full pipe on stderr must not stall the host for a warning. */
 		struct pollfd p = {.fd = STDERR_FILENO, .events = POLLOUT};
 		if (s.kind == SINK_REGULAR || poll(&p, 1, 0) == 1)
-			sink_write(&s, STDERR_FILENO,
-				   line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+			sink_write(&s, STDERR_FILENO, line,
+			           (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 	}
 	errno = saved;
 }
@@ -185,11 +186,12 @@ static bool open_file_sink(const char *pattern)
 		return false;
 	/* O_NOFOLLOW refuses a symlink planted where the log should be;
 	 * O_NONBLOCK keeps a FIFO without a reader from stalling us. */
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY |
-				    O_NONBLOCK, 0600);
+	int fd = open(
+	    path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK,
+	    0600);
 	if (fd < 0) {
-		sink_fail(errno == ELOOP ? "refusing the symlink" : "cannot open log",
-			  path, errno == ELOOP ? EPERM : errno);
+		sink_fail(errno == ELOOP ? "refusing the symlink" : "cannot open log", path,
+		          errno == ELOOP ? EPERM : errno);
 		free(path);
 		return false;
 	}
@@ -223,8 +225,8 @@ static bool open_stderr_sink(void)
 	log_sink = s;
 	log_sink.check_stderr = true;
 	if (s.kind == SINK_STREAM) {
-		int fd = open("/proc/self/fd/2", O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY |
-							 O_NONBLOCK);
+		int fd = open("/proc/self/fd/2",
+		              O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 		if (fd >= 0 && sink_identity(fd, s.dev, s.ino))
 			log_sink.fd = fd;
 		else if (fd >= 0)
@@ -300,9 +302,9 @@ static void format(struct buf *b, const struct record *r, const struct log_meta 
 {
 	b->len = 0;
 	if (log_cfg->format == CONFIG_FORMAT_TEXT)
-		log_format_text(b, r, m);
+		format_response_text(b, r, m);
 	else
-		log_format_json(b, r, m);
+		format_response_json(b, r, m);
 }
 
 /* Whether a record can be written now, and what every record says of
@@ -342,13 +344,13 @@ static bool sink_still_ours(const struct timespec *now)
 	if (log_sink.check_stderr)
 		return sink_identity(log_sink.fd, log_sink.dev, log_sink.ino) &&
 		       (log_sink.fd == STDERR_FILENO ||
-			sink_identity(STDERR_FILENO, log_sink.dev, log_sink.ino));
+		        sink_identity(STDERR_FILENO, log_sink.dev, log_sink.ino));
 
 	long long ms = (long long)now->tv_sec * 1000 + now->tv_nsec / 1000000;
 	long long last = atomic_load_explicit(&log_checked_ms, memory_order_relaxed);
 	bool due = ms - last >= LOG_CHECK_MS || ms < last;
 	bool suspect = atomic_load_explicit(&log_suspect, memory_order_relaxed) &&
-		       atomic_exchange(&log_suspect, false);
+	               atomic_exchange(&log_suspect, false);
 	if (!suspect && !due)
 		return true;
 	if (!sink_identity(log_sink.fd, log_sink.dev, log_sink.ino))
@@ -370,8 +372,7 @@ static void emit(const struct buf *b, const struct log_meta *m)
 	 * shared with the host: write only when it has room now. */
 	struct pollfd room = {.fd = log_sink.fd, .events = POLLOUT};
 	int err = 0;
-	if (log_sink.kind == SINK_STREAM && log_sink.fd == STDERR_FILENO &&
-	    poll(&room, 1, 0) != 1)
+	if (log_sink.kind == SINK_STREAM && log_sink.fd == STDERR_FILENO && poll(&room, 1, 0) != 1)
 		err = EAGAIN;
 	else
 		err = sink_write(&log_sink, log_sink.fd, b->p, b->len);
@@ -380,7 +381,7 @@ static void emit(const struct buf *b, const struct log_meta *m)
 	else if (err) {
 		char msg[200];
 		snprintf(msg, sizeof(msg), "writing the log failed: %s; logging is off",
-			 strerror(err));
+		         strerror(err));
 		give_up(msg);
 	}
 }
@@ -431,9 +432,9 @@ void log_verdict(const struct verdict *v)
 	buf_init(&b, store, sizeof(store));
 	if (begin(&m)) {
 		if (log_cfg->format == CONFIG_FORMAT_TEXT)
-			log_format_verdict_text(&b, v, &m);
+			format_verdict_text(&b, v, &m);
 		else
-			log_format_verdict_json(&b, v, &m);
+			format_verdict_json(&b, v, &m);
 		emit(&b, &m);
 	}
 	buf_free(&b);
@@ -450,9 +451,9 @@ void log_summary(const struct verdict_summary *s)
 	buf_init(&b, store, sizeof(store));
 	if (begin(&m)) {
 		if (log_cfg->format == CONFIG_FORMAT_TEXT)
-			log_format_summary_text(&b, s, &m);
+			format_summary_text(&b, s, &m);
 		else
-			log_format_summary_json(&b, s, &m);
+			format_summary_json(&b, s, &m);
 		emit(&b, &m);
 	}
 	buf_free(&b);

@@ -1,0 +1,143 @@
+/* Verdict and summary records (JSON and text).  Pure formatting. */
+#include "format.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include "escape.h"
+#include "verdict.h"
+
+static void json_cstr(struct buf *b, const char *s)
+{
+	if (!s) {
+		buf_puts(b, "null");
+		return;
+	}
+	size_t n = strlen(s);
+	escape_json(b, s, n, !escape_utf8_valid((const unsigned char *)s, n));
+}
+
+static void json_head(struct buf *b, const char *type, const struct log_meta *m)
+{
+	buf_printf(b, "{\"v\":1,\"type\":\"%s\",\"ts\":", type);
+	format_json_ts(b, &m->ts);
+	buf_printf(b, ",\"pid\":%ld,\"tid\":%ld", m->pid, m->tid);
+}
+
+void format_verdict_json(struct buf *b, const struct verdict *v, const struct log_meta *m)
+{
+	json_head(b, "verdict", m);
+	buf_printf(b, ",\"verdict\":\"%s\",\"handle\":\"0x%jx\"", verdict_name(v->kind),
+	           (uintmax_t)(uintptr_t)v->handle);
+	escape_json_field(b, "method", v->method);
+	escape_json_field(b, "url", v->url);
+	buf_printf(b, ",\"upstream_status\":%ld,\"downstream_status\":", v->upstream_status);
+	if (v->kind == VERDICT_UNPAIRED) {
+		buf_puts(b, "null,\"why\":");
+		json_cstr(b, v->unpaired_why);
+	} else {
+		buf_printf(b, "%ld", v->downstream_status);
+	}
+	buf_puts(b, ",\"challenges\":[");
+	for (size_t i = 0; i < v->nheaders; i++) {
+		const struct verdict_header *h = &v->headers[i];
+		if (i)
+			buf_putc(b, ',');
+		buf_puts(b, "{\"name\":");
+		json_cstr(b, h->name);
+		buf_printf(b, ",\"result\":\"%s\",\"upstream\":", verdict_name(h->result));
+		json_cstr(b, h->upstream);
+		buf_puts(b, ",\"downstream\":");
+		json_cstr(b, h->downstream);
+		if (h->nchanges) {
+			buf_puts(b, ",\"changes\":[");
+			for (size_t k = 0; k < h->nchanges; k++) {
+				const struct verdict_change *c = &h->changes[k];
+				buf_puts(b, k ? ",{\"scheme\":" : "{\"scheme\":");
+				json_cstr(b, c->scheme);
+				buf_puts(b, ",\"param\":");
+				json_cstr(b, c->param);
+				buf_puts(b, ",\"upstream\":");
+				json_cstr(b, c->upstream);
+				buf_puts(b, ",\"downstream\":");
+				json_cstr(b, c->downstream);
+				buf_putc(b, '}');
+			}
+			buf_putc(b, ']');
+		}
+		buf_putc(b, '}');
+	}
+	buf_puts(b, "]}\n");
+}
+
+static void text_cstr(struct buf *b, const char *s)
+{
+	escape_text(b, s, strlen(s));
+}
+
+static void text_quoted(struct buf *b, const char *s)
+{
+	if (s)
+		escape_text_value(b, s, strlen(s));
+	else
+		buf_puts(b, "(none)");
+}
+
+void format_verdict_text(struct buf *b, const struct verdict *v, const struct log_meta *m)
+{
+	buf_printf(b, "authtap[%ld] verdict %s: upstream %ld ", m->pid, verdict_name(v->kind),
+	           v->upstream_status);
+	text_cstr(b, v->method ? v->method : "-");
+	buf_putc(b, ' ');
+	text_cstr(b, v->url ? v->url : "-");
+	if (v->kind == VERDICT_UNPAIRED) {
+		buf_puts(b, " -> no response to the client (");
+		text_cstr(b, v->unpaired_why ? v->unpaired_why : "");
+		buf_putc(b, ')');
+	} else {
+		buf_printf(b, " -> client %ld", v->downstream_status);
+	}
+	for (size_t i = 0; i < v->nheaders; i++) {
+		const struct verdict_header *h = &v->headers[i];
+		buf_puts(b, "; ");
+		text_cstr(b, h->name);
+		buf_printf(b, " %s", verdict_name(h->result));
+		if (h->result == VERDICT_DROPPED) {
+			buf_puts(b, " (upstream sent: ");
+			text_cstr(b, h->upstream);
+			buf_putc(b, ')');
+		}
+		for (size_t k = 0; k < h->nchanges; k++) {
+			const struct verdict_change *c = &h->changes[k];
+			buf_puts(b, k ? ", " : ": ");
+			text_cstr(b, c->scheme);
+			if (c->param) {
+				buf_putc(b, ' ');
+				text_cstr(b, c->param);
+			}
+			buf_putc(b, ' ');
+			text_quoted(b, c->upstream);
+			buf_puts(b, " -> ");
+			text_quoted(b, c->downstream);
+		}
+	}
+	buf_putc(b, '\n');
+}
+
+void format_summary_json(struct buf *b, const struct verdict_summary *s, const struct log_meta *m)
+{
+	json_head(b, "summary", m);
+	buf_printf(b,
+	           ",\"challenges\":%lu,\"forwarded\":%lu,\"dropped\":%lu,\"altered\":%lu,"
+	           "\"converted\":%lu,\"unpaired\":%lu}\n",
+	           s->challenges, s->forwarded, s->dropped, s->altered, s->converted, s->unpaired);
+}
+
+void format_summary_text(struct buf *b, const struct verdict_summary *s, const struct log_meta *m)
+{
+	buf_printf(
+	    b,
+	    "authtap[%ld] summary: %lu challenges from upstream: %lu forwarded, %lu dropped, "
+	    "%lu altered, %lu converted, %lu unpaired\n",
+	    m->pid, s->challenges, s->forwarded, s->dropped, s->altered, s->converted, s->unpaired);
+}
