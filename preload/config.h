@@ -10,6 +10,11 @@
 #define AUTHTAP_ENV_URL "AUTHTAP_URL"
 #define AUTHTAP_ENV_DISABLE "AUTHTAP_DISABLE"
 #define AUTHTAP_ENV_VERDICT "AUTHTAP_VERDICT"
+/* The log's look: text shows the raw header lines too; an exit line on
+ * stderr; colour (on a terminal only) unless NO_COLOR is set. */
+#define AUTHTAP_ENV_RAW "AUTHTAP_RAW"
+#define AUTHTAP_ENV_SUMMARY "AUTHTAP_SUMMARY"
+#define AUTHTAP_ENV_NO_COLOR "NO_COLOR"
 
 /* The prefix of every line authtap itself prints. */
 #define AUTHTAP_PREFIX "authtap: "
@@ -40,6 +45,10 @@ struct config {
 	unsigned char status_skip[CONFIG_STATUS_MAX + 1];
 	bool url_full;
 	bool verdict; /* follow accepted connections for verdicts */
+	/* The log's look (AUTHTAP_RAW, AUTHTAP_SUMMARY, NO_COLOR). */
+	bool raw;      /* text records repeat the raw header lines */
+	bool summary;  /* one exit line on stderr from a process that logged */
+	bool no_color; /* never colour, even on a terminal */
 };
 
 typedef const char *(*config_getenv_fn)(const char *name);
