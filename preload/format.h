@@ -4,6 +4,7 @@
 #ifndef AUTHTAP_FORMAT_H
 #define AUTHTAP_FORMAT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -16,6 +17,21 @@ struct log_meta {
 	/* When non-zero, header values and parameters are cut to this many
 	 * bytes and the record is flagged truncated. */
 	size_t value_cap;
+	/* Parts were left out to fit: the record says truncated. */
+	bool truncated;
+	/* The sink is a terminal: no byte that a terminal acts on, no bidi
+	 * or invisible format character, in text or JSON. */
+	bool tty;
+	/* Text: colour (a terminal, and NO_COLOR unset). */
+	bool color;
+	/* Text: the raw header lines too (AUTHTAP_RAW=1). */
+	bool raw;
+};
+
+/* What a process logged, for its exit line; log NULL: stderr. */
+struct format_exit {
+	unsigned long records, lost;
+	const char *log;
 };
 
 struct verdict;
@@ -27,6 +43,13 @@ void format_verdict_json(struct buf *b, const struct verdict *v, const struct lo
 void format_verdict_text(struct buf *b, const struct verdict *v, const struct log_meta *m);
 void format_summary_json(struct buf *b, const struct verdict_summary *s, const struct log_meta *m);
 void format_summary_text(struct buf *b, const struct verdict_summary *s, const struct log_meta *m);
+
+/* {"type":"lost","count":N}: N records could not be written whole. */
+void format_lost_json(struct buf *b, unsigned long count, const struct log_meta *m);
+void format_lost_text(struct buf *b, unsigned long count, const struct log_meta *m);
+/* {"type":"exit",...}: what the process logged, where, and what was lost. */
+void format_exit_json(struct buf *b, const struct format_exit *e, const struct log_meta *m);
+void format_exit_text(struct buf *b, const struct format_exit *e, const struct log_meta *m);
 
 /* "2026-11-26T12:34:56.789Z", quoted, UTC. */
 void format_json_ts(struct buf *b, const struct timespec *ts);

@@ -451,7 +451,7 @@ static void json_headers(struct buf *b, const struct record *r, size_t cap, bool
 void format_response_json(struct buf *b, const struct record *r, const struct log_meta *m)
 {
 	const struct record_transfer *t = r->transfer;
-	unsigned flags = r->flags;
+	unsigned flags = r->flags | (m->truncated ? RECORD_TRUNCATED : 0);
 	bool cut = false;
 
 	buf_puts(b, "{\"v\":1,\"type\":\"response\",\"ts\":");
@@ -538,7 +538,7 @@ static void text_challenges(struct buf *b, const struct record_header *h, size_t
 void format_response_text(struct buf *b, const struct record *r, const struct log_meta *m)
 {
 	const struct record_transfer *t = r->transfer;
-	unsigned flags = r->flags;
+	unsigned flags = r->flags | (m->truncated ? RECORD_TRUNCATED : 0);
 
 	buf_printf(b, "authtap[%ld] ", m->pid);
 	if (r->status)

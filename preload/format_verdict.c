@@ -1,4 +1,5 @@
-/* Verdict and summary records (JSON and text).  Pure formatting. */
+/* Verdict and summary records, and the log's own (lost, exit), in JSON and
+ * text.  Pure formatting. */
 #include "format.h"
 
 #include <stdint.h>
@@ -140,4 +141,41 @@ void format_summary_text(struct buf *b, const struct verdict_summary *s, const s
 	    "authtap[%ld] summary: %lu challenges from upstream: %lu forwarded, %lu dropped, "
 	    "%lu altered, %lu converted, %lu unpaired\n",
 	    m->pid, s->challenges, s->forwarded, s->dropped, s->altered, s->converted, s->unpaired);
+}
+
+void format_lost_json(struct buf *b, unsigned long count, const struct log_meta *m)
+{
+	json_head(b, "lost", m);
+	buf_printf(b, ",\"count\":%lu}\n", count);
+}
+
+void format_lost_text(struct buf *b, unsigned long count, const struct log_meta *m)
+{
+	buf_printf(b, "authtap[%ld] %lu record%s lost: the log could not take %s whole\n", m->pid,
+	           count, count == 1 ? "" : "s", count == 1 ? "it" : "them");
+}
+
+void format_exit_json(struct buf *b, const struct format_exit *e, const struct log_meta *m)
+{
+	json_head(b, "exit", m);
+	buf_printf(b, ",\"records\":%lu,\"lost\":%lu,\"log\":", e->records, e->lost);
+	if (e->log)
+		escape_json(b, e->log, strlen(e->log),
+		            !escape_utf8_valid((const unsigned char *)e->log, strlen(e->log)));
+	else
+		buf_puts(b, "\"stderr\"");
+	buf_puts(b, "}\n");
+}
+
+void format_exit_text(struct buf *b, const struct format_exit *e, const struct log_meta *m)
+{
+	buf_printf(b, "authtap[%ld] exit: %lu response%s asking for authentication", m->pid,
+	           e->records, e->records == 1 ? "" : "s");
+	if (e->log) {
+		buf_puts(b, ", log ");
+		escape_text(b, e->log, strlen(e->log));
+	}
+	if (e->lost)
+		buf_printf(b, ", %lu record%s lost", e->lost, e->lost == 1 ? "" : "s");
+	buf_putc(b, '\n');
 }

@@ -20,7 +20,17 @@ void log_record(const struct record *r);
 void log_verdict(const struct verdict *v);
 void log_summary(const struct verdict_summary *s);
 
-/* One "authtap: " line on stderr that cannot raise SIGPIPE or block. */
+/* At exit: the records lost since the last report are reported (in the
+ * log, else in one warning), then, with AUTHTAP_SUMMARY=1, one exit line
+ * on stderr from a process that logged anything. */
+void log_finish(void);
+
+/* Records this process lost so far (could not write whole). */
+unsigned long log_lost_count(void);
+
+/* One "authtap: " line on stderr that cannot raise SIGPIPE or block, written
+ * only while fd 2 is still the stderr the program started with; control
+ * bytes in msg are escaped. */
 void log_warn(const char *msg);
 
 /* The program is closing (or replacing) descriptors first..last: the

@@ -1,8 +1,12 @@
-/* The log file (or stderr): opening it, checking it is still ours, writing
- * whole records to it.  A record is one write(2);
- * a sink that fails, would block, or is no longer the file it was is given up
- * with one warning.  Nothing here may raise SIGPIPE, block, or leave errno
- * changed in the host. */
+/* The log file (or stderr): opening it, checking that it is still ours,
+ * writing whole records to it.  A record is one write(2), whole or absent:
+ * cut to fit a pipe's PIPE_BUF, taken back from a file when only part of it
+ * fitted.  A record that cannot be written now (a pipe nobody drains) is
+ * counted as lost and the count is written before the next record that
+ * goes through, and at exit; a sink that fails otherwise, or is no longer
+ * the file it was, is given up with one warning.  Warnings go to fd 2 only
+ * while it is the stderr the program started with.  Nothing here may raise
+ * SIGPIPE or SIGXFSZ, block, or leave errno changed in the host. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -13,12 +17,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "escape.h"
 #include "log.h"
+#include "verdict.h"
 
 enum sink_kind {
 	SINK_REGULAR, /* never blocks, never raises SIGPIPE */
@@ -32,11 +39,14 @@ struct sink {
 	dev_t dev;
 	ino_t ino;
 	bool check_stderr; /* the sink is stderr: fd 2 must stay what it was */
+	bool tty;          /* a terminal: text and JSON escaped for one */
+	bool guard_xfsz;   /* a file size limit is set: SIGXFSZ kept away */
 	size_t atomic_max; /* the largest record one write keeps whole */
 };
 
 static const struct config *log_cfg;
 static struct sink log_sink = {.fd = -1};
+static char *log_path; /* the file's path as opened, for the exit line */
 
 /* A log file's descriptor is checked (fstat: is it still the file it was
  * opened as?) before the first record after the program closed or
@@ -60,6 +70,20 @@ static pthread_mutex_t log_reopen_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_long log_pid;
 static __thread __attribute__((tls_model("initial-exec"))) long log_tid;
 
+/* Records that could not be written (the sink would have blocked, or was
+ * given up on a failed write), not yet reported in the log; and the
+ * response records this process wrote, for the exit line. */
+static atomic_ulong log_lost;
+static atomic_ulong log_lost_total;
+static atomic_ulong log_written;
+
+/* What fd 2 was when authtap started: warnings go there only while it
+ * still is (a daemon closes 0-2 and a client's socket gets number 2). */
+enum { WARN_UNKNOWN, WARN_KNOWN, WARN_NONE };
+static atomic_int warn_state;
+static dev_t warn_dev;
+static ino_t warn_ino;
+
 static bool sink_identity(int fd, dev_t dev, ino_t ino)
 {
 	struct stat st;
@@ -67,21 +91,26 @@ static bool sink_identity(int fd, dev_t dev, ino_t ino)
 	return fstat(fd, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
 }
 
-/* Writes all of data or fails; SIGPIPE stays away from the host even when
- * the reader of a pipe has gone. */
-static int sink_write(const struct sink *s, int fd, const char *data, size_t len)
+/* Writes all of data or fails: 0, or the errno, with *done the bytes that
+ * went out.  SIGPIPE (a pipe whose reader has gone) and SIGXFSZ (a file
+ * past RLIMIT_FSIZE) stay away from the host. */
+static int sink_write(const struct sink *s, int fd, const char *data, size_t len, size_t *done)
 {
-	sigset_t pipe_set, old, pending;
-	bool guard = s->kind == SINK_STREAM;
-	bool was_pending = false;
+	sigset_t set, old, pending;
+	bool guard = s->kind == SINK_STREAM || s->guard_xfsz;
+	bool pipe_was = false, xfsz_was = false;
 	int rc = 0;
 
+	*done = 0;
 	if (guard) {
-		sigemptyset(&pipe_set);
-		sigaddset(&pipe_set, SIGPIPE);
-		if (sigpending(&pending) == 0)
-			was_pending = sigismember(&pending, SIGPIPE);
-		pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+		sigemptyset(&set);
+		sigaddset(&set, SIGPIPE);
+		sigaddset(&set, SIGXFSZ);
+		if (sigpending(&pending) == 0) {
+			pipe_was = sigismember(&pending, SIGPIPE);
+			xfsz_was = sigismember(&pending, SIGXFSZ);
+		}
+		pthread_sigmask(SIG_BLOCK, &set, &old);
 	}
 	while (len) {
 		ssize_t n;
@@ -97,13 +126,20 @@ static int sink_write(const struct sink *s, int fd, const char *data, size_t len
 		}
 		data += n;
 		len -= (size_t)n;
+		*done += (size_t)n;
 	}
 	if (guard) {
-		if (rc == EPIPE && !was_pending) {
-			struct timespec zero = {0, 0};
-			while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+		/* Take back only a signal our write raised. */
+		sigset_t ours;
+		sigemptyset(&ours);
+		if (rc == EPIPE && !pipe_was)
+			sigaddset(&ours, SIGPIPE);
+		if (rc == EFBIG && !xfsz_was)
+			sigaddset(&ours, SIGXFSZ);
+		struct timespec zero = {0, 0};
+		if (sigismember(&ours, SIGPIPE) || sigismember(&ours, SIGXFSZ))
+			while (sigtimedwait(&ours, NULL, &zero) > 0 || errno == EINTR)
 				;
-		}
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 	}
 	return rc;
@@ -116,6 +152,8 @@ static void sink_describe(struct sink *s, int fd)
 	s->fd = fd;
 	s->kind = SINK_REGULAR;
 	s->atomic_max = 0;
+	s->tty = false;
+	s->guard_xfsz = false;
 	if (fstat(fd, &st) != 0)
 		return;
 	s->dev = st.st_dev;
@@ -126,24 +164,61 @@ static void sink_describe(struct sink *s, int fd)
 	} else if (!S_ISREG(st.st_mode)) {
 		s->kind = SINK_STREAM;
 		s->atomic_max = PIPE_BUF;
+		s->tty = isatty(fd);
+	} else {
+		struct rlimit lim;
+		s->guard_xfsz = getrlimit(RLIMIT_FSIZE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY;
 	}
+}
+
+/* fd 2 as authtap first saw it; WARN_NONE when it was not open. */
+static void warn_capture(void)
+{
+	struct stat st;
+
+	if (atomic_load(&warn_state) != WARN_UNKNOWN)
+		return;
+	if (fstat(STDERR_FILENO, &st) != 0) {
+		atomic_store(&warn_state, WARN_NONE);
+		return;
+	}
+	warn_dev = st.st_dev;
+	warn_ino = st.st_ino;
+	atomic_store(&warn_state, WARN_KNOWN);
+}
+
+/* One line to fd 2 if it is still the program's stderr, whole (one write,
+ * at most PIPE_BUF bytes) or not at all, never blocking. */
+static void warn_line(const char *line, size_t len)
+{
+	struct sink s;
+
+	warn_capture();
+	if (atomic_load(&warn_state) != WARN_KNOWN ||
+	    !sink_identity(STDERR_FILENO, warn_dev, warn_ino))
+		return;
+	sink_describe(&s, STDERR_FILENO);
+	/* A full pipe on stderr must not stall the host for a warning. */
+	struct pollfd p = {.fd = STDERR_FILENO, .events = POLLOUT};
+	size_t done;
+	if (s.kind == SINK_REGULAR || poll(&p, 1, 0) == 1)
+		sink_write(&s, STDERR_FILENO, line, len, &done);
 }
 
 void log_warn(const char *msg)
 {
 	int saved = errno;
-	char line[512];
-	struct sink s;
+	char store[512];
+	struct buf b;
 
-	int n = snprintf(line, sizeof(line), AUTHTAP_PREFIX "%s\n", msg);
-	if (n > 0) {
-		sink_describe(&s, STDERR_FILENO);
-		/* A full pipe on stderr must not stall the host for a warning. */
-		struct pollfd p = {.fd = STDERR_FILENO, .events = POLLOUT};
-		if (s.kind == SINK_REGULAR || poll(&p, 1, 0) == 1)
-			sink_write(&s, STDERR_FILENO, line,
-			           (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
-	}
+	/* A path or a value in the message may hold any byte. */
+	buf_init(&b, store, sizeof(store));
+	buf_puts(&b, AUTHTAP_PREFIX);
+	escape_text(&b, msg, strnlen(msg, 400));
+	buf_putc(&b, '\n');
+	if (!buf_failed(&b))
+		warn_line(b.p, b.len);
+	buf_free(&b);
 	errno = saved;
 }
 
@@ -195,7 +270,8 @@ static bool open_file_sink(const char *pattern)
 		free(path);
 		return false;
 	}
-	free(path);
+	free(log_path);
+	log_path = path;
 	/* Never on 0, 1 or 2 (a program started with them closed): daemon()
 	 * replaces those without passing through the hooks. */
 	if (fd <= STDERR_FILENO) {
@@ -240,6 +316,7 @@ void log_open(const struct config *cfg)
 	int saved = errno;
 	bool ok = false;
 
+	warn_capture();
 	log_cfg = cfg;
 	/* Opened at start, so that a bad path is reported at once. */
 	if (cfg->sink == CONFIG_SINK_FILE) {
@@ -271,6 +348,9 @@ void log_atfork_child(void)
 	pthread_mutex_unlock(&log_reopen_lock);
 	atomic_store_explicit(&log_pid, 0, memory_order_relaxed);
 	log_tid = 0;
+	atomic_store(&log_lost, 0);
+	atomic_store(&log_lost_total, 0);
+	atomic_store(&log_written, 0);
 	if (log_cfg && log_cfg->sink == CONFIG_SINK_FILE && strstr(log_cfg->path, "%p"))
 		atomic_store(&log_reopen, true);
 }
@@ -298,15 +378,6 @@ static void open_pending(void)
 	pthread_mutex_unlock(&log_reopen_lock);
 }
 
-static void format(struct buf *b, const struct record *r, const struct log_meta *m)
-{
-	b->len = 0;
-	if (log_cfg->format == CONFIG_FORMAT_TEXT)
-		format_response_text(b, r, m);
-	else
-		format_response_json(b, r, m);
-}
-
 /* Whether a record can be written now, and what every record says of
  * when and where it was made. */
 static bool begin(struct log_meta *m)
@@ -327,6 +398,9 @@ static bool begin(struct log_meta *m)
 	if (!log_tid)
 		log_tid = (long)syscall(SYS_gettid);
 	m->tid = log_tid;
+	m->tty = log_sink.tty;
+	m->color = log_sink.tty && !log_cfg->no_color;
+	m->raw = log_cfg->raw;
 	return true;
 }
 
@@ -359,66 +433,199 @@ static bool sink_still_ours(const struct timespec *now)
 	return true;
 }
 
-/* One write(2) of a finished record, to the sink it was opened as. */
-static void emit(const struct buf *b, const struct log_meta *m)
-{
-	if (b->failed)
-		return;
-	if (!sink_still_ours(&m->ts)) {
-		give_up("the log is no longer the file it was opened as; logging is off");
-		return;
-	}
-	/* Without a description of our own (no /proc), a stream on fd 2 is
-	 * shared with the host: write only when it has room now. */
-	struct pollfd room = {.fd = log_sink.fd, .events = POLLOUT};
-	int err = 0;
-	if (log_sink.kind == SINK_STREAM && log_sink.fd == STDERR_FILENO && poll(&room, 1, 0) != 1)
-		err = EAGAIN;
-	else
-		err = sink_write(&log_sink, log_sink.fd, b->p, b->len);
-	if (err == EAGAIN || err == EWOULDBLOCK)
-		give_up("the log would block the program (nobody reads it?); logging is off");
-	else if (err) {
-		char msg[200];
-		snprintf(msg, sizeof(msg), "writing the log failed: %s; logging is off",
-		         strerror(err));
-		give_up(msg);
-	}
-}
-
 /* Room for a usual record on the stack, so that writing one costs no
  * malloc; a larger one moves to the heap. */
 #define SINK_STACK_RECORD 2048
+
+/* What one record of any kind is, for fit() to format again and again. */
+enum item_kind { ITEM_RESPONSE, ITEM_VERDICT, ITEM_SUMMARY, ITEM_LOST, ITEM_EXIT };
+
+struct item {
+	enum item_kind kind;
+	const struct record *record;
+	const struct verdict *verdict;
+	const struct verdict_summary *summary;
+	const struct format_exit *exit;
+	unsigned long count;
+};
+
+static void format_item(struct buf *b, const struct item *it, const struct log_meta *m)
+{
+	bool text = log_cfg->format == CONFIG_FORMAT_TEXT;
+
+	b->len = 0;
+	switch (it->kind) {
+	case ITEM_RESPONSE:
+		(text ? format_response_text : format_response_json)(b, it->record, m);
+		break;
+	case ITEM_VERDICT:
+		(text ? format_verdict_text : format_verdict_json)(b, it->verdict, m);
+		break;
+	case ITEM_SUMMARY:
+		(text ? format_summary_text : format_summary_json)(b, it->summary, m);
+		break;
+	case ITEM_LOST:
+		(text ? format_lost_text : format_lost_json)(b, it->count, m);
+		break;
+	case ITEM_EXIT:
+		(text ? format_exit_text : format_exit_json)(b, it->exit, m);
+		break;
+	}
+}
+
+/* Formats it into b so that one write keeps it whole: a pipe or terminal
+ * takes at most PIPE_BUF bytes at once, so values are cut (flagged
+ * truncated) until it fits, then the headers are left out; false when even
+ * that does not fit (a URL of 5,000 bytes): the record is not written. */
+static bool fit(struct buf *b, const struct item *it, struct log_meta *m, size_t max)
+{
+	format_item(b, it, m);
+	if (!max || b->failed || b->len <= max)
+		return !b->failed;
+	for (size_t cap = 2048; !b->failed && b->len > max && cap; cap /= 2) {
+		m->value_cap = cap;
+		format_item(b, it, m);
+	}
+	if (!b->failed && b->len > max) {
+		struct record r;
+		struct verdict v;
+		struct item bare = *it;
+		if (it->record) {
+			r = *it->record;
+			r.nheaders = 0;
+			bare.record = &r;
+		}
+		if (it->verdict) {
+			v = *it->verdict;
+			v.nheaders = 0;
+			bare.verdict = &v;
+		}
+		m->truncated = true;
+		format_item(b, &bare, m);
+	}
+	return !b->failed && b->len <= max;
+}
+
+/* A record that went out in part to a regular file is taken back: the file
+ * is cut to where the record began, when nothing was appended after it
+ * (another writer's append, which O_APPEND would have put after ours, is
+ * never cut).  A position shared with the program is put back too. */
+static void take_back(int fd, size_t done)
+{
+	struct stat st;
+	off_t end = lseek(fd, 0, SEEK_CUR);
+
+	if (end < (off_t)done || fstat(fd, &st) != 0 || st.st_size != end)
+		return;
+	if (ftruncate(fd, end - (off_t)done) != 0)
+		return;
+	int fl = fcntl(fd, F_GETFL);
+	if (fl >= 0 && !(fl & O_APPEND))
+		lseek(fd, end - (off_t)done, SEEK_SET);
+}
+
+/* One write of a formatted record: 0, or the errno; never a part of it
+ * left in a file. */
+static int write_whole(const struct buf *b)
+{
+	/* Without a description of our own (no /proc), a stream on fd 2 is
+	 * shared with the host: write only when it has room now. */
+	struct pollfd room = {.fd = log_sink.fd, .events = POLLOUT};
+	size_t done = 0;
+	int err;
+
+	if (log_sink.kind == SINK_STREAM && log_sink.fd == STDERR_FILENO && poll(&room, 1, 0) != 1)
+		return EAGAIN;
+	err = sink_write(&log_sink, log_sink.fd, b->p, b->len, &done);
+	if (err && done && log_sink.kind == SINK_REGULAR)
+		take_back(log_sink.fd, done);
+	else if (err && done && (err == EAGAIN || err == EWOULDBLOCK))
+		err = EPIPE; /* a stream took part of it: it cannot be made whole */
+	return err;
+}
+
+static void lose(unsigned long n)
+{
+	atomic_fetch_add(&log_lost, n);
+	atomic_fetch_add(&log_lost_total, n);
+}
+
+static void failed(int err)
+{
+	char msg[200];
+
+	if (err == EAGAIN || err == EWOULDBLOCK)
+		return; /* counted; logging goes on */
+	snprintf(msg, sizeof(msg), "writing the log failed: %s; logging is off", strerror(err));
+	give_up(msg);
+}
+
+/* The count of records lost since the last report, as a record of its
+ * own just before the next one that goes through. */
+static bool report_lost(struct log_meta *m)
+{
+	if (!atomic_load_explicit(&log_lost, memory_order_relaxed))
+		return true;
+	unsigned long n = atomic_exchange(&log_lost, 0);
+	if (!n)
+		return true;
+	char store[256];
+	struct buf b;
+	struct log_meta lm = *m;
+	struct item it = {.kind = ITEM_LOST, .count = n};
+	int err = EIO;
+
+	buf_init(&b, store, sizeof(store));
+	lm.value_cap = 0;
+	if (fit(&b, &it, &lm, log_sink.atomic_max))
+		err = write_whole(&b);
+	buf_free(&b);
+	if (err) {
+		atomic_fetch_add(&log_lost, n);
+		failed(err);
+		return false;
+	}
+	return true;
+}
+
+/* Formats and writes one record, or counts it lost; true when written. */
+static bool emit(const struct item *it, struct log_meta *m)
+{
+	char store[SINK_STACK_RECORD];
+	struct buf b;
+	bool ok = false;
+
+	if (!sink_still_ours(&m->ts)) {
+		lose(1);
+		give_up("the log is no longer the file it was opened as; logging is off");
+		return false;
+	}
+	buf_init(&b, store, sizeof(store));
+	if (!fit(&b, it, m, log_sink.atomic_max)) {
+		lose(1);
+	} else if (report_lost(m)) {
+		int err = write_whole(&b);
+		if (err) {
+			lose(1);
+			failed(err);
+		} else {
+			ok = true;
+		}
+	} else {
+		lose(1);
+	}
+	buf_free(&b);
+	return ok;
+}
 
 void log_record(const struct record *r)
 {
 	int saved = errno;
 	struct log_meta m;
-	char store[SINK_STACK_RECORD];
-	struct buf b;
+	struct item it = {.kind = ITEM_RESPONSE, .record = r};
 
-	buf_init(&b, store, sizeof(store));
-	if (!begin(&m))
-		goto out;
-	format(&b, r, &m);
-
-	/* A pipe or terminal keeps a write whole only up to PIPE_BUF: cut the
-	 * values until the record fits. */
-	if (log_sink.atomic_max) {
-		for (size_t cap = 2048; !b.failed && b.len > log_sink.atomic_max && cap; cap /= 2) {
-			m.value_cap = cap;
-			format(&b, r, &m);
-		}
-		if (!b.failed && b.len > log_sink.atomic_max) {
-			struct record bare = *r;
-			bare.nheaders = 0;
-			bare.flags |= RECORD_TRUNCATED;
-			format(&b, &bare, &m);
-		}
-	}
-	emit(&b, &m);
-out:
-	buf_free(&b);
+	if (begin(&m) && emit(&it, &m))
+		atomic_fetch_add_explicit(&log_written, 1, memory_order_relaxed);
 	errno = saved;
 }
 
@@ -426,18 +633,10 @@ void log_verdict(const struct verdict *v)
 {
 	int saved = errno;
 	struct log_meta m;
-	char store[SINK_STACK_RECORD];
-	struct buf b;
+	struct item it = {.kind = ITEM_VERDICT, .verdict = v};
 
-	buf_init(&b, store, sizeof(store));
-	if (begin(&m)) {
-		if (log_cfg->format == CONFIG_FORMAT_TEXT)
-			format_verdict_text(&b, v, &m);
-		else
-			format_verdict_json(&b, v, &m);
-		emit(&b, &m);
-	}
-	buf_free(&b);
+	if (begin(&m))
+		emit(&it, &m);
 	errno = saved;
 }
 
@@ -445,17 +644,62 @@ void log_summary(const struct verdict_summary *s)
 {
 	int saved = errno;
 	struct log_meta m;
-	char store[SINK_STACK_RECORD];
-	struct buf b;
+	struct item it = {.kind = ITEM_SUMMARY, .summary = s};
 
-	buf_init(&b, store, sizeof(store));
-	if (begin(&m)) {
-		if (log_cfg->format == CONFIG_FORMAT_TEXT)
-			format_summary_text(&b, s, &m);
-		else
-			format_summary_json(&b, s, &m);
-		emit(&b, &m);
+	if (begin(&m))
+		emit(&it, &m);
+	errno = saved;
+}
+
+unsigned long log_lost_count(void)
+{
+	return atomic_load(&log_lost_total);
+}
+
+/* At exit: records lost since the last report are reported in the log, or
+ * else in one warning; then, with AUTHTAP_SUMMARY, one line on stderr from
+ * a process that logged anything: in the log's format when the log is
+ * stderr, else as text. */
+void log_finish(void)
+{
+	int saved = errno;
+	struct log_meta m;
+
+	if (!log_cfg || log_cfg->disabled || log_cfg->sink == CONFIG_SINK_NONE)
+		goto out;
+	if (atomic_load(&log_lost) && begin(&m) && sink_still_ours(&m.ts))
+		report_lost(&m);
+	unsigned long unreported = atomic_load(&log_lost);
+	if (unreported && log_enabled()) {
+		char msg[160];
+		snprintf(msg, sizeof(msg),
+		         "%lu records were lost: the log would have blocked the program "
+		         "(nobody reads it?)",
+		         unreported);
+		log_warn(msg);
 	}
+	struct format_exit e = {
+	    .records = atomic_load(&log_written),
+	    .lost = atomic_load(&log_lost_total),
+	    .log = log_cfg->sink == CONFIG_SINK_FILE ? log_path : NULL,
+	};
+	if (!log_cfg->summary || (!e.records && !e.lost))
+		goto out;
+	struct item it = {.kind = ITEM_EXIT, .exit = &e};
+	if (log_cfg->sink == CONFIG_SINK_STDERR && begin(&m)) {
+		emit(&it, &m);
+		goto out;
+	}
+	char store[512];
+	struct buf b;
+	memset(&m, 0, sizeof(m));
+	clock_gettime(CLOCK_REALTIME, &m.ts);
+	m.pid = (long)getpid();
+	buf_init(&b, store, sizeof(store));
+	format_exit_text(&b, &e, &m);
+	if (!buf_failed(&b) && b.len <= PIPE_BUF)
+		warn_line(b.p, b.len);
 	buf_free(&b);
+out:
 	errno = saved;
 }
