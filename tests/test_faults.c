@@ -146,10 +146,12 @@ static void reuse_closing(const char *what, const char *const args[], const char
 	             control.code);
 	cr_expect_str_eq(with.out, control.out, "%s", what);
 
-	/* Nothing but a warning may reach the new descriptor. */
+	/* Nothing may reach the new descriptor, not even a warning (GitHub
+	 * issue 12, item 4: a client's socket on fd 2 got one). */
 	size_t len, n, warnings;
 	char *got = slurp(save_w, &len);
 	cr_assert(got, "%s: the host saved nothing", what);
+	cr_expect_eq(len, 0, "%s: the new descriptor received: %s", what, got);
 	json_t **parsed = records_in(got, len, &n, &warnings);
 	log_free(parsed, n);
 	cr_expect_eq(n, 0, "%s: %s", what, got);
@@ -219,6 +221,8 @@ Test(faults, stderr_replaced_by_the_program)
 	reuse("stderr, then /dev/null on fd 2", (const char *[]){"stderr", "null", u, NULL},
 	      "AUTHTAP_LOG=stderr", NULL, 1);
 	reuse("stderr, then a new pipe on fd 2", (const char *[]){"stderr", "pipe", u, NULL},
+	      "AUTHTAP_LOG=stderr", NULL, 1);
+	reuse("stderr, then a client's socket on fd 2", (const char *[]){"stderr", "socket", u, NULL},
 	      "AUTHTAP_LOG=stderr", NULL, 1);
 	reuse("stderr, then a file on fd 2",
 	      (const char *[]){"stderr", fmt("file:%s", temp_path("newfile")), u, NULL},
