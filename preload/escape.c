@@ -4,6 +4,7 @@
 #include "escape.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Eight bytes of s as one word, for the ASCII fast paths below. */
@@ -179,6 +180,67 @@ void escape_json(struct buf *b, const char *p, size_t len, bool latin1)
 /* A byte string for a terminal: printable ASCII and valid UTF-8 as they are,
  * backslash doubled, everything else (C0 and C1 controls, DEL, stray bytes)
  * as \xHH. */
+bool escape_hidden(unsigned cp)
+{
+	return (cp >= 0x7f && cp <= 0x9f) || cp == 0xad || cp == 0x61c || cp == 0x180e ||
+	       (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202e) ||
+	       (cp >= 0x2060 && cp <= 0x206f) || cp == 0xfeff || (cp >= 0xfff9 && cp <= 0xfffb) ||
+	       (cp >= 0xe0000 && cp <= 0xe007f);
+}
+
+/* The code point of the valid UTF-8 sequence of n bytes at s. */
+static unsigned utf8_cp(const unsigned char *s, size_t n)
+{
+	unsigned cp = n == 1 ? s[0] : s[0] & (0x7f >> n);
+
+	for (size_t k = 1; k < n; k++)
+		cp = (cp << 6) | (s[k] & 0x3f);
+	return cp;
+}
+
+static void put_u(struct buf *b, unsigned cp)
+{
+	if (cp > 0xffff) {
+		cp -= 0x10000;
+		buf_printf(b, "\\u%04x\\u%04x", 0xd800 + (cp >> 10), 0xdc00 + (cp & 0x3ff));
+	} else {
+		buf_printf(b, "\\u%04x", cp);
+	}
+}
+
+void escape_json_terminal(struct buf *b, size_t from)
+{
+	const unsigned char *s = (const unsigned char *)b->p + from;
+	size_t len = b->len - from, i = 0;
+
+	/* Nearly always nothing to do: look before copying. */
+	while (i < len && s[i] < 0x7f)
+		i++;
+	if (i == len || buf_failed(b))
+		return;
+	char *copy = malloc(len);
+	if (!copy) {
+		buf_fail(b);
+		return;
+	}
+	memcpy(copy, s, len);
+	s = (const unsigned char *)copy;
+	b->len = from + i;
+	while (i < len) {
+		unsigned char c = s[i];
+		size_t n = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+		if (n > len - i || (n > 1 && !escape_utf8_valid(s + i, n)))
+			n = 1;
+		unsigned cp = utf8_cp(s + i, n);
+		if (escape_hidden(cp))
+			put_u(b, cp);
+		else
+			buf_put(b, s + i, n);
+		i += n;
+	}
+	free(copy);
+}
+
 void escape_text(struct buf *b, const char *p, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -198,7 +260,14 @@ void escape_text(struct buf *b, const char *p, size_t len)
 		if (c >= 0x80 && !(c == 0xc2 && i + 1 < len && s[i + 1] < 0xa0)) {
 			size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
 			if (n <= len - i && escape_utf8_valid(s + i, n)) {
-				buf_put(b, p + i, n);
+				/* Bidi overrides, line separators, invisible
+				 * characters: shown as \uXXXX. */
+				unsigned cp = utf8_cp(s + i, n);
+				if (escape_hidden(cp)) {
+					buf_printf(b, cp > 0xffff ? "\\U%08x" : "\\u%04x", cp);
+				} else {
+					buf_put(b, p + i, n);
+				}
 				i += n;
 				continue;
 			}

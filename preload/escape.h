@@ -21,8 +21,19 @@ extern const unsigned char escape_json_class[256];
  * U+0000..U+00FF (the documented encoding of values that are not UTF-8). */
 void escape_json(struct buf *b, const char *p, size_t len, bool latin1);
 
+/* Code points a terminal acts on or shows as nothing: DEL, C1 controls,
+ * bidi embeddings, overrides and isolates (U+202E), line and paragraph
+ * separators (U+2028), zero-width and other invisible format characters
+ * (U+200B, U+FEFF, tags). */
+bool escape_hidden(unsigned cp);
+
+/* JSON for a terminal: the JSON from b->p + from on, with every code point
+ * of escape_hidden written as \uXXXX (the same JSON value). */
+void escape_json_terminal(struct buf *b, size_t from);
+
 /* Bytes for a terminal: printable ASCII and valid UTF-8 as they are,
- * backslash doubled, everything else as \xHH. */
+ * backslash doubled, escape_hidden code points as \uXXXX, everything else
+ * (C0, DEL, C1, stray bytes) as \xHH. */
 void escape_text(struct buf *b, const char *p, size_t len);
 
 /* A parsed value for text: bare when one plain word, else quoted. */

@@ -488,37 +488,99 @@ void format_response_json(struct buf *b, const struct record *r, const struct lo
 	buf_puts(b, "]}\n");
 }
 
-static void text_challenges(struct buf *b, const struct record_header *h, size_t cap, bool *first,
-                            bool *cut)
+/* Colours for a terminal (SGR), only when log_meta says so. */
+#define TEXT_DIM "\033[2m"
+#define TEXT_RED "\033[1;31m"
+#define TEXT_BOLD "\033[1m"
+#define TEXT_OFF "\033[0m"
+
+static void text_sgr(struct buf *b, const struct log_meta *m, const char *sgr)
+{
+	if (m->color)
+		buf_puts(b, sgr);
+}
+
+/* The widest scheme of the record, so that the parameters line up. */
+static size_t text_scheme_width(const struct record *r)
+{
+	size_t w = 0;
+
+	for (size_t i = 0; i < r->nheaders; i++) {
+		struct challenge_cursor c;
+		struct challenge ch;
+		challenge_start(&c, r->headers[i].value, r->headers[i].value_len);
+		for (int k = 0; k < 64 && challenge_next(&c, &ch); k++)
+			if (ch.scheme.len > w)
+				w = ch.scheme.len;
+	}
+	return w < 24 ? w : 24;
+}
+
+static bool text_is_www(const struct record_header *h)
+{
+	static const char www[] = "www-authenticate";
+
+	if (h->name_len != sizeof(www) - 1)
+		return false;
+	for (size_t i = 0; i < h->name_len; i++) {
+		char c = h->name[i];
+		if ((c >= 'A' && c <= 'Z' ? c + 'a' - 'A' : c) != www[i])
+			return false;
+	}
+	return true;
+}
+
+/* One line per challenge of the header:
+ *
+ *   "  Bearer  realm=mcp scope=mcp:tools resource_metadata=http://…"
+ *
+ * the parameters people look for first, then how many others there are;
+ * a Proxy-Authenticate challenge says so at the end. */
+static void text_challenges(struct buf *b, const struct record_header *h, size_t width,
+                            const struct log_meta *m, bool *cut)
 {
 	struct challenge_cursor c;
 	struct challenge ch;
-	bool latin1 = header_latin1(h);
+	bool latin1 = header_latin1(h), www = text_is_www(h);
+	size_t cap = m->value_cap;
 
 	challenge_start(&c, h->value, h->value_len);
 	while (challenge_next(&c, &ch)) {
-		buf_puts(b, *first ? " => " : "; ");
-		*first = false;
+		size_t others = 0;
+		buf_puts(b, "  ");
+		text_sgr(b, m, TEXT_BOLD);
 		escape_text(b, ch.scheme.p, ch.scheme.len);
+		text_sgr(b, m, TEXT_OFF);
 		if (ch.token68.p) {
 			size_t n = escape_cut_len((const unsigned char *)ch.token68.p,
 			                          ch.token68.len, cap, latin1);
 			*cut |= n < ch.token68.len;
-			buf_putc(b, ' ');
+			for (size_t k = ch.scheme.len; k < width + 1; k++)
+				buf_putc(b, ' ');
 			escape_text(b, ch.token68.p, n);
-			continue;
-		}
-		struct challenge_param p;
-		size_t pos = 0;
-		while (challenge_param_next(&ch, &pos, &p)) {
-			for (size_t k = 0; k < sizeof(text_params) / sizeof(text_params[0]); k++) {
-				if (!challenge_view_is(p.name, text_params[k]))
+		} else {
+			struct challenge_param p;
+			size_t pos = 0;
+			bool first = true;
+			while (challenge_param_next(&ch, &pos, &p)) {
+				size_t k = 0;
+				for (; k < sizeof(text_params) / sizeof(text_params[0]); k++)
+					if (challenge_view_is(p.name, text_params[k]))
+						break;
+				if (k == sizeof(text_params) / sizeof(text_params[0])) {
+					others++;
 					continue;
+				}
+				if (first)
+					for (size_t s = ch.scheme.len; s < width + 1; s++)
+						buf_putc(b, ' ');
+				else
+					buf_putc(b, ' ');
+				first = false;
 				char small[256];
 				char *heap = NULL;
 				size_t len;
 				const char *v = param_value(&p, small, sizeof(small), &heap, &len);
-				buf_putc(b, ' ');
 				buf_puts(b, text_params[k]);
 				buf_putc(b, '=');
 				if (v) {
@@ -529,22 +591,44 @@ static void text_challenges(struct buf *b, const struct record_header *h, size_t
 				}
 				free(heap);
 			}
+			if (others)
+				buf_printf(b, "%s(+%zu more)", first ? " " : " ", others);
 		}
+		if (!www) {
+			buf_puts(b, " (");
+			escape_text(b, h->name, h->name_len);
+			buf_putc(b, ')');
+		}
+		buf_putc(b, '\n');
 	}
 	if (c.malformed)
-		buf_printf(b, " (malformed at byte %zu)", c.malformed_at);
+		buf_printf(b, "  (malformed at byte %zu of this header)\n", c.malformed_at);
 }
 
+/* For people, one line to say what came back, then one indented line per
+ * challenge (and with AUTHTAP_RAW=1 the header lines as they came):
+ *
+ *   authtap[4242] 401 POST http://127.0.0.1:9000/mcp
+ *     Bearer  realm=mcp scope=mcp:tools
+ *     > WWW-Authenticate: Bearer realm="mcp", scope="mcp:tools"
+ *
+ * Every line begins with "authtap[" or two spaces; the record is one
+ * write. */
 void format_response_text(struct buf *b, const struct record *r, const struct log_meta *m)
 {
 	const struct record_transfer *t = r->transfer;
 	unsigned flags = r->flags | (m->truncated ? RECORD_TRUNCATED : 0);
 
-	buf_printf(b, "authtap[%ld] ", m->pid);
+	text_sgr(b, m, TEXT_DIM);
+	buf_printf(b, "authtap[%ld]", m->pid);
+	text_sgr(b, m, TEXT_OFF);
+	buf_putc(b, ' ');
+	text_sgr(b, m, TEXT_RED);
 	if (r->status)
 		buf_printf(b, "%ld", r->status);
 	else
 		buf_puts(b, "???");
+	text_sgr(b, m, TEXT_OFF);
 	buf_putc(b, ' ');
 	if (t->method)
 		escape_text(b, t->method, strlen(t->method));
@@ -556,38 +640,50 @@ void format_response_text(struct buf *b, const struct record *r, const struct lo
 	else
 		buf_putc(b, '-');
 
-	if (!r->headers_known) {
+	if (!r->headers_known)
 		buf_puts(b, " (headers unknown: this libcurl has no header API)");
-	} else if (!r->nheaders) {
+	else if (!r->nheaders)
 		buf_puts(b, " (no challenge)");
-	} else {
-		for (size_t i = 0; i < r->nheaders; i++) {
-			const struct record_header *h = &r->headers[i];
-			size_t n = escape_cut_len((const unsigned char *)h->value, h->value_len,
-			                          m->value_cap, header_latin1(h));
-			if (n < h->value_len)
-				flags |= RECORD_TRUNCATED;
-			buf_puts(b, i ? " | " : " ");
-			escape_text(b, h->name, h->name_len);
-			buf_puts(b, ": ");
-			escape_text(b, h->value, n);
-		}
-		bool first = true, cut = false;
-		for (size_t i = 0; i < r->nheaders; i++)
-			text_challenges(b, &r->headers[i], m->value_cap, &first, &cut);
-		if (cut)
-			flags |= RECORD_TRUNCATED;
-	}
 	if (!r->final)
 		buf_printf(b, " (response %d of the transfer, not the last)", r->request);
 	if (t->result == RECORD_RESULT_UNKNOWN)
 		buf_puts(b, " (removed from its multi handle before its result was read)");
 	else if (t->result)
 		buf_printf(b, " (transfer failed: CURLcode %d)", t->result);
+
+	/* The flags end the first line, and the challenges may cut values:
+	 * they are written aside first. */
+	char store[1024];
+	struct buf rest;
+	bool cut = false;
+	buf_init(&rest, store, sizeof(store));
+	if (r->headers_known && r->nheaders) {
+		size_t width = text_scheme_width(r);
+		for (size_t i = 0; i < r->nheaders; i++)
+			text_challenges(&rest, &r->headers[i], width, m, &cut);
+		for (size_t i = 0; m->raw && i < r->nheaders; i++) {
+			const struct record_header *h = &r->headers[i];
+			size_t n = escape_cut_len((const unsigned char *)h->value, h->value_len,
+			                          m->value_cap, header_latin1(h));
+			cut |= n < h->value_len;
+			buf_puts(&rest, "  > ");
+			escape_text(&rest, h->name, h->name_len);
+			buf_puts(&rest, ": ");
+			escape_text(&rest, h->value, n);
+			buf_putc(&rest, '\n');
+		}
+	}
+	if (cut)
+		flags |= RECORD_TRUNCATED;
 	if (flags) {
 		buf_puts(b, " [");
 		put_flags(b, flags, false);
 		buf_putc(b, ']');
 	}
 	buf_putc(b, '\n');
+	if (buf_failed(&rest))
+		buf_fail(b);
+	else
+		buf_put(b, rest.p, rest.len);
+	buf_free(&rest);
 }

@@ -471,6 +471,8 @@ static void format_item(struct buf *b, const struct item *it, const struct log_m
 		(text ? format_exit_text : format_exit_json)(b, it->exit, m);
 		break;
 	}
+	if (m->tty && !text)
+		escape_json_terminal(b, 0);
 }
 
 /* Formats it into b so that one write keeps it whole: a pipe or terminal
