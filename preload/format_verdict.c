@@ -25,8 +25,31 @@ static void json_head(struct buf *b, const char *type, const struct log_meta *m)
 	buf_printf(b, ",\"pid\":%ld,\"tid\":%ld", m->pid, m->tid);
 }
 
+static bool not_utf8(const char *s)
+{
+	return s && !escape_utf8_valid((const unsigned char *)s, strlen(s));
+}
+
+/* A string of a verdict, cut to cap (0: none) as header values are. */
+static void json_vstr(struct buf *b, const char *s, bool latin1, size_t cap, bool *cut)
+{
+	if (!s) {
+		buf_puts(b, "null");
+		return;
+	}
+	size_t len = strlen(s), n = escape_cut_len((const unsigned char *)s, len, cap, latin1);
+	*cut |= n < len;
+	escape_json(b, s, n, latin1);
+}
+
+/* The same encoding rule as response records: an object whose strings are
+ * not all UTF-8 has every one of them written as Latin-1, and says
+ * "encoding":"latin1". */
 void format_verdict_json(struct buf *b, const struct verdict *v, const struct log_meta *m)
 {
+	size_t cap = m->value_cap;
+	bool cut = m->truncated;
+
 	json_head(b, "verdict", m);
 	buf_printf(b, ",\"verdict\":\"%s\",\"handle\":\"0x%jx\"", verdict_name(v->kind),
 	           (uintmax_t)(uintptr_t)v->handle);
@@ -42,33 +65,40 @@ void format_verdict_json(struct buf *b, const struct verdict *v, const struct lo
 	buf_puts(b, ",\"challenges\":[");
 	for (size_t i = 0; i < v->nheaders; i++) {
 		const struct verdict_header *h = &v->headers[i];
+		bool latin1 = not_utf8(h->name) || not_utf8(h->upstream) || not_utf8(h->downstream);
 		if (i)
 			buf_putc(b, ',');
 		buf_puts(b, "{\"name\":");
-		json_cstr(b, h->name);
+		json_vstr(b, h->name, latin1, 0, &cut);
 		buf_printf(b, ",\"result\":\"%s\",\"upstream\":", verdict_name(h->result));
-		json_cstr(b, h->upstream);
+		json_vstr(b, h->upstream, latin1, cap, &cut);
 		buf_puts(b, ",\"downstream\":");
-		json_cstr(b, h->downstream);
+		json_vstr(b, h->downstream, latin1, cap, &cut);
+		if (latin1)
+			buf_puts(b, ",\"encoding\":\"latin1\"");
 		if (h->nchanges) {
 			buf_puts(b, ",\"changes\":[");
 			for (size_t k = 0; k < h->nchanges; k++) {
 				const struct verdict_change *c = &h->changes[k];
+				bool l1 = not_utf8(c->scheme) || not_utf8(c->param) ||
+				          not_utf8(c->upstream) || not_utf8(c->downstream);
 				buf_puts(b, k ? ",{\"scheme\":" : "{\"scheme\":");
-				json_cstr(b, c->scheme);
+				json_vstr(b, c->scheme, l1, 0, &cut);
 				buf_puts(b, ",\"param\":");
-				json_cstr(b, c->param);
+				json_vstr(b, c->param, l1, 0, &cut);
 				buf_puts(b, ",\"upstream\":");
-				json_cstr(b, c->upstream);
+				json_vstr(b, c->upstream, l1, cap, &cut);
 				buf_puts(b, ",\"downstream\":");
-				json_cstr(b, c->downstream);
+				json_vstr(b, c->downstream, l1, cap, &cut);
+				if (l1)
+					buf_puts(b, ",\"encoding\":\"latin1\"");
 				buf_putc(b, '}');
 			}
 			buf_putc(b, ']');
 		}
 		buf_putc(b, '}');
 	}
-	buf_puts(b, "]}\n");
+	buf_puts(b, cut ? "],\"flags\":[\"truncated\"]}\n" : "]}\n");
 }
 
 static void text_cstr(struct buf *b, const char *s)
@@ -76,16 +106,28 @@ static void text_cstr(struct buf *b, const char *s)
 	escape_text(b, s, strlen(s));
 }
 
-static void text_quoted(struct buf *b, const char *s)
+static void text_cut(struct buf *b, const char *s, size_t cap, bool *cut)
 {
-	if (s)
-		escape_text_value(b, s, strlen(s));
-	else
+	size_t len = strlen(s), n = escape_cut_len((const unsigned char *)s, len, cap, not_utf8(s));
+	*cut |= n < len;
+	escape_text(b, s, n);
+}
+
+static void text_quoted(struct buf *b, const char *s, size_t cap, bool *cut)
+{
+	if (!s) {
 		buf_puts(b, "(none)");
+		return;
+	}
+	size_t len = strlen(s), n = escape_cut_len((const unsigned char *)s, len, cap, not_utf8(s));
+	*cut |= n < len;
+	escape_text_value(b, s, n);
 }
 
 void format_verdict_text(struct buf *b, const struct verdict *v, const struct log_meta *m)
 {
+	bool cut = m->truncated;
+
 	buf_printf(b, "authtap[%ld] verdict %s: upstream %ld ", m->pid, verdict_name(v->kind),
 	           v->upstream_status);
 	text_cstr(b, v->method ? v->method : "-");
@@ -105,7 +147,7 @@ void format_verdict_text(struct buf *b, const struct verdict *v, const struct lo
 		buf_printf(b, " %s", verdict_name(h->result));
 		if (h->result == VERDICT_DROPPED) {
 			buf_puts(b, " (upstream sent: ");
-			text_cstr(b, h->upstream);
+			text_cut(b, h->upstream, m->value_cap, &cut);
 			buf_putc(b, ')');
 		}
 		for (size_t k = 0; k < h->nchanges; k++) {
@@ -117,11 +159,13 @@ void format_verdict_text(struct buf *b, const struct verdict *v, const struct lo
 				text_cstr(b, c->param);
 			}
 			buf_putc(b, ' ');
-			text_quoted(b, c->upstream);
+			text_quoted(b, c->upstream, m->value_cap, &cut);
 			buf_puts(b, " -> ");
-			text_quoted(b, c->downstream);
+			text_quoted(b, c->downstream, m->value_cap, &cut);
 		}
 	}
+	if (cut)
+		buf_puts(b, " [truncated]");
 	buf_putc(b, '\n');
 }
 

@@ -8,9 +8,12 @@
  * blanks around a value and ends a header at CR or LF, so the bytes sent
  * are 0x01-0xff without 0x0a and 0x0d, and are compared with the trimmed
  * value. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
@@ -565,4 +568,78 @@ Test(hostile, the_largest_response_is_kept_whole)
 	cr_expect_eq(jint(r[1], "result"), 56);
 	cr_expect(jhas_flag(r[1], "incomplete"));
 	log_free(r, nrec);
+}
+
+/* GitHub issue 12, item 5: a verdict on a 100 KB challenge, to a pipe
+ * nobody reads until the proxy exits.  It was written whole: 65,536 bytes
+ * went in, then EAGAIN left an unterminated line and turned logging off.
+ * Verdicts are cut to PIPE_BUF as responses are, and say so. */
+Test(hostile, a_verdict_on_a_huge_challenge_to_a_pipe_is_cut_to_fit)
+{
+	const char *formats[] = {"AUTHTAP_FORMAT=json", "AUTHTAP_FORMAT=text"};
+
+	for (int f = 0; f < 2; f++) {
+		char *up = server_url(&srv, "/hostile?size=100000");
+		int out[2], err[2];
+		cr_assert(pipe(out) == 0 && pipe(err) == 0);
+		pid_t pid = fork();
+		cr_assert(pid >= 0);
+		if (pid == 0) {
+			dup2(out[1], 1);
+			dup2(err[1], 2);
+			close(out[0]);
+			close(err[0]);
+			char *env[] = {(char *)preload_var(), "AUTHTAP_LOG=stderr",
+			               (char *)formats[f], NULL};
+			execle(TEST_VERDICT_PROXY, TEST_VERDICT_PROXY, "drop", up, (char *)NULL,
+			       env);
+			_exit(127);
+		}
+		close(out[1]);
+		close(err[1]);
+		char port[16] = {0};
+		cr_assert(read(out[0], port, sizeof(port) - 1) > 0, "the proxy did not start");
+		close(out[0]);
+		char *u = fmt("http://127.0.0.1:%d/mcp", atoi(port));
+		struct run r;
+		run(&r, (const char *[]){TEST_CLIENT, "--quiet", u, NULL}, NULL);
+		int status;
+		cr_assert_eq(waitpid(pid, &status, 0), pid);
+		cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the proxy failed: %d",
+		          status);
+		size_t cap = 1 << 20, len = 0;
+		char *got = malloc(cap + 1);
+		ssize_t n;
+		while ((n = read(err[0], got + len, cap - len)) > 0)
+			len += (size_t)n;
+		got[len] = '\0';
+		close(err[0]);
+		cr_expect(len > 0 && got[len - 1] == '\n', "%s: a torn last line", formats[f]);
+		for (const char *p = got; p < got + len;) {
+			const char *nl = memchr(p, '\n', (size_t)(got + len - p));
+			size_t l = nl ? (size_t)(nl + 1 - p) : (size_t)(got + len - p);
+			cr_expect_leq(l, 4096, "%s: a line of %zu bytes to a pipe", formats[f], l);
+			p += l;
+		}
+		if (f == 0) {
+			size_t nrec, warnings, verdicts = 0;
+			json_t **recs = records_in(got, len, &nrec, &warnings);
+			cr_expect_eq(warnings, 0, "%s", got);
+			for (size_t i = 0; i < nrec; i++) {
+				if (strcmp(jstr(recs[i], "type"), "verdict") != 0)
+					continue;
+				verdicts++;
+				cr_expect_str_eq(jstr(recs[i], "verdict"), "dropped");
+				cr_expect(jhas_flag(recs[i], "truncated"), "not flagged truncated");
+			}
+			cr_expect_eq(verdicts, 1, "%zu verdicts", verdicts);
+			log_free(recs, nrec);
+		} else {
+			cr_expect(strstr(got, "verdict dropped"), "%.300s", got);
+			cr_expect(strstr(got, "[truncated]\n"), "%.300s", got);
+		}
+		free(got);
+		free(u);
+		run_free(&r);
+	}
 }

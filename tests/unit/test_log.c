@@ -13,6 +13,7 @@
 
 #include "escape.h"
 #include "format.h"
+#include "verdict.h"
 
 #define HDR(n, v)                                                                                  \
 	{                                                                                          \
@@ -1620,5 +1621,55 @@ Test(log_text, aligned_raw_on_request_colour_when_asked)
 	buf_putc(&b, '\0');
 	cr_expect(strstr(b.p, "\x1b[1;31m401\x1b[0m"), "%s", b.p);
 	cr_expect(strstr(b.p, "  \x1b[1mBearer\x1b[0m    realm=mcp"), "%s", b.p);
+	buf_free(&b);
+}
+
+/* GitHub issue 12, item 8: verdict strings follow the encoding rule of
+ * response records.  A challenge that is not UTF-8 was written as Latin-1
+ * with nothing to say so: its bytes could not be taken back. */
+Test(log_verdict, not_utf8_is_latin1_and_says_so)
+{
+	static const char up[] = "Basic realm=\"caf\xe9\"", down[] = "Basic realm=\"other\"";
+	struct verdict_change ch = {"Basic", "realm", "caf\xe9", "other"};
+	struct verdict_header h = {"WWW-Authenticate", up, down, VERDICT_ALTERED, 1, &ch};
+	struct verdict v = {
+	    .kind = VERDICT_ALTERED,
+	    .handle = (const void *)(uintptr_t)0x1000,
+	    .method = "GET",
+	    .url = "http://x/",
+	    .upstream_status = 401,
+	    .downstream_status = 401,
+	    .nheaders = 1,
+	    .headers = &h,
+	};
+	struct buf b = {0};
+	json_error_t err;
+
+	format_verdict_json(&b, &v, &meta);
+	cr_assert(!buf_failed(&b));
+	json_t *root = json_loadb(b.p, b.len, JSON_REJECT_DUPLICATES, &err);
+	cr_assert_not_null(root, "%s: %.*s", err.text, (int)b.len, b.p);
+	json_t *c = json_array_get(json_object_get(root, "challenges"), 0);
+	cr_expect(has_encoding(c), "no encoding marker: %.*s", (int)b.len, b.p);
+	cr_expect(field_is(c, "upstream", up, sizeof(up) - 1));
+	cr_expect(field_is(c, "downstream", down, sizeof(down) - 1));
+	json_t *k = json_array_get(json_object_get(c, "changes"), 0);
+	cr_expect(has_encoding(k), "no encoding marker on the change");
+	cr_expect(field_is(k, "upstream", "caf\xe9", 4));
+	cr_expect_null(json_object_get(root, "flags"));
+	json_decref(root);
+	buf_free(&b);
+
+	/* Cut to fit a pipe: values at most value_cap bytes, flagged. */
+	struct log_meta m = meta;
+	m.value_cap = 8;
+	b = (struct buf){0};
+	format_verdict_json(&b, &v, &m);
+	root = json_loadb(b.p, b.len, JSON_REJECT_DUPLICATES, &err);
+	cr_assert_not_null(root, "%s: %.*s", err.text, (int)b.len, b.p);
+	c = json_array_get(json_object_get(root, "challenges"), 0);
+	cr_expect(field_is(c, "upstream", up, 8), "%.*s", (int)b.len, b.p);
+	cr_expect(has_flag(root, "truncated"));
+	json_decref(root);
 	buf_free(&b);
 }
