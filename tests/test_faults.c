@@ -621,6 +621,68 @@ Test(faults, a_record_cut_short_by_a_full_file_is_taken_back)
 	}
 }
 
+/* GitHub issue 15, item 3: with AUTHTAP_SUMMARY=1 (the launcher sets it) a
+ * process that logged something says at exit how much and where; through
+ * the same rule as records and warnings: only into the stderr it started
+ * with. */
+Test(faults, the_exit_line_says_how_many_and_where)
+{
+	char *u = url("/401"), *ok = url("/200");
+	char *log = temp_path("log.json");
+	char *log_var = fmt("AUTHTAP_LOG=%s", log);
+	struct run r;
+
+	run_both(&r, (const char *[]){TEST_CLIENT, u, ok, u, u, NULL},
+	         (const char *[]){preload_var(), log_var, "AUTHTAP_SUMMARY=1", NULL}, "summary");
+	char *want = fmt("] exit: 3 responses asking for authentication, log %s\n", log);
+	cr_expect_eq(count_lines(r.err, "authtap["), 1, "%s", r.err);
+	cr_expect_eq(count_lines(r.err, ""), 1, "%s", r.err);
+	cr_expect(strstr(r.err, want), "%s lacks %s", r.err, want);
+	run_free(&r);
+
+	/* Nothing logged: no line. */
+	run_both(&r, (const char *[]){TEST_CLIENT, ok, NULL},
+	         (const char *[]){preload_var(), log_var, "AUTHTAP_SUMMARY=1", NULL}, "nothing");
+	cr_expect_str_eq(r.err, "");
+	run_free(&r);
+
+	/* The log on stderr, as text: the exit line ends it. */
+	run_both(&r, (const char *[]){TEST_CLIENT, u, NULL},
+	         (const char *[]){preload_var(), "AUTHTAP_LOG=stderr", "AUTHTAP_FORMAT=text",
+	                          "AUTHTAP_SUMMARY=1", NULL},
+	         "stderr");
+	cr_expect_eq(count_lines(r.err, "authtap["), 2, "%s", r.err);
+	cr_expect(strstr(r.err, "] exit: 1 response asking for authentication\n"), "%s", r.err);
+	run_free(&r);
+}
+
+Test(faults, the_exit_line_never_goes_into_a_reused_fd_2)
+{
+	char *u = url("/401");
+	const char *kinds[] = {"socket", "pipe", NULL};
+
+	for (size_t i = 0; kinds[i]; i++) {
+		char *log = temp_path("log.json");
+		char *log_var = fmt("AUTHTAP_LOG=%s", log);
+		char *save = temp_path("received");
+		char *save_var = fmt("FD_HOST_SAVE=%s", save);
+		struct run r;
+		run(&r, (const char *[]){TEST_FD_HOST, "stderr", kinds[i], u, NULL},
+		    (const char *[]){preload_var(), log_var, save_var, "AUTHTAP_SUMMARY=1", NULL});
+		cr_expect_eq(r.code, 0, "%s: %s", kinds[i], r.out);
+		size_t len;
+		char *got = slurp(save, &len);
+		cr_assert(got);
+		cr_expect_eq(len, 0, "a %s on fd 2 received: %s", kinds[i], got);
+		size_t n;
+		json_t **recs = log_read(log, &n);
+		cr_expect_eq(n, 2, "%zu records", n);
+		log_free(recs, n);
+		free(got);
+		run_free(&r);
+	}
+}
+
 /* --- processes: fork in a threaded host, exec --- */
 
 /* The files of dir, each parsed as a log: their count, and in *total the
