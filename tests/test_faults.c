@@ -656,31 +656,32 @@ Test(faults, the_exit_line_says_how_many_and_where)
 	run_free(&r);
 }
 
+/* The exit line comes after main returns: a file on fd 2 shows it (the
+ * host's own copy of what arrived is taken before). */
 Test(faults, the_exit_line_never_goes_into_a_reused_fd_2)
 {
 	char *u = url("/401");
-	const char *kinds[] = {"socket", "pipe", NULL};
+	char *log = temp_path("log.json");
+	char *log_var = fmt("AUTHTAP_LOG=%s", log);
+	char *file = temp_path("newfile");
+	char *kind = fmt("file:%s", file);
+	char *save = temp_path("received");
+	char *save_var = fmt("FD_HOST_SAVE=%s", save);
+	struct run r;
 
-	for (size_t i = 0; kinds[i]; i++) {
-		char *log = temp_path("log.json");
-		char *log_var = fmt("AUTHTAP_LOG=%s", log);
-		char *save = temp_path("received");
-		char *save_var = fmt("FD_HOST_SAVE=%s", save);
-		struct run r;
-		run(&r, (const char *[]){TEST_FD_HOST, "stderr", kinds[i], u, NULL},
-		    (const char *[]){preload_var(), log_var, save_var, "AUTHTAP_SUMMARY=1", NULL});
-		cr_expect_eq(r.code, 0, "%s: %s", kinds[i], r.out);
-		size_t len;
-		char *got = slurp(save, &len);
-		cr_assert(got);
-		cr_expect_eq(len, 0, "a %s on fd 2 received: %s", kinds[i], got);
-		size_t n;
-		json_t **recs = log_read(log, &n);
-		cr_expect_eq(n, 2, "%zu records", n);
-		log_free(recs, n);
-		free(got);
-		run_free(&r);
-	}
+	run(&r, (const char *[]){TEST_FD_HOST, "stderr", kind, u, NULL},
+	    (const char *[]){preload_var(), log_var, save_var, "AUTHTAP_SUMMARY=1", NULL});
+	cr_expect_eq(r.code, 0, "%s", r.out);
+	size_t len;
+	char *got = slurp(file, &len);
+	cr_assert(got);
+	cr_expect_eq(len, 0, "the file on fd 2 received: %s", got);
+	size_t n;
+	json_t **recs = log_read(log, &n);
+	cr_expect_eq(n, 2, "%zu records", n);
+	log_free(recs, n);
+	free(got);
+	run_free(&r);
 }
 
 /* --- processes: fork in a threaded host, exec --- */
