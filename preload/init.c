@@ -82,7 +82,5 @@ __attribute__((destructor)) static void preload_destructor(void)
 	int saved = errno;
 	if (!preload_cfg.disabled && preload_cfg.verdict)
 		verdict_finish();
-	if (!preload_cfg.disabled)
-		log_finish();
 	errno = saved;
 }

@@ -20,7 +20,8 @@ void log_record(const struct record *r);
 void log_verdict(const struct verdict *v);
 void log_summary(const struct verdict_summary *s);
 
-/* At exit: the records lost since the last report are reported (in the
+/* At exit (logfile.c calls it from its own destructor, last): the records
+ * lost since the last report are reported (in the
  * log, else in one warning), then, with AUTHTAP_SUMMARY=1, one exit line
  * on stderr from a process that logged anything. */
 void log_finish(void);
