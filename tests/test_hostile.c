@@ -592,8 +592,15 @@ Test(hostile, a_verdict_on_a_huge_challenge_to_a_pipe_is_cut_to_fit)
 			dup2(err[1], 2);
 			close(out[0]);
 			close(err[0]);
-			char *env[] = {(char *)preload_var(), "AUTHTAP_LOG=stderr",
-			               (char *)formats[f], NULL};
+			/* A sanitizer build's hosts need their options too. */
+			char *env[6] = {(char *)preload_var(), "AUTHTAP_LOG=stderr",
+			                (char *)formats[f]};
+			size_t e = 3;
+			const char *keep[] = {"ASAN_OPTIONS", "UBSAN_OPTIONS"};
+			for (size_t i = 0; i < 2; i++)
+				if (getenv(keep[i]))
+					env[e++] = fmt("%s=%s", keep[i], getenv(keep[i]));
+			env[e] = NULL;
 			execle(TEST_VERDICT_PROXY, TEST_VERDICT_PROXY, "drop", up, (char *)NULL,
 			       env);
 			_exit(127);
@@ -685,7 +692,8 @@ Test(hostile, thousands_of_challenge_lines_cost_linear_work, .timeout = 240)
 	bool asan = memmem(so, so_len, "__asan_init", strlen("__asan_init")) != NULL;
 	free(so);
 	if (asan)
-		cr_skip_test("the preload is built with AddressSanitizer, which valgrind cannot run");
+		cr_skip_test(
+		    "the preload is built with AddressSanitizer, which valgrind cannot run");
 	double added[2];
 	const unsigned lines[2] = {2000, 4000};
 	for (int i = 0; i < 2; i++) {
