@@ -29,6 +29,15 @@ AUTHTAP_EXPORT CURLMcode curl_multi_remove_handle(CURLM *m, CURL *h);
 AUTHTAP_EXPORT CURLMsg *curl_multi_info_read(CURLM *m, int *msgs_in_queue);
 AUTHTAP_EXPORT CURLMcode curl_multi_cleanup(CURLM *m);
 
+/* The names the routes of dlsym'd functions call (linker.c). */
+#define HOOK_ALIAS(name) extern __typeof__(name) hook_##name __attribute__((alias(#name)))
+HOOK_ALIAS(curl_easy_perform);
+HOOK_ALIAS(curl_easy_cleanup);
+HOOK_ALIAS(curl_multi_add_handle);
+HOOK_ALIAS(curl_multi_remove_handle);
+HOOK_ALIAS(curl_multi_info_read);
+HOOK_ALIAS(curl_multi_cleanup);
+
 #define HOOK_MAX_NESTED 16
 
 /* The handles inside curl_easy_perform on this thread, innermost last.
