@@ -144,7 +144,13 @@ Test(linker, functions_found_with_dlsym_are_recorded_per_build)
 	cr_expect(strstr(t.control.err, "next curl_easy_perform in=-\n"), "%s", t.control.err);
 	cr_expect(strstr(t.with.err, "next curl_easy_perform in=libauthtap.so\n"),
 		  "dlsym(RTLD_NEXT) did not resolve past the program: %s", t.with.err);
-	cr_expect(strstr(t.with.err, "next malloc in=libc.so.6\n"), "%s", t.with.err);
+	/* The program's own RTLD_NEXT lookup of a name authtap does not
+	 * define finds what it finds without the preload (libc's, or the
+	 * ASan runtime's in an instrumented build). */
+	const char *mc = strstr(t.control.err, "next malloc in="),
+		   *mw = strstr(t.with.err, "next malloc in=");
+	cr_assert(mc && mw, "%s", t.with.err);
+	cr_expect(strncmp(mc, mw, strcspn(mc, "\n") + 1) == 0, "%s", t.with.err);
 	trace_free(&t);
 }
 

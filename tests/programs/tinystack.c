@@ -13,6 +13,9 @@
  * tiny_late_run instead: that object's first call reaches authtap from the
  * tiny stack.
  *
+ * Built with AddressSanitizer (tests/sanitize.sh asan), whose frames and
+ * red zones are several times larger, the default is four times that.
+ *
  * Each transfer prints one line, the same with and without the preload:
  *
  *   transfer api=easy result=0 status=401
@@ -29,6 +32,11 @@
 #include <string.h>
 #include <time.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define TINY_STACK (4 * PTHREAD_STACK_MIN)
+#else
+#define TINY_STACK PTHREAD_STACK_MIN
+#endif
 #define TINY_URLS_MAX 16
 #define TINY_SECS 20
 
@@ -152,7 +160,7 @@ static void *thread_main(void *arg)
 
 int main(int argc, char **argv)
 {
-	size_t stack = PTHREAD_STACK_MIN;
+	size_t stack = TINY_STACK;
 	const char *late = NULL;
 	int i = 1;
 
