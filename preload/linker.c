@@ -141,6 +141,8 @@ static void chain_next(struct curl_lib *l)
 	CHAIN(curl_multi_remove_handle, curl_multi_handle_fn)
 	CHAIN(curl_multi_info_read, curl_info_read_fn)
 	CHAIN(curl_multi_cleanup, curl_multi_cleanup_fn)
+	CHAIN(curl_multi_perform, curl_multi_perform_fn)
+	CHAIN(curl_multi_socket_action, curl_multi_socket_action_fn)
 #undef CHAIN
 }
 
@@ -224,6 +226,9 @@ static const struct curl_lib *lib_from_handle(void *handle)
 			(curl_multi_handle_fn)sym(handle, "curl_multi_remove_handle"),
 		.real_curl_multi_info_read = (curl_info_read_fn)sym(handle, "curl_multi_info_read"),
 		.real_curl_multi_cleanup = (curl_multi_cleanup_fn)sym(handle, "curl_multi_cleanup"),
+		.real_curl_multi_perform = (curl_multi_perform_fn)sym(handle, "curl_multi_perform"),
+		.real_curl_multi_socket_action =
+			(curl_multi_socket_action_fn)sym(handle, "curl_multi_socket_action"),
 	};
 	const struct curl_lib *found = NULL;
 	bool added = false;
@@ -243,7 +248,8 @@ static const struct curl_lib *lib_from_handle(void *handle)
 	    (void *)l.real_curl_easy_perform == (void *)curl_easy_perform ||
 	    !l.real_curl_easy_cleanup || !l.real_curl_easy_getinfo ||
 	    !l.real_curl_multi_add_handle || !l.real_curl_multi_remove_handle ||
-	    !l.real_curl_multi_info_read || !l.real_curl_multi_cleanup) {
+	    !l.real_curl_multi_info_read || !l.real_curl_multi_cleanup ||
+	    !l.real_curl_multi_perform || !l.real_curl_multi_socket_action) {
 		dlclose(handle);
 		return NULL;
 	}
@@ -890,7 +896,7 @@ void linker_init(void)
  * Ruby's FFI call through libffi, which needs no libcurl).  One route per
  * library slot and hooked function. */
 enum { ROUTE_PERFORM, ROUTE_CLEANUP, ROUTE_ADD, ROUTE_REMOVE, ROUTE_INFO_READ, ROUTE_MCLEANUP,
-       ROUTE_N };
+       ROUTE_MPERFORM, ROUTE_SOCKET_ACTION, ROUTE_N };
 
 static const char *const route_names[ROUTE_N] = {
 	[ROUTE_PERFORM] = "curl_easy_perform",
@@ -899,6 +905,8 @@ static const char *const route_names[ROUTE_N] = {
 	[ROUTE_REMOVE] = "curl_multi_remove_handle",
 	[ROUTE_INFO_READ] = "curl_multi_info_read",
 	[ROUTE_MCLEANUP] = "curl_multi_cleanup",
+	[ROUTE_MPERFORM] = "curl_multi_perform",
+	[ROUTE_SOCKET_ACTION] = "curl_multi_socket_action",
 };
 
 #define ROUTE __attribute__((noinline, used))
@@ -942,6 +950,19 @@ static const char *const route_names[ROUTE_N] = {
 		CURLMcode rc;                                                                      \
 		ROUTE_CALL(i, rc = hook_curl_multi_cleanup(m));                                    \
 		return rc;                                                                         \
+	}                                                                                          \
+	static ROUTE CURLMcode route_mperform_##i(CURLM *m, int *running)                          \
+	{                                                                                          \
+		CURLMcode rc;                                                                      \
+		ROUTE_CALL(i, rc = hook_curl_multi_perform(m, running));                           \
+		return rc;                                                                         \
+	}                                                                                          \
+	static ROUTE CURLMcode route_socket_action_##i(CURLM *m, curl_socket_t s, int ev,          \
+						       int *running)                               \
+	{                                                                                          \
+		CURLMcode rc;                                                                      \
+		ROUTE_CALL(i, rc = hook_curl_multi_socket_action(m, s, ev, running));              \
+		return rc;                                                                         \
 	}
 
 ROUTES(0)
@@ -954,8 +975,9 @@ ROUTES(6)
 ROUTES(7)
 
 #define ROUTE_ROW(i)                                                                               \
-	{(void *)route_perform_##i, (void *)route_cleanup_##i,   (void *)route_add_##i,            \
-	 (void *)route_remove_##i,  (void *)route_info_read_##i, (void *)route_mcleanup_##i}
+	{(void *)route_perform_##i,  (void *)route_cleanup_##i,   (void *)route_add_##i,           \
+	 (void *)route_remove_##i,   (void *)route_info_read_##i, (void *)route_mcleanup_##i,      \
+	 (void *)route_mperform_##i, (void *)route_socket_action_##i}
 
 static void *const routes[LINKER_MAX_LIBS][ROUTE_N] = {
 	ROUTE_ROW(0), ROUTE_ROW(1), ROUTE_ROW(2), ROUTE_ROW(3),
