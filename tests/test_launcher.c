@@ -282,3 +282,30 @@ Test(launcher, bad_format_is_refused)
 	cr_expect(strstr(r.err, "authtap: "));
 	run_free(&r);
 }
+
+/* Issue 15 item 4: `meson install` is reproducible; the installed launcher
+ * names the installed library and no path of this build or source tree. */
+Test(launcher, the_installed_launcher_carries_no_build_path)
+{
+	FILE *f = fopen(TEST_LAUNCHER_INSTALLED, "rb");
+	cr_assert(f);
+	char *bin = NULL;
+	size_t len = 0, cap = 0, n;
+	char buf[65536];
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+		if (len + n > cap) {
+			cap = (len + n) * 2;
+			bin = realloc(bin, cap);
+			cr_assert(bin);
+		}
+		memcpy(bin + len, buf, n);
+		len += n;
+	}
+	fclose(f);
+	const char *roots[] = {TEST_BUILD_ROOT, TEST_SOURCE_ROOT};
+	for (size_t i = 0; i < 2; i++)
+		cr_expect_null(memmem(bin, len, roots[i], strlen(roots[i])), "%s is in %s",
+			       roots[i], TEST_LAUNCHER_INSTALLED);
+	cr_expect(memmem(bin, len, "/authtap/libauthtap.so", 22), "no installed library path");
+	free(bin);
+}
