@@ -47,7 +47,8 @@ static const char usage[] =
     "  --raw            text: show each challenge header as received\n"
     "  --color=WHEN     text: auto (default: on a terminal, unless NO_COLOR is set),\n"
     "                   always or never\n"
-    "  -q, --quiet      no closing line\n"
+    "  -q, --quiet      no closing line (how many records, where; on a terminal,\n"
+    "                   or when records were lost)\n"
     "  -h, --help       show this help\n"
     "  --version        show the version\n"
     "\n"
@@ -503,7 +504,9 @@ static int supervise(pid_t child, int sfd, int log, struct target *tg, struct ta
 static void closing_line(const struct target *tg, const struct tally *t)
 {
 	unsigned long lost = tally_lost(t);
-	if (!t->records && !lost)
+	/* For the person at the terminal; a loss is told wherever stderr
+	 * goes. */
+	if (!lost && (!t->records || !isatty(STDERR_FILENO)))
 		return;
 	fprintf(stderr, "authtap: %lu record%s %s %s", t->records, t->records == 1 ? "" : "s",
 	        tg->fd >= 0 ? "on" : "in", tg->name);

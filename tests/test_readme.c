@@ -2,7 +2,8 @@
  *
  * Every ```console block is run: each "$ " line is a command (a line ending
  * in a backslash goes on), the lines after it until the next command are
- * what it prints, stdout and stderr together.  The commands run in a fresh
+ * what it prints on a terminal (a pseudo-terminal here, its colours taken
+ * out), stdout and stderr together.  The commands run in a fresh
  * directory where build/ is this build, against the demo's upstream
  * (examples/upstream.c), which the README starts on port 9000 and this test
  * on an ephemeral one.  What differs from run to run is normalised on both
@@ -24,6 +25,7 @@
 #include <criterion/criterion.h>
 
 #include "harness.h"
+#include "terminal.h"
 
 TestSuite(readme, .timeout = 120);
 
@@ -105,8 +107,29 @@ static char *blank_after(char *s, const char *key, const char *stop)
 	return out;
 }
 
+/* Without the terminal's colours: "\x1b[...m". */
+static char *uncolour(char *s)
+{
+	char *o = s;
+	for (const char *p = s; *p;) {
+		if (p[0] == '\x1b' && p[1] == '[') {
+			const char *e = p + 2;
+			while ((*e >= '0' && *e <= '9') || *e == ';')
+				e++;
+			if (*e == 'm') {
+				p = e + 1;
+				continue;
+			}
+		}
+		*o++ = *p++;
+	}
+	*o = '\0';
+	return s;
+}
+
 static char *normalise(char *s)
 {
+	s = uncolour(s);
 	s = blank_after(s, "authtap[", NULL);
 	s = blank_after(s, "\"pid\":", NULL);
 	s = blank_after(s, "\"tid\":", NULL);
@@ -168,9 +191,9 @@ static void run_example(const char *dir, const struct upstream *u, const char *c
 	snprintf(port, sizeof(port), "127.0.0.1:%s", u->port);
 	c = replace(c, "127.0.0.1:@PORT@", port);
 	char *script;
-	cr_assert(asprintf(&script, "cd '%s' && exec 2>&1 && %s", dir, c) > 0);
+	cr_assert(asprintf(&script, "cd '%s' && %s", dir, c) > 0);
 	struct run r;
-	run(&r, (const char *[]){"/bin/sh", "-c", script, NULL}, NULL);
+	run_pty(&r, (const char *[]){"/bin/sh", "-c", script, NULL}, NULL);
 	char *got = replace(strdup(r.out), port, "127.0.0.1:9000");
 	/* The README runs from the source tree, shown as /home/you/authtap. */
 	got = replace(got, dir, "/home/you/authtap/");
