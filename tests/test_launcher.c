@@ -29,6 +29,11 @@ Test(launcher, help_and_version)
 	struct run r = launch((const char *[]){"--help", NULL}, NULL);
 	cr_expect_eq(r.code, 0);
 	cr_expect(strstr(r.out, "usage: authtap"));
+	/* Issue 15 item 4: the variables are listed. */
+	const char *vars[] = {"AUTHTAP_LOG",     "AUTHTAP_FORMAT",  "AUTHTAP_STATUS", "AUTHTAP_URL",
+	                      "AUTHTAP_VERDICT", "AUTHTAP_DISABLE", "NO_COLOR"};
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+		cr_expect(strstr(r.out, vars[i]), "--help does not name %s", vars[i]);
 	run_free(&r);
 	r = launch((const char *[]){"--version", NULL}, NULL);
 	cr_expect_eq(r.code, 0);
@@ -210,12 +215,13 @@ Test(launcher, streams_and_descriptors_are_accepted)
 	char *curl = curl_script(&srv, 2), *script;
 	cr_assert(asprintf(&script,
 	                   "%s -q -o /dev/stdout -- %s; "
-	                   "exec 3>&1; %s -q -f text -o /dev/fd/3 -- %s",
-	                   TEST_LAUNCHER, curl, TEST_LAUNCHER, curl) > 0);
+	                   "exec 3>&1; %s -q -f text -o /dev/fd/3 -- %s; "
+	                   "%s -q -f json -o /dev/stderr -- %s 2>&1",
+	                   TEST_LAUNCHER, curl, TEST_LAUNCHER, curl, TEST_LAUNCHER, curl) > 0);
 	struct run r;
 	run(&r, (const char *[]){"/bin/sh", "-c", script, NULL}, NULL);
 	cr_expect_eq(r.code, 0, "%s", r.err);
-	cr_expect_eq(count_lines(r.out, "{\"v\":1,\"type\":\"response\""), 2, "%s", r.out);
+	cr_expect_eq(count_lines(r.out, "{\"v\":1,\"type\":\"response\""), 4, "%s", r.out);
 	cr_expect_eq(count_lines(r.out, "authtap["), 2, "%s", r.out);
 	cr_expect_str_eq(r.err, "");
 	run_free(&r);
