@@ -26,12 +26,14 @@ enum config_sink {
 	CONFIG_SINK_NONE,
 	CONFIG_SINK_STDERR,
 	CONFIG_SINK_FILE,
+	CONFIG_SINK_FD, /* an inherited descriptor: /dev/fd/N, /dev/stdout */
 };
 
 struct config {
 	bool disabled;
 	enum config_sink sink;
 	char *path; /* CONFIG_SINK_FILE: the path with %p still in it */
+	int fd;     /* CONFIG_SINK_FD */
 	enum config_format format;
 	bool status_any;
 	unsigned char status[CONFIG_STATUS_MAX + 1]; /* 1 for each recorded status */

@@ -233,6 +233,30 @@ static bool open_stderr_sink(void)
 	return true;
 }
 
+/* An inherited descriptor (AUTHTAP_LOG=/dev/fd/N): written through a
+ * close-on-exec duplicate, so that the program may close or reuse N, in the
+ * mode it was given.  The launcher's pipe is blocking because its reader
+ * never stops; give a non-blocking one to have records dropped instead. */
+static bool open_fd_sink(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY) {
+		char name[32];
+		snprintf(name, sizeof(name), "/dev/fd/%d", fd);
+		sink_fail("cannot write to log", name, fl < 0 ? errno : EBADF);
+		return false;
+	}
+	int own = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+	if (own < 0)
+		return false;
+	sink_describe(&log_sink, own);
+	log_sink.check_stderr = false;
+	atomic_store(&log_suspect, false);
+	atomic_store(&log_checked_ms, 0);
+	atomic_store(&log_guard_fd, own);
+	return true;
+}
+
 void log_open(const struct config *cfg)
 {
 	int saved = errno;
@@ -244,6 +268,8 @@ void log_open(const struct config *cfg)
 		ok = open_file_sink(cfg->path);
 	} else if (cfg->sink == CONFIG_SINK_STDERR) {
 		ok = open_stderr_sink();
+	} else if (cfg->sink == CONFIG_SINK_FD) {
+		ok = open_fd_sink(cfg->fd);
 	}
 	atomic_store(&log_live, ok);
 	errno = saved;
