@@ -196,7 +196,8 @@ static void head_complete(struct head_reader *r, void (*done)(const struct head 
 			  void *arg)
 {
 	struct head h = {.raw = r->buf, .raw_len = r->len, .cgi = r->cgi};
-	h.status = r->cgi ? cgi_status(&h) : parse_status(r->buf, r->len);
+	/* A CGI head cut at the cap may have lost its Status. */
+	h.status = !r->cgi ? parse_status(r->buf, r->len) : r->oversize ? -1 : cgi_status(&h);
 
 	r->len = 0;
 	r->line_ends = 0;

@@ -341,3 +341,22 @@ Test(head, body_tap_every_split)
 		head_free(&r);
 	}
 }
+
+/* A CGI head over the cap might have lost its Status field: no head. */
+Test(head, an_oversize_cgi_head_is_given_up)
+{
+	size_t big = HEAD_MAX_BYTES;
+	char *data = malloc(big + 64);
+	struct head_reader r;
+	struct cgi_seen s = {0};
+
+	size_t at = (size_t)sprintf(data, "X-Big: ");
+	memset(data + at, 'a', big);
+	at += big;
+	at += (size_t)sprintf(data + at, "\r\nStatus: 401 x\r\n\r\n");
+	head_init_cgi(&r);
+	head_feed(&r, data, at, cgi_collect, &s);
+	cr_expect_eq(s.heads.n, 0, "status %d", s.heads.status[0]);
+	head_free(&r);
+	free(data);
+}
