@@ -3,7 +3,8 @@
  * client, for given values (a WWW-Authenticate value, a resource_metadata
  * URL), as they are or JSON-string-escaped, in a plain body or in the
  * data lines of an event stream.  No allocation: the state is the
- * caller's struct. */
+ * caller's struct, about 15 KiB, so allocate it: never put it on a host
+ * thread's stack, which may be small. */
 #ifndef AUTHTAP_CARRY_H
 #define AUTHTAP_CARRY_H
 
