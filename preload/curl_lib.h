@@ -15,6 +15,9 @@ typedef CURLHcode (*curl_header_fn)(CURL *h, const char *name, size_t index, uns
 typedef CURLMcode (*curl_multi_handle_fn)(CURLM *m, CURL *h);
 typedef CURLMsg *(*curl_info_read_fn)(CURLM *m, int *msgs_in_queue);
 typedef CURLMcode (*curl_multi_cleanup_fn)(CURLM *m);
+typedef CURLMcode (*curl_multi_perform_fn)(CURLM *m, int *running_handles);
+typedef CURLMcode (*curl_multi_socket_action_fn)(CURLM *m, curl_socket_t s, int ev_bitmask,
+						  int *running_handles);
 
 struct curl_lib {
 	curl_perform_fn real_curl_easy_perform;
@@ -25,6 +28,8 @@ struct curl_lib {
 	curl_multi_handle_fn real_curl_multi_remove_handle;
 	curl_info_read_fn real_curl_multi_info_read;
 	curl_multi_cleanup_fn real_curl_multi_cleanup;
+	curl_multi_perform_fn real_curl_multi_perform;
+	curl_multi_socket_action_fn real_curl_multi_socket_action;
 	/* Where the library itself is loaded: a call from inside it is
 	 * libcurl calling its own exported functions. */
 	uintptr_t lo, size;

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "capture.h"
 #include "curl_lib.h"
@@ -28,6 +29,9 @@ AUTHTAP_EXPORT CURLMcode curl_multi_add_handle(CURLM *m, CURL *h);
 AUTHTAP_EXPORT CURLMcode curl_multi_remove_handle(CURLM *m, CURL *h);
 AUTHTAP_EXPORT CURLMsg *curl_multi_info_read(CURLM *m, int *msgs_in_queue);
 AUTHTAP_EXPORT CURLMcode curl_multi_cleanup(CURLM *m);
+AUTHTAP_EXPORT CURLMcode curl_multi_perform(CURLM *m, int *running_handles);
+AUTHTAP_EXPORT CURLMcode curl_multi_socket_action(CURLM *m, curl_socket_t s, int ev_bitmask,
+                                                  int *running_handles);
 
 #define HOOK_MAX_NESTED 16
 
@@ -40,6 +44,14 @@ static __thread __attribute__((tls_model("initial-exec"))) struct {
 	unsigned depth;
 	const struct curl_lib *inner; /* running the innermost one; NULL: none */
 } hook_easy;
+
+/* The handle whose message this thread read last, and its multi handle:
+ * its entry was taken then, so its removal right after, the usual next
+ * step, need not look for it.  Cleared when this thread adds or cleans up
+ * a handle. */
+static __thread __attribute__((tls_model("initial-exec"))) struct {
+	const void *handle, *multi;
+} hook_taken;
 
 /* The libcurl running h's curl_easy_perform on this thread, innermost
  * first; NULL when h is not inside one. */
@@ -73,6 +85,24 @@ static inline const struct curl_lib *self_call(const void *caller)
 static const struct curl_lib *caller_lib(const void *caller)
 {
 	return linker_lib_for(caller);
+}
+
+/* A multi transfer taken from the pending set, to be recorded: from the
+ * snapshot made when it was over, if there is one, else from libcurl. */
+static void multi_record(const struct curl_lib *lib, CURL *h, int result,
+                         const struct net_ref *conn, void *snap)
+{
+	if (snap == PENDING_NOTHING) {
+		if (table_maybe_nonempty() && !table_surely_absent(h)) {
+			int saved = errno;
+			table_drop(h);
+			errno = saved;
+		}
+	} else if (snap) {
+		capture_snapshot_replay(preload_config(), snap, h, result, conn);
+	} else {
+		capture_transfer(preload_config(), lib, h, result, RECORD_API_MULTI, conn);
+	}
 }
 
 CURLcode curl_easy_perform(CURL *h)
@@ -113,9 +143,10 @@ void curl_easy_cleanup(CURL *h)
 	if (h) {
 		int saved = errno;
 		struct net_ref conn = {0};
-		if (lib && pending_take(h, &conn))
-			capture_transfer(preload_config(), lib, h, RECORD_RESULT_UNKNOWN,
-					 RECORD_API_MULTI, &conn);
+		hook_taken.handle = NULL;
+		void *snap;
+		if (lib && pending_take(h, &conn, &snap))
+			multi_record(lib, h, RECORD_RESULT_UNKNOWN, &conn, snap);
 		table_drop(h);
 		errno = saved;
 	}
@@ -138,6 +169,7 @@ static __attribute__((noinline)) CURLMcode multi_add(CURLM *m, CURL *h, const vo
 	lib = caller_lib(caller);
 	if (!lib)
 		return CURLM_INTERNAL_ERROR;
+	hook_taken.handle = NULL;
 	CURLMcode rc = lib->real_curl_multi_add_handle(m, h);
 	if (rc != CURLM_OK || !h)
 		return rc;
@@ -147,7 +179,7 @@ static __attribute__((noinline)) CURLMcode multi_add(CURLM *m, CURL *h, const vo
 		struct net_ref conn = {0};
 		if (cfg->verdict)
 			conn = verdict_transfer_start();
-		pending_add(h, m, conn);
+		pending_snap_free(pending_add(h, m, conn));
 		errno = saved;
 	}
 	return rc;
@@ -162,7 +194,7 @@ CURLMcode curl_multi_add_handle(CURLM *m, CURL *h)
 }
 
 static __attribute__((noinline)) CURLMsg *multi_info_read(CURLM *m, int *msgs_in_queue,
-							   const void *caller)
+                                                          const void *caller)
 {
 	const struct curl_lib *lib = caller_lib(caller);
 
@@ -173,10 +205,13 @@ static __attribute__((noinline)) CURLMsg *multi_info_read(CURLM *m, int *msgs_in
 	}
 	CURLMsg *msg = lib->real_curl_multi_info_read(m, msgs_in_queue);
 	struct net_ref conn = {0};
+	void *snap;
 	if (msg && msg->msg == CURLMSG_DONE && msg->easy_handle &&
-	    !in_easy_perform(msg->easy_handle) && pending_take(msg->easy_handle, &conn))
-		capture_transfer(preload_config(), lib, msg->easy_handle, msg->data.result,
-				 RECORD_API_MULTI, &conn);
+	    !in_easy_perform(msg->easy_handle) && pending_take(msg->easy_handle, &conn, &snap)) {
+		hook_taken.handle = msg->easy_handle;
+		hook_taken.multi = m;
+		multi_record(lib, msg->easy_handle, msg->data.result, &conn, snap);
+	}
 	return msg;
 }
 
@@ -200,9 +235,13 @@ static __attribute__((noinline)) CURLMcode multi_remove(CURLM *m, CURL *h, const
 	/* Read before the removal, while the handle is surely still valid
 	 * and its headers are those of the transfer that is ending. */
 	struct net_ref conn = {0};
-	if (h && !in_easy_perform(h) && pending_take(h, &conn))
-		capture_transfer(preload_config(), lib, h, RECORD_RESULT_UNKNOWN, RECORD_API_MULTI,
-				 &conn);
+	if (h == hook_taken.handle && m == hook_taken.multi) {
+		hook_taken.handle = NULL;
+		return lib->real_curl_multi_remove_handle(m, h);
+	}
+	void *snap;
+	if (h && !in_easy_perform(h) && pending_take(h, &conn, &snap))
+		multi_record(lib, h, RECORD_RESULT_UNKNOWN, &conn, snap);
 	return lib->real_curl_multi_remove_handle(m, h);
 }
 
@@ -221,16 +260,109 @@ CURLMcode curl_multi_cleanup(CURLM *m)
 	const struct curl_lib *lib = caller_lib(__builtin_return_address(0));
 	const void *handles[HOOK_CLEANUP_BATCH];
 	struct net_ref conns[HOOK_CLEANUP_BATCH];
+	void *snaps[HOOK_CLEANUP_BATCH];
 	size_t n;
 
 	if (!lib)
 		return CURLM_INTERNAL_ERROR;
 	/* Its transfers end with it, read or not. */
 	int saved = errno;
-	while (m && (n = pending_take_multi(m, handles, conns, HOOK_CLEANUP_BATCH)))
-		for (size_t i = 0; i < n; i++)
-			capture_transfer(preload_config(), lib, (CURL *)handles[i],
-					 RECORD_RESULT_UNKNOWN, RECORD_API_MULTI, &conns[i]);
+	while (m && (n = pending_take_multi(m, handles, conns, snaps, HOOK_CLEANUP_BATCH)))
+		for (size_t i = 0; i < n; i++) {
+			multi_record(lib, (CURL *)handles[i], RECORD_RESULT_UNKNOWN, &conns[i],
+			             snaps[i]);
+		}
 	errno = saved;
 	return lib->real_curl_multi_cleanup(m);
+}
+
+struct over_ctx {
+	const struct config *cfg;
+	const struct curl_lib *lib;
+};
+
+static void *snapshot_of(const void *h, void *arg)
+{
+	const struct over_ctx *c = arg;
+
+	return capture_snapshot(c->cfg, c->lib, (CURL *)h);
+}
+
+/* Nothing of m runs any more: each of its transfers is over, and its
+ * message waits in m.  A program may exit without ever reading it (it
+ * polled to the end, then exit()); what each would record is kept now,
+ * while libcurl is surely safe to ask, and logged at exit if it is still
+ * unread then. */
+static __attribute__((noinline)) void multi_over(const struct curl_lib *lib, CURLM *m)
+{
+	const struct config *cfg = preload_config();
+
+	if (cfg->disabled)
+		return;
+	int saved = errno;
+	struct over_ctx c = {cfg, lib};
+	pending_all_done(m, snapshot_of, &c);
+	errno = saved;
+}
+
+/* Debian's curl_easy_perform calls curl_multi_perform through the PLT,
+ * a few times per transfer: that path is the short one, as for the hooks
+ * above, and the rest is out of line. */
+static __attribute__((noinline)) CURLMcode multi_perform(CURLM *m, int *running_handles,
+                                                         const void *caller)
+{
+	const struct curl_lib *lib = caller_lib(caller);
+	if (!lib)
+		return CURLM_INTERNAL_ERROR;
+	CURLMcode rc = lib->real_curl_multi_perform(m, running_handles);
+	if (rc == CURLM_OK && running_handles && !*running_handles && pending_maybe_nonempty())
+		multi_over(lib, m);
+	return rc;
+}
+
+CURLMcode curl_multi_perform(CURLM *m, int *running_handles)
+{
+	const struct curl_lib *lib = self_call(__builtin_return_address(0));
+	if (lib)
+		return lib->real_curl_multi_perform(m, running_handles);
+	return multi_perform(m, running_handles, __builtin_return_address(0));
+}
+
+static __attribute__((noinline)) CURLMcode multi_socket_action(CURLM *m, curl_socket_t s,
+                                                               int ev_bitmask, int *running_handles,
+                                                               const void *caller)
+{
+	const struct curl_lib *lib = caller_lib(caller);
+	if (!lib)
+		return CURLM_INTERNAL_ERROR;
+	CURLMcode rc = lib->real_curl_multi_socket_action(m, s, ev_bitmask, running_handles);
+	if (rc == CURLM_OK && running_handles && !*running_handles && pending_maybe_nonempty())
+		multi_over(lib, m);
+	return rc;
+}
+
+CURLMcode curl_multi_socket_action(CURLM *m, curl_socket_t s, int ev_bitmask, int *running_handles)
+{
+	const struct curl_lib *lib = self_call(__builtin_return_address(0));
+	if (lib)
+		return lib->real_curl_multi_socket_action(m, s, ev_bitmask, running_handles);
+	return multi_socket_action(m, s, ev_bitmask, running_handles, __builtin_return_address(0));
+}
+
+/* At exit, the transfers that were over and never reported: logged from
+ * their snapshots, flagged at_exit, without a call into libcurl (which
+ * another thread may still be using, or the program has cleaned up).
+ * _exit() and a fatal signal run no destructor: those stay unlogged. */
+__attribute__((destructor)) static void hook_at_exit(void)
+{
+	void *snaps[HOOK_CLEANUP_BATCH];
+	size_t n;
+
+	if (!atomic_load_explicit(&preload_ready, memory_order_acquire) || preload_cfg.disabled)
+		return;
+	int saved = errno;
+	while ((n = pending_take_snaps(snaps, HOOK_CLEANUP_BATCH)))
+		for (size_t i = 0; i < n; i++)
+			capture_snapshot_log(snaps[i]);
+	errno = saved;
 }

@@ -123,6 +123,8 @@ static void chain_next(struct curl_lib *l)
 	CHAIN(curl_multi_remove_handle, curl_multi_handle_fn)
 	CHAIN(curl_multi_info_read, curl_info_read_fn)
 	CHAIN(curl_multi_cleanup, curl_multi_cleanup_fn)
+	CHAIN(curl_multi_perform, curl_multi_perform_fn)
+	CHAIN(curl_multi_socket_action, curl_multi_socket_action_fn)
 #undef CHAIN
 }
 
@@ -206,6 +208,9 @@ static const struct curl_lib *lib_from_handle(void *handle)
 			(curl_multi_handle_fn)sym(handle, "curl_multi_remove_handle"),
 		.real_curl_multi_info_read = (curl_info_read_fn)sym(handle, "curl_multi_info_read"),
 		.real_curl_multi_cleanup = (curl_multi_cleanup_fn)sym(handle, "curl_multi_cleanup"),
+		.real_curl_multi_perform = (curl_multi_perform_fn)sym(handle, "curl_multi_perform"),
+		.real_curl_multi_socket_action =
+			(curl_multi_socket_action_fn)sym(handle, "curl_multi_socket_action"),
 	};
 	const struct curl_lib *found = NULL;
 	bool added = false;
@@ -225,7 +230,8 @@ static const struct curl_lib *lib_from_handle(void *handle)
 	    (void *)l.real_curl_easy_perform == (void *)curl_easy_perform ||
 	    !l.real_curl_easy_cleanup || !l.real_curl_easy_getinfo ||
 	    !l.real_curl_multi_add_handle || !l.real_curl_multi_remove_handle ||
-	    !l.real_curl_multi_info_read || !l.real_curl_multi_cleanup) {
+	    !l.real_curl_multi_info_read || !l.real_curl_multi_cleanup ||
+	    !l.real_curl_multi_perform || !l.real_curl_multi_socket_action) {
 		dlclose(handle);
 		return NULL;
 	}

@@ -9,7 +9,7 @@
 #include "verdict.h"
 
 static const char *const flag_names[] = {
-	"no_challenge", "incomplete", "truncated", "status_inferred", "connect",
+	"no_challenge", "incomplete", "truncated", "status_inferred", "connect", "at_exit",
 };
 
 /* The names of the flags set, comma-separated, as JSON strings or bare. */

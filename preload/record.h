@@ -14,6 +14,8 @@ enum record_flag {
 	RECORD_TRUNCATED = 1u << 2,       /* a cap cut values or the record */
 	RECORD_STATUS_INFERRED = 1u << 3, /* libcurl kept no status for this response */
 	RECORD_CONNECT = 1u << 4,         /* the response to a proxy CONNECT */
+	RECORD_AT_EXIT = 1u << 5,         /* logged at exit: the program never read the
+	                                   * transfer's message nor let go of its handle */
 };
 
 enum record_api {
@@ -37,7 +39,7 @@ struct record_transfer {
 	const char *method; /* NULL when libcurl cannot tell */
 	const char *url;    /* already redacted as configured; NULL when unknown */
 	int result;         /* the transfer's CURLcode; RECORD_RESULT_UNKNOWN when
-			     * a multi handle was removed before its message was read */
+	                     * a multi handle was removed before its message was read */
 };
 
 struct record {

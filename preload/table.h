@@ -33,6 +33,12 @@ struct table_entry *table_entry_new(const void *handle, const struct record *r);
  * was short and e is gone. */
 uint64_t table_put(struct table_entry *e);
 
+/* Puts what r says as handle's entry, as table_entry_new and table_put
+ * do, rewriting the handle's entry in place when it is large enough;
+ * drops the entry when memory is short.  Returns the new sequence number,
+ * or 0. */
+uint64_t table_replace(const void *handle, const struct record *r);
+
 void table_drop(const void *handle);
 
 extern atomic_size_t table_count;
@@ -42,6 +48,68 @@ extern atomic_size_t table_count;
 static inline bool table_maybe_nonempty(void)
 {
 	return atomic_load_explicit(&table_count, memory_order_relaxed) != 0;
+}
+
+/* Which handles have an entry, readable without the lock: after a
+ * transfer that records nothing, a handle's entry must go, and most
+ * handles have none.  An open-addressing set (linear probing) of a 32-bit
+ * tag per entry, changed under the table's lock inside a sequence count
+ * (odd while it changes), so that a reader sees a consistent set or knows
+ * it did not.  Two handles may share a tag: a hit only sends the caller to
+ * the lock.  A set outgrown is replaced, never freed. */
+struct table_set {
+	size_t mask;
+	_Atomic uint32_t tag[];
+};
+
+extern _Atomic(struct table_set *) table_set_cur;
+extern _Atomic unsigned table_set_seq;
+
+static inline uint64_t table_set_hash(const void *handle)
+{
+	return (uint64_t)(uintptr_t)handle * UINT64_C(0x9e3779b97f4a7c15);
+}
+
+/* The tag holds the bits the home slot is taken from, so that a removal
+ * can tell where each tag after it belongs. */
+static inline uint32_t table_set_tag(uint64_t x)
+{
+	/* The top bit makes it non-zero and leaves the home bits alone. */
+	return (uint32_t)(x >> 16) | 1u << 31;
+}
+
+/* The calling thread's last handle found absent, and the set's sequence
+ * count then: while the set has not changed, it still is. */
+extern __thread struct table_absent {
+	const void *handle;
+	unsigned seq;
+} table_absent_last __attribute__((tls_model("initial-exec")));
+
+/* True when handle surely has no entry, found without the lock; false
+ * when it may have one, or the set changed meanwhile. */
+static inline bool table_surely_absent(const void *handle)
+{
+	unsigned seq = atomic_load_explicit(&table_set_seq, memory_order_acquire);
+
+	if (table_absent_last.handle == handle && table_absent_last.seq == seq)
+		return true;
+	struct table_set *st = atomic_load_explicit(&table_set_cur, memory_order_acquire);
+	if ((seq & 1) || !st)
+		return false;
+	uint32_t tag = table_set_tag(table_set_hash(handle)), t;
+	size_t i = tag & st->mask;
+	/* The set is never more than half full: the walk meets a free slot. */
+	while ((t = atomic_load_explicit(&st->tag[i], memory_order_relaxed))) {
+		if (t == tag)
+			return false;
+		i = (i + 1) & st->mask;
+	}
+	atomic_thread_fence(memory_order_acquire);
+	if (atomic_load_explicit(&table_set_seq, memory_order_relaxed) != seq)
+		return false;
+	table_absent_last.handle = handle;
+	table_absent_last.seq = seq;
+	return true;
 }
 
 /* A read-only view of one entry, valid only inside a table_read callback. */

@@ -314,3 +314,32 @@ Test(multi, disabled_is_inert)
 	expect_count(&t, 0, "AUTHTAP_DISABLE=1");
 	trace_free(&t);
 }
+
+/* GitHub issue 12, item 6: a program that drives its transfers to the end
+ * and exits (exit(0)) without reading a message, removing a handle or
+ * cleaning anything up.  Once nothing runs, each transfer is over: what it
+ * would record is kept then, and logged at exit, flagged at_exit, result
+ * unknown; the 200 gets nothing, as ever. */
+Test(multi, finished_but_never_reported_before_exit)
+{
+	char *u401 = server_url(&srv, "/401"), *u200 = server_url(&srv, "/200");
+	char *u403 = server_url(&srv, "/403-scope");
+	struct traced t;
+
+	trace_run(&t, (const char *[]){TEST_MULTICLIENT, "exit", u401, u200, u403, NULL}, NULL);
+	cr_expect_eq(t.with.code, 0);
+	expect_count(&t, 2, "never read, never let go of: recorded at exit");
+	expect_record(only_record(&t, "0"),
+		      &(struct want){.api = "multi", .result = WANT_NULL, .status = 401,
+				     .final = true, .url = u401, .flags = "incomplete,at_exit",
+				     .nheaders = 1, .name = "WWW-Authenticate",
+				     .value = bearer_401(&srv)},
+		      "401 never reported");
+	expect_none(&t, "1");
+	expect_record(only_record(&t, "2"),
+		      &(struct want){.api = "multi", .result = WANT_NULL, .status = 403,
+				     .final = true, .url = u403, .flags = "incomplete,at_exit",
+				     .nheaders = 1, .value = SCOPE_VALUE},
+		      "403 never reported");
+	trace_free(&t);
+}

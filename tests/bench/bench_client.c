@@ -10,6 +10,10 @@
  *                                           calls after each transfer (callgrind)
  *   bench_client write N BYTES FILE         N appends of BYTES bytes, alone
  *
+ * With BENCH_TABLED=1, easy first runs one /401 transfer on another handle,
+ * which stays alive: under the preload, the table then holds an entry for
+ * the rest of the run, as in any program that once met a challenge.
+ *
  * With BENCH_APPEND=FILE and BENCH_APPEND_BYTES=N in the environment, easy
  * appends N bytes to FILE (O_APPEND, one write) after each transfer: what
  * the one write(2) of a log record costs in place, among the transfers.
@@ -48,7 +52,7 @@
 #define HANDLES_MAX 1000000
 #define STRIDE 7919 /* a prime: visits every handle before repeating one */
 
-static char url[256];
+static char url[256], url401[256];
 static const char *path_arg;
 static atomic_long sockets_opened;
 
@@ -209,13 +213,27 @@ __attribute__((noinline)) static long timed_transfers(CURL *h, long n, bool prob
 /* Opens the connection and lets the preload find libcurl, uncounted. */
 __attribute__((noinline)) static void warm_up(CURL *h)
 {
-	for (int i = 0; i < WARMUP; i++)
-		if (curl_easy_perform(h) != CURLE_OK)
-			die("a warm-up transfer failed (is the server up?)");
+	for (int i = 0; i < WARMUP; i++) {
+		CURLcode rc = curl_easy_perform(h);
+		if (rc != CURLE_OK) {
+			fprintf(stderr, "bench_client: warm-up transfer %d of %s failed: %s (%d)\n", i,
+			        url, curl_easy_strerror(rc), (int)rc);
+			exit(1);
+		}
+	}
 }
 
 static int mode_easy(long n, bool probe)
 {
+	CURL *other = NULL;
+	const char *tabled = getenv("BENCH_TABLED");
+
+	if (tabled && strcmp(tabled, "1") == 0) {
+		other = new_handle();
+		curl_easy_setopt(other, CURLOPT_URL, url401);
+		if (curl_easy_perform(other) != CURLE_OK)
+			die("the /401 transfer of BENCH_TABLED failed (is the server up?)");
+	}
 	CURL *h = new_handle();
 
 	warm_up(h);
@@ -223,9 +241,11 @@ static int mode_easy(long n, bool probe)
 	uint64_t t0 = now_ns(), c0 = cpu_ns();
 	long errors = timed_transfers(h, n, probe);
 	uint64_t t1 = now_ns(), c1 = cpu_ns();
-	report(probe ? "probe" : append_fd >= 0 ? "easy+append" : "easy", n, t1 - t0, c1 - c0,
-	       errors, status_of(h), NULL);
+	report(probe ? "probe" : append_fd >= 0 ? "easy+append" : other ? "easy+tabled" : "easy", n,
+	       t1 - t0, c1 - c0, errors, status_of(h), NULL);
 	curl_easy_cleanup(h);
+	if (other)
+		curl_easy_cleanup(other);
 	return errors ? 1 : 0;
 }
 
@@ -488,6 +508,7 @@ int main(int argc, char **argv)
 	if (path_arg[0] != '/')
 		usage();
 	snprintf(url, sizeof(url), "http://127.0.0.1:%ld%s", port, path_arg);
+	snprintf(url401, sizeof(url401), "http://127.0.0.1:%ld/401", port);
 
 	raise_fd_limit();
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)

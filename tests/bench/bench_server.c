@@ -11,8 +11,11 @@
  *   GET /401   401 with a Bearer WWW-Authenticate challenge
  *   other      404, empty body
  *
- * every one with a Content-Length.  It ends when stdin reaches EOF, after
- * IDLE_SECS without any event, or after LIFE_SECS in total. */
+ * every one with a Content-Length.  It ends when stdin reaches EOF.  When
+ * stdin cannot be watched (a file, /dev/null), it ends instead after
+ * IDLE_SECS without any event, or after LIFE_SECS in total: a run.sh on a
+ * loaded machine may take longer than that, so it keeps the server by a
+ * pipe on its stdin and ends it by closing the pipe. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -341,7 +344,7 @@ int main(int argc, char **argv)
 	/* stdin may be a file or /dev/null, which epoll refuses: then only
 	 * the time limits end the server. */
 	ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &tag_stdin};
-	epoll_ctl(epfd, EPOLL_CTL_ADD, STDIN_FILENO, &ev);
+	bool watched = epoll_ctl(epfd, EPOLL_CTL_ADD, STDIN_FILENO, &ev) == 0;
 
 	unsigned port = ntohs(sa.sin_port);
 	printf("%u\n", port);
@@ -384,7 +387,7 @@ int main(int argc, char **argv)
 		time_t now = time(NULL);
 		if (n > 0)
 			last = now;
-		if (now - start > LIFE_SECS || now - last > IDLE_SECS)
+		if (!watched && (now - start > LIFE_SECS || now - last > IDLE_SECS))
 			return 0;
 	}
 }

@@ -26,6 +26,8 @@
  *   easy-cleanup  every URL at once; no message read, no handle removed:
  *                 curl_easy_cleanup of each handle while it is still in the
  *                 multi handle, then curl_multi_cleanup
+ *   exit          every URL at once, driven to the end; no message read, no
+ *                 handle removed or cleaned up: the program exits (exit(0))
  *   nested        URL 0 on a multi handle; its first write callback runs
  *                 curl_easy_perform on URL 1 (same thread, inside
  *                 curl_multi_perform)
@@ -63,6 +65,7 @@ enum mode {
 	MODE_REUSE,
 	MODE_CLOSE,
 	MODE_EASY_CLEANUP,
+	MODE_EXIT,
 };
 
 static struct {
@@ -147,7 +150,7 @@ static void report(struct transfer *t, const char *api, int result)
 	else
 		fprintf(f, "%d", result);
 	fprintf(f, " status=%ld connectcode=%ld http_version=%s url=%s body=", status, connect,
-		version_name(version), url ? url : "-");
+	        version_name(version), url ? url : "-");
 	for (size_t i = 0; i < t->body_len; i++)
 		fprintf(f, "%02x", (unsigned char)t->body[i]);
 	fputc('\n', f);
@@ -195,7 +198,7 @@ static CURL *make_handle(struct transfer *t, int index, const char *url)
 	curl_easy_setopt(h, CURLOPT_FAILONERROR, opt.fail ? 1L : 0L);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)LOOP_SECS);
 	curl_easy_setopt(h, CURLOPT_HTTP_VERSION,
-			 opt.http2 ? (long)CURL_HTTP_VERSION_2TLS : (long)CURL_HTTP_VERSION_1_1);
+	                 opt.http2 ? (long)CURL_HTTP_VERSION_2TLS : (long)CURL_HTTP_VERSION_1_1);
 	if (opt.cainfo)
 		curl_easy_setopt(h, CURLOPT_CAINFO, opt.cainfo);
 	if (opt.insecure) {
@@ -234,7 +237,7 @@ static int drive(CURLM *m, bool read, bool remove_each)
 					continue;
 				curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
 				fprintf(t->w->err, "seen %d %ld\n", t->index,
-					authtap_status(msg->easy_handle));
+				        authtap_status(msg->easy_handle));
 				report(t, "multi", (int)msg->data.result);
 				if (remove_each)
 					curl_multi_remove_handle(m, msg->easy_handle);
@@ -307,6 +310,19 @@ static void run_all(struct worker *w)
 		for (int i = 0; i < opt.nurls; i++)
 			report(&w->t[i], "multi", -1);
 		break;
+	case MODE_EXIT:
+		if (drive(m, false, false))
+			w->failed = true;
+		for (int i = 0; i < opt.nurls; i++)
+			report(&w->t[i], "multi", -1);
+		for (int i = 0; i < URLS_MAX; i++)
+			if (w->line[i])
+				fputs(w->line[i], w->out);
+		fclose(w->out);
+		fclose(w->err);
+		fwrite(w->out_buf, 1, w->out_len, stdout);
+		fwrite(w->err_buf, 1, w->err_len, stderr);
+		exit(w->failed ? 1 : 0);
 	case MODE_ABORT:
 		curl_multi_perform(m, &running);
 		fprintf(w->out, "aborted %d\n", opt.nurls);
@@ -390,7 +406,7 @@ static void *worker_main(void *arg)
 static void usage(FILE *f)
 {
 	fputs("usage: multiclient [options] read|noread|abort|nested|nested-multi|reuse|close|\n"
-	      "       easy-cleanup URL...\n"
+	      "       easy-cleanup|exit URL...\n"
 	      "  --follow            CURLOPT_FOLLOWLOCATION\n"
 	      "  --fail              CURLOPT_FAILONERROR\n"
 	      "  --digest USER:PASS  CURLAUTH_DIGEST\n"
@@ -405,8 +421,9 @@ static void usage(FILE *f)
 
 static int parse_args(int argc, char **argv)
 {
-	static const char *const modes[] = {"read",         "noread", "abort", "nested",
-					    "nested-multi", "reuse",  "close", "easy-cleanup"};
+	static const char *const modes[] = {"read",   "noread",       "abort",
+	                                    "nested", "nested-multi", "reuse",
+	                                    "close",  "easy-cleanup", "exit"};
 	int i;
 
 	for (i = 1; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
