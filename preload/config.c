@@ -62,6 +62,23 @@ static bool status_parse(struct config *cfg, const char *s)
 	return true;
 }
 
+/* "/dev/fd/N", "/dev/stdout": a descriptor the program was started with
+ * (the launcher's pipe).  -1 for anything else. */
+static int log_fd_parse(const char *v)
+{
+	if (strcmp(v, "/dev/stdout") == 0)
+		return 1;
+	if (strncmp(v, "/dev/fd/", 8) != 0 || !v[8])
+		return -1;
+	long n = 0;
+	for (const char *p = v + 8; *p; p++) {
+		if (*p < '0' || *p > '9' || n > 1000000)
+			return -1;
+		n = n * 10 + (*p - '0');
+	}
+	return (int)n;
+}
+
 /* 1 for 1/yes/true, 0 for 0/no/false, 2 when unset or empty, -1 else. */
 static int parse_flag(const char *v)
 {
@@ -135,8 +152,10 @@ void config_parse(struct config *cfg, config_getenv_fn getenv_fn, void (*warn)(c
 	v = getenv_fn(AUTHTAP_ENV_LOG);
 	if (!v || !*v) {
 		cfg->sink = CONFIG_SINK_NONE;
-	} else if (strcmp(v, "stderr") == 0) {
+	} else if (strcmp(v, "stderr") == 0 || strcmp(v, "/dev/stderr") == 0) {
 		cfg->sink = CONFIG_SINK_STDERR;
+	} else if ((cfg->fd = log_fd_parse(v)) >= 0) {
+		cfg->sink = CONFIG_SINK_FD;
 	} else {
 		cfg->path = strdup(v);
 		cfg->sink = cfg->path ? CONFIG_SINK_FILE : CONFIG_SINK_NONE;
@@ -178,6 +197,15 @@ void config_parse(struct config *cfg, config_getenv_fn getenv_fn, void (*warn)(c
 	/* https://no-color.org: present and not empty. */
 	v = getenv_fn(AUTHTAP_ENV_NO_COLOR);
 	cfg->no_color = v && *v;
+	v = getenv_fn(AUTHTAP_ENV_COLOR);
+	if (v && *v) {
+		if (strcasecmp(v, "always") == 0)
+			cfg->color = CONFIG_COLOR_ALWAYS;
+		else if (strcasecmp(v, "never") == 0)
+			cfg->color = CONFIG_COLOR_NEVER;
+		else if (strcasecmp(v, "auto") != 0)
+			warn_value(warn, AUTHTAP_ENV_COLOR, v, "auto");
+	}
 
 	for (long s = 1; s <= CONFIG_STATUS_MAX; s++)
 		cfg->status_skip[s] = !config_status_wanted(cfg, s);

@@ -44,9 +44,13 @@ void format_verdict_text(struct buf *b, const struct verdict *v, const struct lo
 void format_summary_json(struct buf *b, const struct verdict_summary *s, const struct log_meta *m);
 void format_summary_text(struct buf *b, const struct verdict_summary *s, const struct log_meta *m);
 
-/* {"type":"lost","count":N}: N records could not be written whole. */
-void format_lost_json(struct buf *b, unsigned long count, const struct log_meta *m);
-void format_lost_text(struct buf *b, unsigned long count, const struct log_meta *m);
+/* {"type":"lost","count":N,"lost":T}: N records could not be written
+ * whole since the last report, T since the process started (text:
+ * "... N records lost ... (lost=T)"). */
+void format_lost_json(struct buf *b, unsigned long count, unsigned long total,
+                      const struct log_meta *m);
+void format_lost_text(struct buf *b, unsigned long count, unsigned long total,
+                      const struct log_meta *m);
 /* {"type":"exit",...}: what the process logged, where, and what was lost. */
 void format_exit_json(struct buf *b, const struct format_exit *e, const struct log_meta *m);
 void format_exit_text(struct buf *b, const struct format_exit *e, const struct log_meta *m);

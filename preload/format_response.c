@@ -489,7 +489,6 @@ void format_response_json(struct buf *b, const struct record *r, const struct lo
 }
 
 /* Colours for a terminal (SGR), only when log_meta says so. */
-#define TEXT_DIM "\033[2m"
 #define TEXT_RED "\033[1;31m"
 #define TEXT_BOLD "\033[1m"
 #define TEXT_OFF "\033[0m"
@@ -619,10 +618,8 @@ void format_response_text(struct buf *b, const struct record *r, const struct lo
 	const struct record_transfer *t = r->transfer;
 	unsigned flags = r->flags | (m->truncated ? RECORD_TRUNCATED : 0);
 
-	text_sgr(b, m, TEXT_DIM);
-	buf_printf(b, "authtap[%ld]", m->pid);
-	text_sgr(b, m, TEXT_OFF);
-	buf_putc(b, ' ');
+	/* Uncoloured, so that a record's line always begins "authtap[". */
+	buf_printf(b, "authtap[%ld] ", m->pid);
 	text_sgr(b, m, TEXT_RED);
 	if (r->status)
 		buf_printf(b, "%ld", r->status);

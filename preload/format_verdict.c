@@ -187,16 +187,19 @@ void format_summary_text(struct buf *b, const struct verdict_summary *s, const s
 	    m->pid, s->challenges, s->forwarded, s->dropped, s->altered, s->converted, s->unpaired);
 }
 
-void format_lost_json(struct buf *b, unsigned long count, const struct log_meta *m)
+void format_lost_json(struct buf *b, unsigned long count, unsigned long total,
+                      const struct log_meta *m)
 {
 	json_head(b, "lost", m);
-	buf_printf(b, ",\"count\":%lu}\n", count);
+	buf_printf(b, ",\"count\":%lu,\"lost\":%lu}\n", count, total);
 }
 
-void format_lost_text(struct buf *b, unsigned long count, const struct log_meta *m)
+void format_lost_text(struct buf *b, unsigned long count, unsigned long total,
+                      const struct log_meta *m)
 {
-	buf_printf(b, "authtap[%ld] %lu record%s lost: the log could not take %s whole\n", m->pid,
-	           count, count == 1 ? "" : "s", count == 1 ? "it" : "them");
+	buf_printf(b,
+	           "authtap[%ld] %lu record%s lost: the log could not take %s whole (lost=%lu)\n",
+	           m->pid, count, count == 1 ? "" : "s", count == 1 ? "it" : "them", total);
 }
 
 void format_exit_json(struct buf *b, const struct format_exit *e, const struct log_meta *m)

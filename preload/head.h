@@ -22,6 +22,7 @@ struct head {
 	int status;
 	const char *raw;
 	size_t raw_len;
+	bool cgi; /* a CGI head: raw has no status line */
 };
 
 enum head_state {
@@ -46,9 +47,30 @@ struct head_reader {
 	unsigned line_ends;   /* consecutive line ends seen in a head */
 	bool head_request;    /* the request being answered was HEAD */
 	bool oversize;
+	bool cgi; /* CGI heads (head_init_cgi) */
+	/* When set, called with each piece of a final head's body, with the
+	 * chunked coding removed, and with len 0 when the body ends by its
+	 * framing (a body read until the stream closes never does); arg is
+	 * head_feed's. */
+	void (*body)(const char *data, size_t len, void *arg);
 };
 
 void head_init(struct head_reader *r);
+
+/* A reader of one CGI response (RFC 3875 section 6), as a FastCGI
+ * application writes it in FCGI_STDOUT: a head without a status line,
+ *
+ *   Status: 401 Unauthorized\r\nWWW-Authenticate: Bearer realm="x"\r\n\r\n
+ *
+ * whose status is the Status field's; without one it is 302 when there
+ * is a Location field holding an absolute URI, else 200.  Everything
+ * after the head is its body, to the end of the stream.  A head that is
+ * not a well-formed CGI head (a line without a colon, a continuation
+ * line, no field at all, a Status that is not 3 digits from 200 to 999 or
+ * given twice, a local Location without Status, which the web server
+ * follows itself) is given up on: no callback, nothing more read.  One
+ * reader reads one response: start a new one for the next request. */
+void head_init_cgi(struct head_reader *r);
 void head_free(struct head_reader *r);
 
 /* Feeds written bytes; calls done for each final (non-1xx) head. */

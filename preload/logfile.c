@@ -311,6 +311,30 @@ static bool open_stderr_sink(void)
 	return true;
 }
 
+/* An inherited descriptor (AUTHTAP_LOG=/dev/fd/N): written through a
+ * close-on-exec duplicate, so that the program may close or reuse N, in the
+ * mode it was given.  The launcher's pipe is blocking because its reader
+ * never stops; give a non-blocking one to have records dropped instead. */
+static bool open_fd_sink(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY) {
+		char name[32];
+		snprintf(name, sizeof(name), "/dev/fd/%d", fd);
+		sink_fail("cannot write to log", name, fl < 0 ? errno : EBADF);
+		return false;
+	}
+	int own = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+	if (own < 0)
+		return false;
+	sink_describe(&log_sink, own);
+	log_sink.check_stderr = false;
+	atomic_store(&log_suspect, false);
+	atomic_store(&log_checked_ms, 0);
+	atomic_store(&log_guard_fd, own);
+	return true;
+}
+
 void log_open(const struct config *cfg)
 {
 	int saved = errno;
@@ -323,6 +347,8 @@ void log_open(const struct config *cfg)
 		ok = open_file_sink(cfg->path);
 	} else if (cfg->sink == CONFIG_SINK_STDERR) {
 		ok = open_stderr_sink();
+	} else if (cfg->sink == CONFIG_SINK_FD) {
+		ok = open_fd_sink(cfg->fd);
 	}
 	atomic_store(&log_live, ok);
 	errno = saved;
@@ -399,7 +425,8 @@ static bool begin(struct log_meta *m)
 		log_tid = (long)syscall(SYS_gettid);
 	m->tid = log_tid;
 	m->tty = log_sink.tty;
-	m->color = log_sink.tty && !log_cfg->no_color;
+	m->color = log_cfg->color == CONFIG_COLOR_ALWAYS ||
+	           (log_cfg->color == CONFIG_COLOR_AUTO && log_sink.tty && !log_cfg->no_color);
 	m->raw = log_cfg->raw;
 	return true;
 }
@@ -465,7 +492,8 @@ static void format_item(struct buf *b, const struct item *it, const struct log_m
 		(text ? format_summary_text : format_summary_json)(b, it->summary, m);
 		break;
 	case ITEM_LOST:
-		(text ? format_lost_text : format_lost_json)(b, it->count, m);
+		(text ? format_lost_text : format_lost_json)(b, it->count,
+		                                             atomic_load(&log_lost_total), m);
 		break;
 	case ITEM_EXIT:
 		(text ? format_exit_text : format_exit_json)(b, it->exit, m);

@@ -13,7 +13,8 @@ static const char *const exported[] = {
 	"authtap_v1_last",   "authtap_v1_name",       "authtap_v1_param", "authtap_v1_scheme",
 	"authtap_v1_status", "authtap_v1_value",      "curl_easy_cleanup", "curl_easy_perform",
 	"curl_multi_add_handle", "curl_multi_cleanup", "curl_multi_info_read", "curl_multi_perform",
-	"curl_multi_remove_handle", "curl_multi_socket_action", "dlclose", "dlopen",
+	"curl_multi_remove_handle", "curl_multi_socket_action", "dlclose", "dlopen", "dlsym",
+	"dlvsym",
 	/* The libc functions that follow accepted connections, for verdicts,
 	 * and that close descriptors, which the log's check hears of too. */
 	"accept", "accept4", "close", "close_range", "closefrom", "dup2", "dup3", "read", "readv",

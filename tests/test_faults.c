@@ -525,6 +525,7 @@ static void lost_then_reported(const char *what, const char *fifo, const char *f
 		cr_assert_eq(n, 3, "%s: %zu records after the drain: %s", what, n, with.after);
 		cr_expect_str_eq(jstr(recs[0], "type"), "lost", "%s", what);
 		cr_expect_eq(jint(recs[0], "count"), 3, "%s", what);
+		cr_expect_eq(jint(recs[0], "lost"), 3, "%s", what);
 		cr_expect_str_eq(jstr(recs[1], "type"), "response", "%s", what);
 		cr_expect_str_eq(jstr(recs[2], "type"), "response", "%s", what);
 		cr_expect_eq(warnings, 0, "%s: %s", what, with.after);
@@ -534,6 +535,7 @@ static void lost_then_reported(const char *what, const char *fifo, const char *f
 		cr_expect_eq(count_lines(with.after, "authtap[") + count_lines(with.after, "  "),
 		             count_lines(with.after, ""), "%s: %s", what, with.after);
 		cr_expect(strstr(with.after, "] 3 records lost"), "%s: %s", what, with.after);
+		cr_expect(strstr(with.after, "(lost=3)\n"), "%s: %s", what, with.after);
 	}
 	cr_expect_str_eq(with.err, "", "%s", what);
 	pipe_run_free(&control);

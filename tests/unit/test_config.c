@@ -98,15 +98,20 @@ struct log_case {
 	const char *value; /* NULL: unset */
 	enum config_sink sink;
 	const char *path;
+	int fd; /* CONFIG_SINK_FD */
 };
 
 static const struct log_case log_cases[] = {
-    {"unset", NULL, CONFIG_SINK_NONE, NULL},
-    {"empty", "", CONFIG_SINK_NONE, NULL},
-    {"stderr", "stderr", CONFIG_SINK_STDERR, NULL},
-    {"absolute path", "/tmp/authtap.log", CONFIG_SINK_FILE, "/tmp/authtap.log"},
-    {"path with %p kept", "/var/tmp/at-%p.jsonl", CONFIG_SINK_FILE, "/var/tmp/at-%p.jsonl"},
-    {"relative path", "auth.log", CONFIG_SINK_FILE, "auth.log"},
+    {"unset", NULL, CONFIG_SINK_NONE, NULL, 0},
+    {"empty", "", CONFIG_SINK_NONE, NULL, 0},
+    {"stderr", "stderr", CONFIG_SINK_STDERR, NULL, 0},
+    {"absolute path", "/tmp/authtap.log", CONFIG_SINK_FILE, "/tmp/authtap.log", 0},
+    {"path with %p kept", "/var/tmp/at-%p.jsonl", CONFIG_SINK_FILE, "/var/tmp/at-%p.jsonl", 0},
+    {"relative path", "auth.log", CONFIG_SINK_FILE, "auth.log", 0},
+    {"/dev/stderr", "/dev/stderr", CONFIG_SINK_STDERR, NULL, 0},
+    {"/dev/stdout", "/dev/stdout", CONFIG_SINK_FD, NULL, 1},
+    {"an inherited descriptor", "/dev/fd/7", CONFIG_SINK_FD, NULL, 7},
+    {"/dev/fd/ without a number", "/dev/fd/x", CONFIG_SINK_FILE, "/dev/fd/x", 0},
 };
 
 Test(config, log)
@@ -119,6 +124,8 @@ Test(config, log)
 		parse(&cfg, c->value ? env : env + 1);
 		cr_expect_eq(nwarn, 0, "%s: warnings", c->name);
 		cr_expect_eq(cfg.sink, c->sink, "%s: sink %d, want %d", c->name, cfg.sink, c->sink);
+		if (c->sink == CONFIG_SINK_FD)
+			cr_expect_eq(cfg.fd, c->fd, "%s: fd %d", c->name, cfg.fd);
 		if (c->path) {
 			cr_expect(cfg.path && strcmp(cfg.path, c->path) == 0, "%s: path \"%s\"",
 			          c->name, cfg.path ? cfg.path : "(null)");
@@ -512,4 +519,26 @@ Test(config, look_of_the_log)
 	parse(&cfg, (const struct env[]){{AUTHTAP_ENV_NO_COLOR, ""}, {NULL, NULL}});
 	cr_expect(!cfg.no_color);
 	config_free(&cfg);
+}
+
+/* AUTHTAP_COLOR: the launcher relays the log through a pipe and decides. */
+Test(config, color)
+{
+	static const struct {
+		const char *value;
+		enum config_color color;
+		int nwarn;
+	} cases[] = {
+	    {NULL, CONFIG_COLOR_AUTO, 0},       {"auto", CONFIG_COLOR_AUTO, 0},
+	    {"always", CONFIG_COLOR_ALWAYS, 0}, {"NEVER", CONFIG_COLOR_NEVER, 0},
+	    {"rainbow", CONFIG_COLOR_AUTO, 1},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct env env[] = {{AUTHTAP_ENV_COLOR, cases[i].value}, {NULL, NULL}};
+		struct config cfg;
+		parse(&cfg, env);
+		cr_expect_eq(cfg.color, cases[i].color, "%s", cases[i].value);
+		cr_expect_eq(nwarn, cases[i].nwarn, "%s", cases[i].value);
+		config_free(&cfg);
+	}
 }
