@@ -35,4 +35,16 @@ struct curl_lib {
 	uintptr_t lo, size;
 };
 
+/* The hooks (hook.c) under names of authtap's own, which calls from
+ * inside it reach directly, whatever the global scope holds. */
+CURLcode hook_curl_easy_perform(CURL *h);
+void hook_curl_easy_cleanup(CURL *h);
+CURLMcode hook_curl_multi_add_handle(CURLM *m, CURL *h);
+CURLMcode hook_curl_multi_remove_handle(CURLM *m, CURL *h);
+CURLMsg *hook_curl_multi_info_read(CURLM *m, int *msgs_in_queue);
+CURLMcode hook_curl_multi_cleanup(CURLM *m);
+CURLMcode hook_curl_multi_perform(CURLM *m, int *running_handles);
+CURLMcode hook_curl_multi_socket_action(CURLM *m, curl_socket_t s, int ev_bitmask,
+					int *running_handles);
+
 #endif

@@ -1,5 +1,6 @@
 #include "head.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -9,13 +10,41 @@ void head_init(struct head_reader *r, char *buf, size_t cap)
 	r->state = HEAD_IN_HEAD;
 	r->buf = buf;
 	r->cap = cap;
+	r->fixed = buf != NULL;
+}
+
+void head_init_cgi(struct head_reader *r)
+{
+	head_init(r, NULL, 0);
+	r->cgi = true;
+}
+
+void head_free(struct head_reader *r)
+{
+	if (!r->fixed)
+		free(r->buf);
+	head_init(r, NULL, 0);
 }
 
 static void head_keep(struct head_reader *r, char c)
 {
-	if (r->len == r->cap) {
+	if (r->fixed && r->len == r->cap) {
 		r->oversize = true;
 		return;
+	}
+	if (r->len == HEAD_MAX_BYTES) {
+		r->oversize = true;
+		return;
+	}
+	if (r->len == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 512;
+		char *p = realloc(r->buf, cap);
+		if (!p) {
+			r->oversize = true;
+			return;
+		}
+		r->buf = p;
+		r->cap = cap;
 	}
 	r->buf[r->len++] = c;
 }
@@ -49,7 +78,7 @@ static bool value_has_token(const struct head_field *f, const char *token)
 
 /* What follows a final head: no body, a counted one, chunks, or the rest
  * of the stream. */
-static void head_frame(struct head_reader *r, const struct head *h)
+static void head_frame(struct head_reader *r, const struct head *h, void *arg)
 {
 	struct head_field f;
 	size_t pos = 0;
@@ -70,7 +99,10 @@ static void head_frame(struct head_reader *r, const struct head *h)
 			}
 		}
 	}
-	if (!r->request && (r->head_request || h->status == 204 || h->status == 304)) {
+	if (r->cgi) {
+		/* A CGI body is the rest of the script's output. */
+		r->state = HEAD_UNTIL_CLOSE;
+	} else if (!r->request && (r->head_request || h->status == 204 || h->status == 304)) {
 		r->state = HEAD_IN_HEAD;
 	} else if (chunked) {
 		r->state = HEAD_IN_CHUNK_SIZE;
@@ -84,6 +116,77 @@ static void head_frame(struct head_reader *r, const struct head *h)
 		r->state = HEAD_UNTIL_CLOSE;
 	}
 	r->head_request = false;
+	if (r->body && r->state == HEAD_IN_HEAD)
+		r->body(NULL, 0, arg);
+}
+
+/* An absolute URI begins with a scheme: ALPHA *( ALPHA / DIGIT / "+" /
+ * "-" / "." ) ":" (RFC 3986 section 3.1). */
+static bool has_scheme(const char *v, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && ((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') ||
+			   (i && ((v[i] >= '0' && v[i] <= '9') || v[i] == '+' || v[i] == '-' ||
+				  v[i] == '.'))))
+		i++;
+	return i && i < len && v[i] == ':';
+}
+
+/* The status of a CGI head, or -1 when it is not one to trust: RFC 3875
+ * section 6.3.3 (Status, 200 when absent) and 6.2.3 (a client redirect,
+ * an absolute Location without Status, is answered 302). */
+static int cgi_status(const struct head *h)
+{
+	const char *s = h->raw, *end = h->raw + h->raw_len;
+	int status = -1;
+	bool location = false, absolute = false;
+	size_t fields = 0;
+
+	while (s < end) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		const char *stop = nl ? nl : end;
+		const char *next = nl ? nl + 1 : end;
+		if (stop > s && stop[-1] == '\r')
+			stop--;
+		if (stop == s)
+			break;
+		const char *colon = memchr(s, ':', (size_t)(stop - s));
+		if (!colon || colon == s || *s == ' ' || *s == '\t')
+			return -1;
+		struct head_field f = {.name = s, .name_len = (size_t)(colon - s)};
+		const char *v = colon + 1;
+		while (v < stop && (*v == ' ' || *v == '\t'))
+			v++;
+		f.value = v;
+		f.value_len = (size_t)(stop - v);
+		fields++;
+		if (field_is(&f, "Status")) {
+			if (status >= 0 || f.value_len < 3 ||
+			    (f.value_len > 3 && f.value[3] != ' ' && f.value[3] != '\t' &&
+			     f.value[3] != '\r'))
+				return -1;
+			status = 0;
+			for (int i = 0; i < 3; i++) {
+				if (f.value[i] < '0' || f.value[i] > '9')
+					return -1;
+				status = status * 10 + (f.value[i] - '0');
+			}
+			if (status < 200)
+				return -1;
+		} else if (field_is(&f, "Location")) {
+			location = true;
+			absolute = has_scheme(f.value, f.value_len);
+		}
+		s = next;
+	}
+	if (!fields)
+		return -1;
+	if (status >= 0)
+		return status;
+	if (location)
+		return absolute ? 302 : -1;
+	return 200;
 }
 
 static int parse_status(const char *s, size_t len)
@@ -100,11 +203,14 @@ static int parse_status(const char *s, size_t len)
 }
 
 static void head_complete(struct head_reader *r, void (*done)(const struct head *, void *),
-                          void *arg)
+			  void *arg)
 {
-	struct head h = {.status = r->request ? 0 : parse_status(r->buf, r->len),
-	                 .raw = r->buf,
-	                 .raw_len = r->len};
+	struct head h = {.raw = r->buf, .raw_len = r->len, .cgi = r->cgi};
+	/* A CGI head cut at the cap may have lost its Status. */
+	h.status = r->request ? 0
+		 : !r->cgi    ? parse_status(r->buf, r->len)
+		 : r->oversize ? -1
+			       : cgi_status(&h);
 
 	r->len = 0;
 	r->line_ends = 0;
@@ -112,7 +218,7 @@ static void head_complete(struct head_reader *r, void (*done)(const struct head 
 	if (r->request) {
 		done(&h, arg);
 		if (r->state != HEAD_LOST)
-			head_frame(r, &h);
+			head_frame(r, &h, arg);
 		return;
 	}
 	if (h.status < 0 || h.status == 101) {
@@ -123,7 +229,7 @@ static void head_complete(struct head_reader *r, void (*done)(const struct head 
 	if (h.status < 200)
 		return;
 	done(&h, arg);
-	head_frame(r, &h);
+	head_frame(r, &h, arg);
 }
 
 /* The first bytes of a head: "HTTP/" for a response, a method token
@@ -152,10 +258,10 @@ static unsigned long long parse_chunk_size(const char *s, size_t len, bool *ok)
 
 	for (; i < len; i++) {
 		char c = s[i];
-		int d = c >= '0' && c <= '9'   ? c - '0'
-		        : c >= 'a' && c <= 'f' ? c - 'a' + 10
-		        : c >= 'A' && c <= 'F' ? c - 'A' + 10
-		                               : -1;
+		int d = c >= '0' && c <= '9' ? c - '0'
+			: c >= 'a' && c <= 'f' ? c - 'a' + 10
+			: c >= 'A' && c <= 'F' ? c - 'A' + 10
+					       : -1;
 		if (d < 0)
 			break;
 		if (v >> 60)
@@ -167,7 +273,7 @@ static unsigned long long parse_chunk_size(const char *s, size_t len, bool *ok)
 }
 
 void head_feed(struct head_reader *r, const char *data, size_t len,
-               void (*done)(const struct head *h, void *arg), void *arg)
+	       void (*done)(const struct head *h, void *arg), void *arg)
 {
 	size_t i = 0;
 
@@ -177,10 +283,14 @@ void head_feed(struct head_reader *r, const char *data, size_t len,
 		case HEAD_IN_HEAD:
 			i++;
 			/* Stray line ends between messages are not a head. */
-			if (!r->len && (c == '\r' || c == '\n'))
+			if (!r->len && (c == '\r' || c == '\n')) {
+				/* A CGI head has at least one field. */
+				if (r->cgi && c == '\n')
+					r->state = HEAD_LOST;
 				break;
+			}
 			head_keep(r, c);
-			if (r->len <= 16 && !head_start_ok(r)) {
+			if (!r->cgi && r->len <= 16 && !head_start_ok(r)) {
 				r->state = HEAD_LOST;
 				return;
 			}
@@ -196,11 +306,19 @@ void head_feed(struct head_reader *r, const char *data, size_t len,
 			size_t n = len - i;
 			if (n > r->body_left)
 				n = (size_t)r->body_left;
+			if (r->body)
+				r->body(data + i, n, arg);
 			i += n;
 			r->body_left -= n;
-			if (!r->body_left)
-				r->state =
-				    r->state == HEAD_IN_BODY ? HEAD_IN_HEAD : HEAD_IN_CHUNK_CRLF;
+			if (!r->body_left) {
+				if (r->state == HEAD_IN_BODY) {
+					r->state = HEAD_IN_HEAD;
+					if (r->body)
+						r->body(NULL, 0, arg);
+				} else {
+					r->state = HEAD_IN_CHUNK_CRLF;
+				}
+			}
 			break;
 		}
 		case HEAD_IN_CHUNK_CRLF:
@@ -232,14 +350,20 @@ void head_feed(struct head_reader *r, const char *data, size_t len,
 		case HEAD_IN_TRAILERS:
 			i++;
 			if (c == '\n') {
-				if (!r->trailer_run)
+				if (!r->trailer_run) {
 					r->state = HEAD_IN_HEAD;
+					if (r->body)
+						r->body(NULL, 0, arg);
+				}
 				r->trailer_run = 0;
 			} else if (c != '\r') {
 				r->trailer_run++;
 			}
 			break;
 		case HEAD_UNTIL_CLOSE:
+			if (r->body)
+				r->body(data + i, len - i, arg);
+			return;
 		case HEAD_LOST:
 			return;
 		}
@@ -251,7 +375,7 @@ bool head_next_field(const struct head *h, size_t *pos, struct head_field *out)
 	const char *s = h->raw;
 	size_t len = h->raw_len, p = *pos;
 
-	if (p == 0) {
+	if (p == 0 && !h->cgi) {
 		/* Skip the status line. */
 		const char *nl = memchr(s, '\n', len);
 		if (!nl)

@@ -33,6 +33,17 @@ AUTHTAP_EXPORT CURLMcode curl_multi_perform(CURLM *m, int *running_handles);
 AUTHTAP_EXPORT CURLMcode curl_multi_socket_action(CURLM *m, curl_socket_t s, int ev_bitmask,
                                                   int *running_handles);
 
+/* The names the routes of dlsym'd functions call (linker.c). */
+#define HOOK_ALIAS(name) extern __typeof__(name) hook_##name __attribute__((alias(#name)))
+HOOK_ALIAS(curl_easy_perform);
+HOOK_ALIAS(curl_easy_cleanup);
+HOOK_ALIAS(curl_multi_add_handle);
+HOOK_ALIAS(curl_multi_remove_handle);
+HOOK_ALIAS(curl_multi_info_read);
+HOOK_ALIAS(curl_multi_cleanup);
+HOOK_ALIAS(curl_multi_perform);
+HOOK_ALIAS(curl_multi_socket_action);
+
 #define HOOK_MAX_NESTED 16
 
 /* The handles inside curl_easy_perform on this thread, innermost last.

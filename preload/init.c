@@ -53,6 +53,7 @@ static void preload_atfork_child(void)
 
 static void preload_init(void)
 {
+	linker_init();
 	config_parse(&preload_cfg, preload_getenv, log_warn);
 	if (preload_cfg.disabled)
 		return;

@@ -12,6 +12,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gnu/libc-version.h>
 #include <link.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -70,6 +71,15 @@ static void callers_swap(const struct callers *old, struct callers *next)
 static const struct curl_lib *_Atomic linker_default;
 static pthread_mutex_t linker_lock = PTHREAD_MUTEX_INITIALIZER;
 
+static void linker_on_big_stack(void (*fn)(void *), void *arg);
+
+/* Inside a route, a function that dlsym hands out for a hooked name
+ * (below): the libcurl it goes to.  authtap's own code calls its hooks
+ * from the routes only, so a call from inside authtap's object while this
+ * is set comes from the route. */
+static __thread const struct curl_lib *linker_route __attribute__((tls_model("initial-exec")));
+static _Atomic uintptr_t linker_self_lo, linker_self_size;
+
 /* Our own definitions, which a lookup must never return. */
 extern CURLcode curl_easy_perform(CURL *h);
 extern void curl_easy_cleanup(CURL *h);
@@ -85,10 +95,18 @@ static bool is_libcurl_name(const char *name)
 	return strncmp(base, "libcurl", 7) == 0 && strstr(base, ".so");
 }
 
+typedef void *(*dlsym_fn)(void *handle, const char *name);
+typedef void *(*dlvsym_fn)(void *handle, const char *name, const char *version);
+static dlsym_fn real_dlsym(void);
+
+/* authtap's own lookups go straight to libc's dlsym, past the dlsym hook:
+ * the caller glibc sees (for RTLD_NEXT) is still authtap. */
 static void *sym(void *lib, const char *name)
 {
+	dlsym_fn real = real_dlsym();
+
 	dlerror();
-	return dlsym(lib, name);
+	return real ? real(lib, name) : NULL;
 }
 
 /* Whether handle is the libcurl that the global scope resolves to. */
@@ -353,10 +371,29 @@ static void recent_put(const struct callers *c, const struct caller_range *r)
 	linker_recent.range[0].lib = r->lib;
 }
 
+struct resolve_job {
+	uintptr_t addr;
+	const struct curl_lib *lib;
+};
+
+static void resolve_job_run(void *arg)
+{
+	struct resolve_job *j = arg;
+
+	j->lib = resolve_caller(j->addr);
+}
+
 const struct curl_lib *linker_lib_find(const void *caller)
 {
 	uintptr_t a = (uintptr_t)caller;
 	const struct callers *c = atomic_load_explicit(&linker_callers, memory_order_acquire);
+
+	/* A call from a route (a function handed out by dlsym) goes to the
+	 * libcurl the program looked the name up in. */
+	const struct curl_lib *route = linker_route;
+	if (route && a - atomic_load_explicit(&linker_self_lo, memory_order_relaxed) <
+			     atomic_load_explicit(&linker_self_size, memory_order_relaxed))
+		return route;
 
 	if (c && linker_recent.from == c &&
 	    a - linker_recent.range[1].lo < linker_recent.range[1].size) {
@@ -374,9 +411,10 @@ const struct curl_lib *linker_lib_find(const void *caller)
 	}
 
 	int saved = errno;
-	const struct curl_lib *lib = resolve_caller(a);
+	struct resolve_job j = {.addr = a};
+	linker_on_big_stack(resolve_job_run, &j);
 	errno = saved;
-	return lib;
+	return j.lib;
 }
 
 struct loaded_ranges {
@@ -646,22 +684,36 @@ static bool find_library(const char *name, uintptr_t caller, char *out, size_t s
  * extension's libcurl calls past the preload.  For an object that needs a
  * libcurl, the flag is dropped: its dependencies then bind global-first, as
  * for any other dlopen.  Every other call passes through untouched. */
+struct deepbind_job {
+	const char *file;
+	int *flags;
+	const void *caller;
+};
+
+static void deepbind_job_run(void *arg)
+{
+	struct deepbind_job *j = arg;
+	char path[1024];
+	const char *p = strchr(j->file, '/') ? j->file
+		      : find_library(j->file, (uintptr_t)j->caller, path, sizeof(path)) ? path
+											  : NULL;
+
+	if (p && linker_file_needs_libcurl(p))
+		*j->flags &= ~RTLD_DEEPBIND;
+}
+
 void *linker_dlopen_prepare(const char *file, int *flags, const void *caller)
 {
 	void *real = atomic_load_explicit(&linker_real_dlopen, memory_order_acquire);
 	int saved = errno;
-	char path[1024];
 
 	if (!real) {
 		real = sym(RTLD_NEXT, "dlopen");
 		atomic_store_explicit(&linker_real_dlopen, real, memory_order_release);
 	}
 	if (file && (*flags & RTLD_DEEPBIND)) {
-		const char *p = strchr(file, '/') ? file
-			      : find_library(file, (uintptr_t)caller, path, sizeof(path)) ? path
-											   : NULL;
-		if (p && linker_file_needs_libcurl(p))
-			*flags &= ~RTLD_DEEPBIND;
+		struct deepbind_job j = {file, flags, caller};
+		linker_on_big_stack(deepbind_job_run, &j);
 	}
 	errno = saved;
 	return real;
@@ -697,6 +749,473 @@ __asm__(".text\n"
 	"1:	ret\n"
 	"	.cfi_endproc\n"
 	".size dlopen, .-dlopen\n");
+#endif
+
+/* The heavy lookups (dlopen, dlsym, the walk over the loaded objects, the
+ * paths of the library search) need kilobytes of stack, and a host may
+ * call libcurl from a thread of 16 KiB (PTHREAD_STACK_MIN), most of it
+ * taken by libcurl itself and the thread-local storage glibc puts there.
+ * They are rare (once per calling object), so each runs on a fresh stack
+ * of its own, mapped for it with a guard page below and unmapped after;
+ * without memory for it, on the caller's stack. */
+#define LINKER_STACK_SIZE (256 * 1024)
+#define LINKER_STACK_GUARD 4096
+
+#if defined(__x86_64__)
+void linker_call_on_stack(void (*fn)(void *), void *arg, void *top);
+
+/* fn(arg) with the stack pointer at top (16-byte aligned), then back. */
+__asm__(".text\n"
+	".globl linker_call_on_stack\n"
+	".hidden linker_call_on_stack\n"
+	".type linker_call_on_stack, @function\n"
+	"linker_call_on_stack:\n"
+	"	.cfi_startproc\n"
+	"	pushq %rbp\n"
+	"	.cfi_def_cfa_offset 16\n"
+	"	.cfi_offset %rbp, -16\n"
+	"	movq %rsp, %rbp\n"
+	"	.cfi_def_cfa_register %rbp\n"
+	"	movq %rdx, %rsp\n"
+	"	movq %rdi, %rax\n"
+	"	movq %rsi, %rdi\n"
+	"	call *%rax\n"
+	"	movq %rbp, %rsp\n"
+	"	popq %rbp\n"
+	"	.cfi_def_cfa %rsp, 8\n"
+	"	ret\n"
+	"	.cfi_endproc\n"
+	".size linker_call_on_stack, .-linker_call_on_stack\n");
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+
+/* AddressSanitizer is told of the switch, or it takes the fresh stack for
+ * an overflow of the thread's own. */
+struct fiber_job {
+	void (*fn)(void *);
+	void *arg;
+	void *fake;
+	const void *bottom;
+	size_t size;
+};
+
+static void fiber_run(void *arg)
+{
+	struct fiber_job *f = arg;
+
+	__sanitizer_finish_switch_fiber(f->fake, &f->bottom, &f->size);
+	f->fn(f->arg);
+	__sanitizer_start_switch_fiber(&f->fake, f->bottom, f->size);
+}
+#endif
+
+static void linker_on_big_stack(void (*fn)(void *), void *arg)
+{
+	size_t total = LINKER_STACK_SIZE + LINKER_STACK_GUARD;
+	char *p = mmap(NULL, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (p != MAP_FAILED &&
+	    mprotect(p + LINKER_STACK_GUARD, LINKER_STACK_SIZE, PROT_READ | PROT_WRITE) == 0) {
+#if defined(__SANITIZE_ADDRESS__)
+		struct fiber_job f = {.fn = fn, .arg = arg};
+		__sanitizer_start_switch_fiber(&f.fake, p + LINKER_STACK_GUARD, LINKER_STACK_SIZE);
+		linker_call_on_stack(fiber_run, &f, p + total);
+		__sanitizer_finish_switch_fiber(f.fake, NULL, NULL);
+#else
+		linker_call_on_stack(fn, arg, p + total);
+#endif
+		munmap(p, total);
+		return;
+	}
+	if (p != MAP_FAILED)
+		munmap(p, total);
+	fn(arg);
+}
+#else
+static void linker_on_big_stack(void (*fn)(void *), void *arg)
+{
+	fn(arg);
+}
+#endif
+
+struct init_objects {
+	uintptr_t addr[LINKER_MAX_CALLERS];
+	size_t n;
+};
+
+/* Notes each loaded libcurl and each object that needs one. */
+static int note_curl_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct init_objects *io = arg;
+	struct object_info o = {0};
+
+	for (int i = 0; i < info->dlpi_phnum && !o.addr; i++)
+		if (info->dlpi_phdr[i].p_type == PT_LOAD)
+			o.addr = info->dlpi_addr + info->dlpi_phdr[i].p_vaddr;
+	if (o.addr && find_object(info, size, &o) && ((o.is_libcurl && o.name[0]) || o.needed[0]) &&
+	    io->n < LINKER_MAX_CALLERS)
+		io->addr[io->n++] = o.addr;
+	return 0;
+}
+
+static bool is_cached(uintptr_t a)
+{
+	const struct callers *c = atomic_load_explicit(&linker_callers, memory_order_acquire);
+
+	for (size_t i = 0; c && i < c->n; i++)
+		if (a >= c->r[i].lo && a < c->r[i].hi)
+			return true;
+	return false;
+}
+
+static void init_job_run(void *arg)
+{
+	struct init_objects io = {.n = 0};
+
+	(void)arg;
+	dl_iterate_phdr(note_curl_object, &io);
+	for (size_t i = 0; i < io.n; i++)
+		if (!is_cached(io.addr[i]))
+			resolve_caller(io.addr[i]);
+	if (io.n && !atomic_load(&linker_default))
+		atomic_store(&linker_default, default_lib());
+}
+
+void linker_init(void)
+{
+	int saved = errno;
+
+	linker_on_big_stack(init_job_run, NULL);
+	errno = saved;
+}
+
+/* What a program gets from dlsym(handle, "curl_easy_perform") and the
+ * other hooked names: a route, which calls authtap's hook with the libcurl
+ * the name was found in, however the program calls it (Python's ctypes and
+ * Ruby's FFI call through libffi, which needs no libcurl).  One route per
+ * library slot and hooked function. */
+enum { ROUTE_PERFORM, ROUTE_CLEANUP, ROUTE_ADD, ROUTE_REMOVE, ROUTE_INFO_READ, ROUTE_MCLEANUP,
+       ROUTE_MPERFORM, ROUTE_SOCKET_ACTION, ROUTE_N };
+
+static const char *const route_names[ROUTE_N] = {
+	[ROUTE_PERFORM] = "curl_easy_perform",
+	[ROUTE_CLEANUP] = "curl_easy_cleanup",
+	[ROUTE_ADD] = "curl_multi_add_handle",
+	[ROUTE_REMOVE] = "curl_multi_remove_handle",
+	[ROUTE_INFO_READ] = "curl_multi_info_read",
+	[ROUTE_MCLEANUP] = "curl_multi_cleanup",
+	[ROUTE_MPERFORM] = "curl_multi_perform",
+	[ROUTE_SOCKET_ACTION] = "curl_multi_socket_action",
+};
+
+#define ROUTE __attribute__((noinline, used))
+#define ROUTE_CALL(i, call)                                                                        \
+	const struct curl_lib *outer = linker_route;                                               \
+	linker_route = &linker_libs[i];                                                            \
+	call;                                                                                      \
+	linker_route = outer
+
+#define ROUTES(i)                                                                                  \
+	static ROUTE CURLcode route_perform_##i(CURL *h)                                           \
+	{                                                                                          \
+		CURLcode rc;                                                                       \
+		ROUTE_CALL(i, rc = hook_curl_easy_perform(h));                                     \
+		return rc;                                                                         \
+	}                                                                                          \
+	static ROUTE void route_cleanup_##i(CURL *h)                                               \
+	{                                                                                          \
+		ROUTE_CALL(i, hook_curl_easy_cleanup(h));                                          \
+	}                                                                                          \
+	static ROUTE CURLMcode route_add_##i(CURLM *m, CURL *h)                                    \
+	{                                                                                          \
+		CURLMcode rc;                                                                      \
+		ROUTE_CALL(i, rc = hook_curl_multi_add_handle(m, h));                              \
+		return rc;                                                                         \
+	}                                                                                          \
+	static ROUTE CURLMcode route_remove_##i(CURLM *m, CURL *h)                                 \
+	{                                                                                          \
+		CURLMcode rc;                                                                      \
+		ROUTE_CALL(i, rc = hook_curl_multi_remove_handle(m, h));                           \
+		return rc;                                                                         \
+	}                                                                                          \
+	static ROUTE CURLMsg *route_info_read_##i(CURLM *m, int *left)                             \
+	{                                                                                          \
+		CURLMsg *msg;                                                                      \
+		ROUTE_CALL(i, msg = hook_curl_multi_info_read(m, left));                           \
+		return msg;                                                                        \
+	}                                                                                          \
+	static ROUTE CURLMcode route_mcleanup_##i(CURLM *m)                                        \
+	{                                                                                          \
+		CURLMcode rc;                                                                      \
+		ROUTE_CALL(i, rc = hook_curl_multi_cleanup(m));                                    \
+		return rc;                                                                         \
+	}                                                                                          \
+	static ROUTE CURLMcode route_mperform_##i(CURLM *m, int *running)                          \
+	{                                                                                          \
+		CURLMcode rc;                                                                      \
+		ROUTE_CALL(i, rc = hook_curl_multi_perform(m, running));                           \
+		return rc;                                                                         \
+	}                                                                                          \
+	static ROUTE CURLMcode route_socket_action_##i(CURLM *m, curl_socket_t s, int ev,          \
+						       int *running)                               \
+	{                                                                                          \
+		CURLMcode rc;                                                                      \
+		ROUTE_CALL(i, rc = hook_curl_multi_socket_action(m, s, ev, running));              \
+		return rc;                                                                         \
+	}
+
+ROUTES(0)
+ROUTES(1)
+ROUTES(2)
+ROUTES(3)
+ROUTES(4)
+ROUTES(5)
+ROUTES(6)
+ROUTES(7)
+
+#define ROUTE_ROW(i)                                                                               \
+	{(void *)route_perform_##i,  (void *)route_cleanup_##i,   (void *)route_add_##i,           \
+	 (void *)route_remove_##i,   (void *)route_info_read_##i, (void *)route_mcleanup_##i,      \
+	 (void *)route_mperform_##i, (void *)route_socket_action_##i}
+
+static void *const routes[LINKER_MAX_LIBS][ROUTE_N] = {
+	ROUTE_ROW(0), ROUTE_ROW(1), ROUTE_ROW(2), ROUTE_ROW(3),
+	ROUTE_ROW(4), ROUTE_ROW(5), ROUTE_ROW(6), ROUTE_ROW(7),
+};
+_Static_assert(LINKER_MAX_LIBS == 8, "one ROUTES() per library slot");
+
+/* dlsym and dlvsym themselves, and libc's, which authtap finds in libc's
+ * symbol table: asking dlsym for "dlsym" would come back here.  The
+ * functions the hooks call before they jump are not instrumented by the
+ * sanitizers: their runtime calls dlsym while it starts. */
+#define NOSAN __attribute__((no_sanitize_address, no_sanitize_undefined, no_sanitize_thread))
+
+static dlsym_fn _Atomic linker_real_dlsym;
+static dlvsym_fn _Atomic linker_real_dlvsym;
+
+static NOSAN bool same(const char *a, const char *b)
+{
+	while (*a && *a == *b)
+		a++, b++;
+	return *a == *b;
+}
+
+/* The function called name in the loaded object map, by its GNU hash
+ * table (every glibc since 2.5 has one). */
+static NOSAN void *elf_function(const struct link_map *map, const char *name)
+{
+	const ElfW(Sym) *symtab = NULL;
+	const char *strtab = NULL;
+	const uint32_t *gh = NULL;
+	uint32_t h = 5381;
+
+	for (const ElfW(Dyn) *d = map->l_ld; d->d_tag != DT_NULL; d++) {
+		if (d->d_tag == DT_SYMTAB)
+			symtab = (const ElfW(Sym) *)dyn_ptr(map->l_addr, d->d_un.d_ptr);
+		else if (d->d_tag == DT_STRTAB)
+			strtab = (const char *)dyn_ptr(map->l_addr, d->d_un.d_ptr);
+		else if (d->d_tag == DT_GNU_HASH)
+			gh = (const uint32_t *)dyn_ptr(map->l_addr, d->d_un.d_ptr);
+	}
+	if (!symtab || !strtab || !gh || gh[0] == 0)
+		return NULL;
+	uint32_t nbuckets = gh[0], symoffset = gh[1], bloom_size = gh[2];
+	const ElfW(Addr) *bloom = (const ElfW(Addr) *)(gh + 4);
+	const uint32_t *buckets = (const uint32_t *)(bloom + bloom_size);
+	const uint32_t *chain = buckets + nbuckets;
+	for (const char *c = name; *c; c++)
+		h = h * 33 + (unsigned char)*c;
+	for (uint32_t i = buckets[h % nbuckets]; i >= symoffset && i != 0; i++) {
+		uint32_t ch = chain[i - symoffset];
+		const ElfW(Sym) *s = &symtab[i];
+		if ((ch | 1) == (h | 1) && s->st_shndx != SHN_UNDEF &&
+		    ELF64_ST_TYPE(s->st_info) == STT_FUNC && same(strtab + s->st_name, name))
+			return (void *)(map->l_addr + s->st_value);
+		if (ch & 1)
+			break;
+	}
+	return NULL;
+}
+
+static NOSAN void find_real_dl(void)
+{
+	Dl_info info;
+	struct link_map *libc = NULL;
+
+	/* A function that only libc defines names libc's object. */
+	if (!dladdr1((void *)gnu_get_libc_version, &info, (void **)&libc, RTLD_DL_LINKMAP) ||
+	    !libc)
+		return;
+	atomic_store_explicit(&linker_real_dlvsym, (dlvsym_fn)elf_function(libc, "dlvsym"),
+			      memory_order_release);
+	atomic_store_explicit(&linker_real_dlsym, (dlsym_fn)elf_function(libc, "dlsym"),
+			      memory_order_release);
+}
+
+static NOSAN dlsym_fn real_dlsym(void)
+{
+	dlsym_fn f = atomic_load_explicit(&linker_real_dlsym, memory_order_acquire);
+
+	if (!f) {
+		find_real_dl();
+		f = atomic_load_explicit(&linker_real_dlsym, memory_order_acquire);
+	}
+	return f;
+}
+
+static NOSAN dlvsym_fn real_dlvsym(void)
+{
+	dlvsym_fn f = atomic_load_explicit(&linker_real_dlvsym, memory_order_acquire);
+
+	if (!f) {
+		find_real_dl();
+		f = atomic_load_explicit(&linker_real_dlvsym, memory_order_acquire);
+	}
+	return f;
+}
+
+static NOSAN int route_index(const char *name)
+{
+	if (!name || name[0] != 'c' || name[1] != 'u' || name[2] != 'r' || name[3] != 'l' ||
+	    name[4] != '_')
+		return -1;
+	for (int i = 0; i < ROUTE_N; i++)
+		if (same(name, route_names[i]))
+			return i;
+	return -1;
+}
+
+struct dlsym_job {
+	void *handle;
+	const char *name, *version;
+	void *f;
+};
+
+/* The route for what the real lookup found, when it is a hooked function
+ * of a libcurl: anything else (nothing, authtap's own hook, another
+ * library's function of that name) is handed back as it is. */
+static void dlsym_job_run(void *arg)
+{
+	struct dlsym_job *j = arg;
+	int r = route_index(j->name);
+	Dl_info info;
+
+	j->f = j->version ? real_dlvsym()(j->handle, j->name, j->version)
+			  : real_dlsym()(j->handle, j->name);
+	if (!j->f || r < 0 || !dladdr(j->f, &info) || !info.dli_fname ||
+	    !is_libcurl_name(info.dli_fname))
+		return;
+	const struct curl_lib *lib = lib_by_name(info.dli_fname);
+	struct object_info self = {.addr = (uintptr_t)dlsym_job_run};
+	if (!atomic_load(&linker_self_size)) {
+		dl_iterate_phdr(find_object, &self);
+		if (self.found) {
+			atomic_store(&linker_self_lo, self.lo);
+			atomic_store(&linker_self_size, self.hi - self.lo);
+		}
+	}
+	/* authtap's lookups may have left an error behind; the program's
+	 * lookup succeeded. */
+	dlerror();
+	if (lib && (uintptr_t)j->f - lib->lo < lib->size && atomic_load(&linker_self_size))
+		j->f = routes[lib - linker_libs][r];
+}
+
+static void *dlsym_curl(void *handle, const char *name)
+{
+	int saved = errno;
+	struct dlsym_job j = {handle, name, NULL, NULL};
+
+	linker_on_big_stack(dlsym_job_run, &j);
+	errno = saved;
+	return j.f;
+}
+
+static void *dlvsym_curl(void *handle, const char *name, const char *version)
+{
+	int saved = errno;
+	struct dlsym_job j = {handle, name, version, NULL};
+
+	linker_on_big_stack(dlsym_job_run, &j);
+	errno = saved;
+	return j.f;
+}
+
+/* For the dlsym and dlvsym hooks: the function to jump to with the
+ * caller's own arguments.  A lookup on a handle of a hooked name goes to
+ * dlsym_curl; everything else, RTLD_NEXT and RTLD_DEFAULT above all, to
+ * libc's, which then sees the program's own return address and resolves
+ * RTLD_NEXT relative to the program.  (RTLD_DEFAULT already finds
+ * authtap's hooks first, and RTLD_NEXT from an interposer preloaded after
+ * authtap must reach libcurl past them.) */
+NOSAN void *linker_dlsym_prepare(void *handle, const char *name) __attribute__((used));
+NOSAN void *linker_dlvsym_prepare(void *handle, const char *name) __attribute__((used));
+
+void *linker_dlsym_prepare(void *handle, const char *name)
+{
+	if (handle != RTLD_DEFAULT && handle != RTLD_NEXT && route_index(name) >= 0)
+		return (void *)dlsym_curl;
+	return (void *)real_dlsym();
+}
+
+void *linker_dlvsym_prepare(void *handle, const char *name)
+{
+	if (handle != RTLD_DEFAULT && handle != RTLD_NEXT && route_index(name) >= 0)
+		return (void *)dlvsym_curl;
+	return (void *)real_dlvsym();
+}
+
+/* dlsym(handle, name) and dlvsym(handle, name, version): ask the prepare
+ * function with the arguments kept, then jump, as the dlopen hook does. */
+#if defined(__x86_64__)
+__asm__(".text\n"
+	".globl dlsym\n"
+	".type dlsym, @function\n"
+	"dlsym:\n"
+	"	.cfi_startproc\n"
+	"	pushq %rdi\n"
+	"	.cfi_adjust_cfa_offset 8\n"
+	"	pushq %rsi\n"
+	"	.cfi_adjust_cfa_offset 8\n"
+	"	subq $8, %rsp\n"
+	"	.cfi_adjust_cfa_offset 8\n"
+	"	call linker_dlsym_prepare\n"
+	"	addq $8, %rsp\n"
+	"	.cfi_adjust_cfa_offset -8\n"
+	"	popq %rsi\n"
+	"	.cfi_adjust_cfa_offset -8\n"
+	"	popq %rdi\n"
+	"	.cfi_adjust_cfa_offset -8\n"
+	"	testq %rax, %rax\n"
+	"	jz 1f\n"
+	"	jmp *%rax\n"
+	"1:	ret\n"
+	"	.cfi_endproc\n"
+	".size dlsym, .-dlsym\n"
+	".globl dlvsym\n"
+	".type dlvsym, @function\n"
+	"dlvsym:\n"
+	"	.cfi_startproc\n"
+	"	pushq %rdi\n"
+	"	.cfi_adjust_cfa_offset 8\n"
+	"	pushq %rsi\n"
+	"	.cfi_adjust_cfa_offset 8\n"
+	"	pushq %rdx\n"
+	"	.cfi_adjust_cfa_offset 8\n"
+	"	call linker_dlvsym_prepare\n"
+	"	popq %rdx\n"
+	"	.cfi_adjust_cfa_offset -8\n"
+	"	popq %rsi\n"
+	"	.cfi_adjust_cfa_offset -8\n"
+	"	popq %rdi\n"
+	"	.cfi_adjust_cfa_offset -8\n"
+	"	testq %rax, %rax\n"
+	"	jz 1f\n"
+	"	jmp *%rax\n"
+	"1:	ret\n"
+	"	.cfi_endproc\n"
+	".size dlvsym, .-dlvsym\n");
 #endif
 
 /* --- the socket source --- */

@@ -45,6 +45,11 @@ static inline const struct curl_lib *linker_lib_for(const void *caller)
 	return linker_lib_find(caller);
 }
 
+/* At load time: caches the answer for every loaded libcurl and every
+ * object that needs one, so that their first calls, from whatever thread,
+ * find it. */
+void linker_init(void);
+
 /* After a dlclose: drops cached callers whose object is no longer loaded. */
 void linker_forget_unloaded(void);
 

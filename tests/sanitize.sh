@@ -85,9 +85,9 @@ stop_httpd() {
 step_fuzz() {
 	local dir=$root/build-fuzz ok=0
 	setup_env=(env CC=clang)
-	targets=(tests/fuzz/fuzz-challenge tests/fuzz/fuzz-log)
+	targets=(tests/fuzz/fuzz-challenge tests/fuzz/fuzz-log tests/fuzz/fuzz-stream)
 	setup "$dir" -Dfuzzing=true -Dexamples=false || return 1
-	for t in challenge log; do
+	for t in challenge log stream; do
 		local exe=$dir/tests/fuzz/fuzz-$t out=$tmp/fuzz-$t
 		mkdir -p "$out/corpus" "$out/crash"
 		local regress=("$root"/tests/fuzz/regress/$t/*)
@@ -216,7 +216,7 @@ step_valgrind() {
 	# and the fuzz replays; the whole unit suite takes about 2 minutes more.
 	say "valgrind: meson test --setup valgrind"
 	meson test -C "$build" --no-rebuild --setup valgrind --print-errorlogs \
-		table config fuzz-challenge fuzz-log || rc=1
+		table config fuzz-challenge fuzz-log fuzz-stream || rc=1
 	return $rc
 }
 

@@ -2,8 +2,10 @@
  * Debian's curl command, serial and --parallel; git over http (the GnuTLS
  * build, the multi interface only, and an exit without curl_easy_cleanup);
  * python3 with pycurl (the GnuTLS build in a module loaded RTLD_LOCAL);
- * PHP's curl extension (loaded RTLD_DEEPBIND).  Each also runs without the
- * preload as the control: same exit code, same stdout. */
+ * PHP's curl extension (loaded RTLD_DEEPBIND); python3 with ctypes and ruby
+ * with Typhoeus (Ethon over Ruby's FFI), which reach libcurl through dlsym
+ * only (issue 12).  Each also runs without the preload as the control: same
+ * exit code, same stdout. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,9 @@
 #define PHP "/usr/bin/php"
 #define PYCURL_CLIENT TEST_PROGRAMS_SRC "/pycurl_client.py"
 #define PHP_CLIENT TEST_PROGRAMS_SRC "/php_client.php"
+#define RUBY "/usr/bin/ruby"
+#define CTYPES_CLIENT TEST_PROGRAMS_SRC "/ctypes_client.py"
+#define TYPHOEUS_CLIENT TEST_PROGRAMS_SRC "/typhoeus_client.rb"
 #define SCOPE_VALUE "Bearer error=\"insufficient_scope\", scope=\"mcp:tools mcp:admin\""
 #define MANY_FIRST "Negotiate"
 
@@ -331,5 +336,82 @@ Test(programs, php_curl_multi_exec_unread)
 	cr_expect_eq(t.with.code, 0, "%s", t.with.err);
 	expect_count(&t, 2, "php curl_multi_exec, messages never read");
 	expect_three(&t, &u, "multi", WANT_NULL, "incomplete", false);
+	trace_free(&t);
+}
+
+/* ctypes looks every function up with dlsym on its CDLL handle: each
+ * transfer is recorded once, under the api the program used. */
+Test(programs, python_ctypes_easy)
+{
+	struct urls u = urls();
+	struct traced t;
+
+	need_program(PYTHON, "python3");
+	trace_run(
+	    &t,
+	    (const char *[]){PYTHON, CTYPES_CLIENT, "easy", u.u401, u.u200, u.u403, u.many, NULL},
+	    NULL);
+	cr_expect_eq(t.with.code, 0, "%s", t.with.err);
+	cr_expect_eq(count_lines(t.with.out, "transfer api=easy result=0"), 4, "%s", t.with.out);
+	expect_count(&t, 3, "ctypes easy");
+	expect_three(&t, &u, "easy", 0, "", true);
+	trace_free(&t);
+}
+
+Test(programs, python_ctypes_multi)
+{
+	struct urls u = urls();
+	struct traced t;
+
+	need_program(PYTHON, "python3");
+	trace_run(
+	    &t,
+	    (const char *[]){PYTHON, CTYPES_CLIENT, "multi", u.u401, u.u200, u.u403, u.many, NULL},
+	    NULL);
+	cr_expect_eq(t.with.code, 0, "%s", t.with.err);
+	cr_expect_eq(count_lines(t.with.out, "transfer api=multi result=0"), 4, "%s", t.with.out);
+	expect_count(&t, 3, "ctypes multi");
+	expect_three(&t, &u, "multi", 0, "", true);
+	trace_free(&t);
+}
+
+/* Typhoeus::Hydra runs the requests at once on Ethon's multi handle, every
+ * libcurl function found by Ruby's FFI with dlsym: one record each. */
+Test(programs, ruby_typhoeus_hydra)
+{
+	struct urls u = urls();
+	struct traced t;
+
+	need_program(RUBY, "ruby ruby-typhoeus");
+	trace_run(&t,
+	          (const char *[]){RUBY, TYPHOEUS_CLIENT, "hydra", u.u401, u.u200, u.u403, u.none,
+	                           u.many, NULL},
+	          NULL);
+	cr_expect_eq(t.with.code, 0, "%s", t.with.err);
+	cr_expect_eq(count_lines(t.with.out, "transfer api=multi result=ok"), 5, "%s", t.with.out);
+	expect_count(&t, 4, "typhoeus hydra");
+	expect_three(&t, &u, "multi", 0, "", true);
+	expect_record(record_for(&t, u.none),
+	              &(struct want){.api = "multi",
+	                             .status = 401,
+	                             .final = true,
+	                             .flags = "no_challenge",
+	                             .url = u.none},
+	              "/401-none");
+	trace_free(&t);
+}
+
+Test(programs, ruby_typhoeus_easy)
+{
+	struct urls u = urls();
+	struct traced t;
+
+	need_program(RUBY, "ruby ruby-typhoeus");
+	trace_run(&t, (const char *[]){RUBY, TYPHOEUS_CLIENT, "easy", u.u401, u.u200, u.u403, NULL},
+	          NULL);
+	cr_expect_eq(t.with.code, 0, "%s", t.with.err);
+	cr_expect_eq(count_lines(t.with.out, "transfer api=easy result=ok"), 3, "%s", t.with.out);
+	expect_count(&t, 2, "typhoeus easy");
+	expect_three(&t, &u, "easy", 0, "", false);
 	trace_free(&t);
 }
