@@ -192,12 +192,19 @@ static __attribute__((noinline)) CURLMcode multi_add(CURLM *m, CURL *h, const vo
 		return rc;
 	const struct config *cfg = preload_config();
 	if (!cfg->disabled) {
-		int saved = errno;
 		struct net_ref conn = {0};
-		if (cfg->verdict)
+		if (cfg->verdict) {
+			int saved = errno;
 			conn = verdict_transfer_start();
-		pending_snap_free(pending_add(h, m, conn));
-		errno = saved;
+			errno = saved;
+		}
+		/* pending_add preserves errno; an old snapshot is rare. */
+		void *old = pending_add(h, m, conn);
+		if (old) {
+			int saved = errno;
+			pending_snap_free(old);
+			errno = saved;
+		}
 	}
 	return rc;
 }
