@@ -291,29 +291,45 @@ Test(launcher, bad_format_is_refused)
 
 /* Issue 15 item 4: `meson install` is reproducible; the installed launcher
  * names the installed library and no path of this build or source tree. */
-Test(launcher, the_installed_launcher_carries_no_build_path)
+/* Reads a whole file, failing the test if it cannot. */
+static char *slurp(const char *path, size_t *len)
 {
-	FILE *f = fopen(TEST_LAUNCHER_INSTALLED, "rb");
-	cr_assert(f);
+	FILE *f = fopen(path, "rb");
+	cr_assert(f, "%s", path);
 	char *bin = NULL;
-	size_t len = 0, cap = 0, n;
+	size_t cap = 0, n;
 	char buf[65536];
+	*len = 0;
 	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
-		if (len + n > cap) {
-			cap = (len + n) * 2;
+		if (*len + n > cap) {
+			cap = (*len + n) * 2;
 			bin = realloc(bin, cap);
 			cr_assert(bin);
 		}
-		memcpy(bin + len, buf, n);
-		len += n;
+		memcpy(bin + *len, buf, n);
+		*len += n;
 	}
 	fclose(f);
+	return bin;
+}
+
+/* What `meson install` copies carries no path of this tree: the installed
+ * launcher and the preload, debug information included. */
+Test(launcher, the_installed_files_carry_no_build_path)
+{
+	const char *files[] = {TEST_LAUNCHER_INSTALLED, TEST_PRELOAD_SO};
 	const char *roots[] = {TEST_BUILD_ROOT, TEST_SOURCE_ROOT};
-	for (size_t i = 0; i < 2; i++)
-		cr_expect_null(memmem(bin, len, roots[i], strlen(roots[i])), "%s is in %s",
-		               roots[i], TEST_LAUNCHER_INSTALLED);
-	cr_expect(memmem(bin, len, "/authtap/libauthtap.so", 22), "no installed library path");
-	free(bin);
+	for (size_t f = 0; f < 2; f++) {
+		size_t len;
+		char *bin = slurp(files[f], &len);
+		for (size_t i = 0; i < 2; i++)
+			cr_expect_null(memmem(bin, len, roots[i], strlen(roots[i])), "%s is in %s",
+			               roots[i], files[f]);
+		if (f == 0)
+			cr_expect(memmem(bin, len, "/authtap/libauthtap.so", 22),
+			          "no installed library path");
+		free(bin);
+	}
 }
 
 /* On a terminal the launcher says how much was recorded and where; not in
