@@ -989,7 +989,7 @@ _Static_assert(LINKER_MAX_LIBS == 8, "one ROUTES() per library slot");
  * symbol table: asking dlsym for "dlsym" would come back here.  The
  * functions the hooks call before they jump are not instrumented by the
  * sanitizers: their runtime calls dlsym while it starts. */
-#define NOSAN __attribute__((no_sanitize_address, no_sanitize_undefined))
+#define NOSAN __attribute__((no_sanitize_address, no_sanitize_undefined, no_sanitize_thread))
 
 static dlsym_fn _Atomic linker_real_dlsym;
 static dlvsym_fn _Atomic linker_real_dlvsym;
