@@ -91,13 +91,38 @@ static int parse_flag(const char *v)
 	return -1;
 }
 
-static void warn_value(void (*warn)(const char *), const char *name, const char *value,
-		       const char *fallback)
+/* At most max bytes of v as printable ASCII: a backslash and a quote are
+ * escaped, every other byte outside 0x20..0x7e (controls, DEL, all of
+ * UTF-8) becomes \xHH, so that a value never reaches a terminal raw. */
+static void escape_value(char *out, size_t size, const char *v, size_t max)
 {
-	char msg[256];
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
 
-	snprintf(msg, sizeof(msg), "%s=\"%.64s\" is not understood; using %s", name, value,
-		 fallback);
+	for (size_t i = 0; v[i] && i < max && o + 5 < size; i++) {
+		unsigned char c = (unsigned char)v[i];
+		if (c == '\\' || c == '"') {
+			out[o++] = '\\';
+			out[o++] = (char)c;
+		} else if (c >= 0x20 && c < 0x7f) {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	out[o] = '\0';
+}
+
+static void warn_value(void (*warn)(const char *), const char *name, const char *value,
+                       const char *fallback)
+{
+	char msg[512], shown[4 * 64 + 8];
+
+	escape_value(shown, sizeof(shown), value, 64);
+	snprintf(msg, sizeof(msg), "%s=\"%s\" is not understood; using %s", name, shown, fallback);
 	warn(msg);
 }
 
@@ -114,7 +139,8 @@ void config_parse(struct config *cfg, config_getenv_fn getenv_fn, void (*warn)(c
 		return;
 	}
 	if (flag < 0)
-		warn_value(warn, AUTHTAP_ENV_DISABLE, getenv_fn(AUTHTAP_ENV_DISABLE), "0 (enabled)");
+		warn_value(warn, AUTHTAP_ENV_DISABLE, getenv_fn(AUTHTAP_ENV_DISABLE),
+		           "0 (enabled)");
 
 	cfg->verdict = true;
 	flag = parse_flag(getenv_fn(AUTHTAP_ENV_VERDICT));
@@ -155,6 +181,30 @@ void config_parse(struct config *cfg, config_getenv_fn getenv_fn, void (*warn)(c
 			cfg->url_full = true;
 		else if (strcasecmp(v, "redacted") != 0)
 			warn_value(warn, AUTHTAP_ENV_URL, v, "redacted");
+	}
+
+	/* The log's look. */
+	flag = parse_flag(getenv_fn(AUTHTAP_ENV_RAW));
+	if (flag == 1)
+		cfg->raw = true;
+	else if (flag < 0)
+		warn_value(warn, AUTHTAP_ENV_RAW, getenv_fn(AUTHTAP_ENV_RAW), "0 (parsed only)");
+	flag = parse_flag(getenv_fn(AUTHTAP_ENV_SUMMARY));
+	if (flag == 1)
+		cfg->summary = true;
+	else if (flag < 0)
+		warn_value(warn, AUTHTAP_ENV_SUMMARY, getenv_fn(AUTHTAP_ENV_SUMMARY), "0 (none)");
+	/* https://no-color.org: present and not empty. */
+	v = getenv_fn(AUTHTAP_ENV_NO_COLOR);
+	cfg->no_color = v && *v;
+	v = getenv_fn(AUTHTAP_ENV_COLOR);
+	if (v && *v) {
+		if (strcasecmp(v, "always") == 0)
+			cfg->color = CONFIG_COLOR_ALWAYS;
+		else if (strcasecmp(v, "never") == 0)
+			cfg->color = CONFIG_COLOR_NEVER;
+		else if (strcasecmp(v, "auto") != 0)
+			warn_value(warn, AUTHTAP_ENV_COLOR, v, "auto");
 	}
 
 	for (long s = 1; s <= CONFIG_STATUS_MAX; s++)

@@ -10,6 +10,12 @@
 #define AUTHTAP_ENV_URL "AUTHTAP_URL"
 #define AUTHTAP_ENV_DISABLE "AUTHTAP_DISABLE"
 #define AUTHTAP_ENV_VERDICT "AUTHTAP_VERDICT"
+/* The log's look: text shows the raw header lines too; an exit line on
+ * stderr; colour (on a terminal only) unless NO_COLOR is set. */
+#define AUTHTAP_ENV_RAW "AUTHTAP_RAW"
+#define AUTHTAP_ENV_SUMMARY "AUTHTAP_SUMMARY"
+#define AUTHTAP_ENV_COLOR "AUTHTAP_COLOR"
+#define AUTHTAP_ENV_NO_COLOR "NO_COLOR"
 
 /* The prefix of every line authtap itself prints. */
 #define AUTHTAP_PREFIX "authtap: "
@@ -20,6 +26,14 @@
 enum config_format {
 	CONFIG_FORMAT_JSON,
 	CONFIG_FORMAT_TEXT,
+};
+
+/* AUTHTAP_COLOR: auto colours text on a terminal unless NO_COLOR is set
+ * (the launcher, which relays the log through a pipe, decides for it). */
+enum config_color {
+	CONFIG_COLOR_AUTO,
+	CONFIG_COLOR_ALWAYS,
+	CONFIG_COLOR_NEVER,
 };
 
 enum config_sink {
@@ -42,6 +56,11 @@ struct config {
 	unsigned char status_skip[CONFIG_STATUS_MAX + 1];
 	bool url_full;
 	bool verdict; /* follow accepted connections for verdicts */
+	/* The log's look (AUTHTAP_RAW, AUTHTAP_SUMMARY, NO_COLOR). */
+	bool raw;      /* text records repeat the raw header lines */
+	bool summary;  /* one exit line on stderr from a process that logged */
+	bool no_color; /* NO_COLOR: no colour in auto */
+	enum config_color color;
 };
 
 typedef const char *(*config_getenv_fn)(const char *name);

@@ -1,34 +1,14 @@
-/* Log records: JSON lines or one-line text, and the sink they go to.
- * Every record is one write(2); errno is preserved across every call. */
+/* The log: where records go (logfile.c).  Every record is one write(2);
+ * errno is preserved across every call.  Formatting is format.h. */
 #ifndef AUTHTAP_LOG_H
 #define AUTHTAP_LOG_H
 
-#include <stddef.h>
-#include <time.h>
-
-#include "buf.h"
 #include "config.h"
+#include "format.h"
 #include "record.h"
-
-struct log_meta {
-	struct timespec ts; /* CLOCK_REALTIME */
-	long pid, tid;
-	/* When non-zero, header values and parameters are cut to this many
-	 * bytes and the record is flagged truncated. */
-	size_t value_cap;
-};
 
 struct verdict;
 struct verdict_summary;
-
-void log_format_json(struct buf *b, const struct record *r, const struct log_meta *m);
-void log_format_text(struct buf *b, const struct record *r, const struct log_meta *m);
-void log_format_verdict_json(struct buf *b, const struct verdict *v, const struct log_meta *m);
-void log_format_verdict_text(struct buf *b, const struct verdict *v, const struct log_meta *m);
-void log_format_summary_json(struct buf *b, const struct verdict_summary *s,
-			     const struct log_meta *m);
-void log_format_summary_text(struct buf *b, const struct verdict_summary *s,
-			     const struct log_meta *m);
 
 /* Opens the configured sink.  Problems are reported through warn, once. */
 void log_open(const struct config *cfg);
@@ -40,7 +20,18 @@ void log_record(const struct record *r);
 void log_verdict(const struct verdict *v);
 void log_summary(const struct verdict_summary *s);
 
-/* One "authtap: " line on stderr that cannot raise SIGPIPE or block. */
+/* At exit (logfile.c calls it from its own destructor, last): the records
+ * lost since the last report are reported (in the
+ * log, else in one warning), then, with AUTHTAP_SUMMARY=1, one exit line
+ * on stderr from a process that logged anything. */
+void log_finish(void);
+
+/* Records this process lost so far (could not write whole). */
+unsigned long log_lost_count(void);
+
+/* One "authtap: " line on stderr that cannot raise SIGPIPE or block, written
+ * only while fd 2 is still the stderr the program started with; control
+ * bytes in msg are escaped. */
 void log_warn(const char *msg);
 
 /* The program is closing (or replacing) descriptors first..last: the

@@ -256,6 +256,9 @@ static unsigned long number_after(const char *line, size_t len, const char *key)
 
 static void tally_line(struct tally *t, const char *line, size_t len)
 {
+	/* A text record's challenge and raw header lines are indented. */
+	if (len >= 2 && line[0] == ' ' && line[1] == ' ')
+		return;
 	t->records++;
 	unsigned long lost = number_after(line, len, "\"lost\":");
 	if (!lost)

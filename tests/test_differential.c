@@ -118,7 +118,9 @@ static void check_sink(enum sink s, const char *log, const struct run *r, const 
 		cr_expect_str_eq(r->err, "", "%s: the preload printed: %s", what, r->err);
 		cr_expect(!text || text_clean(text, len, &bad),
 		          "%s: a raw control byte in the text log at %zu", what, bad);
-		cr_expect(!text || count_lines(text, "authtap[") == count_lines(text, ""),
+		/* A record's first line, or one of its indented lines. */
+		cr_expect(!text || count_lines(text, "authtap[") + count_lines(text, "  ") ==
+		                       count_lines(text, ""),
 		          "%s: a text line that is not a record", what);
 		break;
 	}

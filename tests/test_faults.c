@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -145,10 +146,12 @@ static void reuse_closing(const char *what, const char *const args[], const char
 	             control.code);
 	cr_expect_str_eq(with.out, control.out, "%s", what);
 
-	/* Nothing but a warning may reach the new descriptor. */
+	/* Nothing may reach the new descriptor, not even a warning (GitHub
+	 * issue 12, item 4: a client's socket on fd 2 got one). */
 	size_t len, n, warnings;
 	char *got = slurp(save_w, &len);
 	cr_assert(got, "%s: the host saved nothing", what);
+	cr_expect_eq(len, 0, "%s: the new descriptor received: %s", what, got);
 	json_t **parsed = records_in(got, len, &n, &warnings);
 	log_free(parsed, n);
 	cr_expect_eq(n, 0, "%s: %s", what, got);
@@ -192,10 +195,10 @@ Test(faults, the_log_descriptor_reused_by_the_program)
 		for (size_t i = 0; kinds[i]; i++) {
 			char *log = temp_path("log.json");
 			char *log_var = fmt("AUTHTAP_LOG=%s", log);
-			char *what = fmt("log file closed by %s, then a %s on its number", closes[c],
-			                 kinds[i]);
-			reuse_closing(what, (const char *[]){"file", log, kinds[i], u, NULL}, log_var,
-			              log, 0, closes[c]);
+			char *what = fmt("log file closed by %s, then a %s on its number",
+			                 closes[c], kinds[i]);
+			reuse_closing(what, (const char *[]){"file", log, kinds[i], u, NULL},
+			              log_var, log, 0, closes[c]);
 		}
 	}
 }
@@ -219,6 +222,8 @@ Test(faults, stderr_replaced_by_the_program)
 	      "AUTHTAP_LOG=stderr", NULL, 1);
 	reuse("stderr, then a new pipe on fd 2", (const char *[]){"stderr", "pipe", u, NULL},
 	      "AUTHTAP_LOG=stderr", NULL, 1);
+	reuse("stderr, then a client's socket on fd 2",
+	      (const char *[]){"stderr", "socket", u, NULL}, "AUTHTAP_LOG=stderr", NULL, 1);
 	reuse("stderr, then a file on fd 2",
 	      (const char *[]){"stderr", fmt("file:%s", temp_path("newfile")), u, NULL},
 	      "AUTHTAP_LOG=stderr", NULL, 1);
@@ -376,8 +381,308 @@ Test(faults, a_fifo_log_nobody_drains)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	cr_expect_lt(t1.tv_sec - t0.tv_sec, 10, "it took %lds", (long)(t1.tv_sec - t0.tv_sec));
 	cr_expect_eq(count_lines(r.err, "authtap: "), 1, "%s", r.err);
+	cr_expect(strstr(r.err, "3 records were lost"), "%s", r.err);
 	expect_quiet(&r, "full FIFO");
 	close(fd);
+	run_free(&r);
+}
+
+/* --- GitHub issue 12, item 5: every record whole or absent, every loss
+ * counted and reported --- */
+
+/* Everything that can be read from fd now (it is non-blocking). */
+static char *drain(int fd, size_t *len)
+{
+	size_t cap = 65536, n = 0;
+	char *buf = malloc(cap + 1);
+	ssize_t got;
+
+	cr_assert(buf);
+	while ((got = read(fd, buf + n, cap - n)) > 0) {
+		n += (size_t)got;
+		if (cap - n < 4096)
+			buf = realloc(buf, (cap *= 2) + 1);
+	}
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+/* Reads a whole stream until its end. */
+static char *read_all(int fd, size_t *len)
+{
+	fcntl(fd, F_SETFL, 0);
+	return drain(fd, len);
+}
+
+/* The environment of a child: this one's without the preload and authtap's
+ * variables, then env. */
+static char **child_env(const char *const env[])
+{
+	size_t n = 0, m = 0, k = 0;
+	while (environ[n])
+		n++;
+	while (env && env[m])
+		m++;
+	char **e = calloc(n + m + 1, sizeof(*e));
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "LD_PRELOAD=", 11) && strncmp(environ[i], "AUTHTAP_", 8))
+			e[k++] = environ[i];
+	for (size_t i = 0; i < m; i++)
+		e[k++] = (char *)env[i];
+	return e;
+}
+
+struct pipe_run {
+	int code;
+	char *out;   /* the host's stdout */
+	char *after; /* what the log's pipe received after it was drained */
+	char *err;   /* stderr, when the log is a FIFO */
+	size_t after_len;
+};
+
+/* pipe-host with its log's pipe full for N transfers, drained, then M more.
+ * fifo NULL: the log is stderr, a pipe. */
+static void pipe_run(struct pipe_run *pr, const char *fifo, const char *format, const char *u,
+                     const char *n, const char *m, bool with)
+{
+	int in[2], out[2], err[2];
+	cr_assert(pipe(in) == 0 && pipe(out) == 0 && pipe(err) == 0);
+	int reader = fifo ? open(fifo, O_RDWR | O_NONBLOCK) : err[0];
+	cr_assert(reader >= 0);
+	fcntl(reader, F_SETFL, O_NONBLOCK);
+	char *log_var = fifo ? fmt("AUTHTAP_LOG=%s", fifo) : "AUTHTAP_LOG=stderr";
+	char **env = child_env(with ? (const char *[]){preload_var(), log_var, format, NULL}
+	                            : (const char *[]){NULL});
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		dup2(err[1], 2);
+		execve(TEST_PIPE_HOST,
+		       (char *[]){TEST_PIPE_HOST, fifo ? (char *)fifo : "-", (char *)u, (char *)n,
+		                  (char *)m, NULL},
+		       env);
+		_exit(127);
+	}
+	free(env);
+	close(in[0]);
+	close(out[1]);
+	close(err[1]);
+	/* Its lines up to "filled". */
+	char line[4096] = "";
+	size_t got = 0;
+	while (got < sizeof(line) - 1 && read(out[0], line + got, 1) == 1) {
+		line[++got] = '\0';
+		if (got >= 7 && strcmp(line + got - 7, "filled\n") == 0)
+			break;
+	}
+	cr_expect(strstr(line, "filled\n"), "the host did not fill the pipe: %s", line);
+	size_t len;
+	free(drain(reader, &len));
+	cr_assert(write(in[1], "go\n", 3) == 3);
+	close(in[1]);
+	char *rest = read_all(out[0], &len);
+	pr->out = fmt("%s%s", line, rest);
+	free(rest);
+	close(out[0]);
+	int status;
+	waitpid(pid, &status, 0);
+	pr->code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	pr->after = drain(reader, &pr->after_len);
+	pr->err = fifo ? read_all(err[0], &len) : calloc(1, 1);
+	close(reader);
+	if (fifo)
+		close(err[0]);
+}
+
+static void pipe_run_free(struct pipe_run *pr)
+{
+	free(pr->out);
+	free(pr->after);
+	free(pr->err);
+}
+
+/* `curl URL... 2>&1 | slow-reader` delivered 128 of 300 records and no
+ * warning: the first record that would have blocked turned the log off.
+ * Now it is lost, counted, and the count is the first thing the log says
+ * once it takes records again. */
+static void lost_then_reported(const char *what, const char *fifo, const char *format)
+{
+	char *u = url("/401");
+	struct pipe_run control, with;
+
+	pipe_run(&control, fifo, format, u, "3", "2", false);
+	pipe_run(&with, fifo, format, u, "3", "2", true);
+	cr_expect_eq(control.code, 0, "%s: the control failed: %s", what, control.out);
+	cr_expect_eq(with.code, control.code, "%s", what);
+	cr_expect_str_eq(with.out, control.out, "%s", what);
+	cr_expect_eq(control.after_len, 0, "%s", what);
+	if (strcmp(format, "AUTHTAP_FORMAT=json") == 0) {
+		size_t n, warnings;
+		json_t **recs = records_in(with.after, with.after_len, &n, &warnings);
+		cr_assert_eq(n, 3, "%s: %zu records after the drain: %s", what, n, with.after);
+		cr_expect_str_eq(jstr(recs[0], "type"), "lost", "%s", what);
+		cr_expect_eq(jint(recs[0], "count"), 3, "%s", what);
+		cr_expect_eq(jint(recs[0], "lost"), 3, "%s", what);
+		cr_expect_str_eq(jstr(recs[1], "type"), "response", "%s", what);
+		cr_expect_str_eq(jstr(recs[2], "type"), "response", "%s", what);
+		cr_expect_eq(warnings, 0, "%s: %s", what, with.after);
+		log_free(recs, n);
+	} else {
+		cr_expect_eq(count_lines(with.after, "authtap["), 3, "%s: %s", what, with.after);
+		cr_expect_eq(count_lines(with.after, "authtap[") + count_lines(with.after, "  "),
+		             count_lines(with.after, ""), "%s: %s", what, with.after);
+		cr_expect(strstr(with.after, "] 3 records lost"), "%s: %s", what, with.after);
+		cr_expect(strstr(with.after, "(lost=3)\n"), "%s: %s", what, with.after);
+	}
+	cr_expect_str_eq(with.err, "", "%s", what);
+	pipe_run_free(&control);
+	pipe_run_free(&with);
+}
+
+Test(faults, a_full_stderr_pipe_loses_records_not_the_log)
+{
+	lost_then_reported("stderr, json", NULL, "AUTHTAP_FORMAT=json");
+	lost_then_reported("stderr, text", NULL, "AUTHTAP_FORMAT=text");
+}
+
+Test(faults, a_full_fifo_log_loses_records_not_the_log)
+{
+	char *fifo = temp_path("log.fifo");
+	cr_assert(mkfifo(fifo, 0600) == 0);
+	lost_then_reported("FIFO, json", fifo, "AUTHTAP_FORMAT=json");
+}
+
+/* Runs argv with stdout and stderr read back, under a file size limit
+ * (RLIMIT_FSIZE) and with SIGXFSZ ignored or at its default (which kills). */
+static void run_limited(struct run *r, const char *const argv[], const char *const env[],
+                        rlim_t fsize, bool ignore_xfsz)
+{
+	int out[2], err[2];
+	cr_assert(pipe(out) == 0 && pipe(err) == 0);
+	char **e = child_env(env);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		struct rlimit lim = {fsize, fsize};
+		setrlimit(RLIMIT_FSIZE, &lim);
+		signal(SIGXFSZ, ignore_xfsz ? SIG_IGN : SIG_DFL);
+		dup2(out[1], 1);
+		dup2(err[1], 2);
+		execve(argv[0], (char *const *)argv, e);
+		_exit(127);
+	}
+	free(e);
+	close(out[1]);
+	close(err[1]);
+	memset(r, 0, sizeof(*r));
+	r->out = read_all(out[0], &r->out_len);
+	r->err = read_all(err[0], &r->err_len);
+	close(out[0]);
+	close(err[0]);
+	int status;
+	waitpid(pid, &status, 0);
+	r->code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* A file that fills up (RLIMIT_FSIZE stands in for a full disk: the write
+ * that crosses it goes out in part, the next fails) never keeps a part of
+ * a record, and authtap's write never raises SIGXFSZ, which kills. */
+Test(faults, a_record_cut_short_by_a_full_file_is_taken_back)
+{
+	char *u = url("/401");
+	const char *argv[] = {TEST_CLIENT, u, u, u, u, u, u, u, u, u, u, u, u, NULL};
+
+	for (int ignore = 0; ignore < 2; ignore++) {
+		char *log = temp_path("log.json");
+		char *log_var = fmt("AUTHTAP_LOG=%s", log);
+		struct run control, with;
+		run_limited(&control, argv, NULL, 3000, ignore);
+		run_limited(&with, argv, (const char *[]){preload_var(), log_var, NULL}, 3000,
+		            ignore);
+		const char *what = ignore ? "SIGXFSZ ignored" : "SIGXFSZ at its default";
+		cr_expect_eq(with.code, control.code, "%s: exit %d, %d without", what, with.code,
+		             control.code);
+		cr_expect_str_eq(with.out, control.out, "%s", what);
+		cr_expect_eq(count_lines(with.err, "authtap: "), 1, "%s: %s", what, with.err);
+		size_t len;
+		char *got = slurp(log, &len);
+		cr_assert(got, "%s: no log", what);
+		cr_expect(len > 0 && got[len - 1] == '\n', "%s: the log ends in a torn record: %s",
+		          what, got + (len > 200 ? len - 200 : 0));
+		size_t n, warnings;
+		json_t **recs = records_in(got, len, &n, &warnings);
+		cr_expect(n > 0 && n < 12, "%s: %zu records", what, n);
+		cr_expect_eq(warnings, 0);
+		log_free(recs, n);
+		free(got);
+		run_free(&control);
+		run_free(&with);
+	}
+}
+
+/* GitHub issue 15, item 3: with AUTHTAP_SUMMARY=1 (the launcher sets it) a
+ * process that logged something says at exit how much and where; through
+ * the same rule as records and warnings: only into the stderr it started
+ * with. */
+Test(faults, the_exit_line_says_how_many_and_where)
+{
+	char *u = url("/401"), *ok = url("/200");
+	char *log = temp_path("log.json");
+	char *log_var = fmt("AUTHTAP_LOG=%s", log);
+	struct run r;
+
+	run_both(&r, (const char *[]){TEST_CLIENT, u, ok, u, u, NULL},
+	         (const char *[]){preload_var(), log_var, "AUTHTAP_SUMMARY=1", NULL}, "summary");
+	char *want = fmt("] exit: 3 responses asking for authentication, log %s\n", log);
+	cr_expect_eq(count_lines(r.err, "authtap["), 1, "%s", r.err);
+	cr_expect_eq(count_lines(r.err, ""), 1, "%s", r.err);
+	cr_expect(strstr(r.err, want), "%s lacks %s", r.err, want);
+	run_free(&r);
+
+	/* Nothing logged: no line. */
+	run_both(&r, (const char *[]){TEST_CLIENT, ok, NULL},
+	         (const char *[]){preload_var(), log_var, "AUTHTAP_SUMMARY=1", NULL}, "nothing");
+	cr_expect_str_eq(r.err, "");
+	run_free(&r);
+
+	/* The log on stderr, as text: the exit line ends it. */
+	run_both(&r, (const char *[]){TEST_CLIENT, u, NULL},
+	         (const char *[]){preload_var(), "AUTHTAP_LOG=stderr", "AUTHTAP_FORMAT=text",
+	                          "AUTHTAP_SUMMARY=1", NULL},
+	         "stderr");
+	cr_expect_eq(count_lines(r.err, "authtap["), 2, "%s", r.err);
+	cr_expect(strstr(r.err, "] exit: 1 response asking for authentication\n"), "%s", r.err);
+	run_free(&r);
+}
+
+/* The exit line comes after main returns: a file on fd 2 shows it (the
+ * host's own copy of what arrived is taken before). */
+Test(faults, the_exit_line_never_goes_into_a_reused_fd_2)
+{
+	char *u = url("/401");
+	char *log = temp_path("log.json");
+	char *log_var = fmt("AUTHTAP_LOG=%s", log);
+	char *file = temp_path("newfile");
+	char *kind = fmt("file:%s", file);
+	char *save = temp_path("received");
+	char *save_var = fmt("FD_HOST_SAVE=%s", save);
+	struct run r;
+
+	run(&r, (const char *[]){TEST_FD_HOST, "stderr", kind, u, NULL},
+	    (const char *[]){preload_var(), log_var, save_var, "AUTHTAP_SUMMARY=1", NULL});
+	cr_expect_eq(r.code, 0, "%s", r.out);
+	size_t len;
+	char *got = slurp(file, &len);
+	cr_assert(got);
+	cr_expect_eq(len, 0, "the file on fd 2 received: %s", got);
+	size_t n;
+	json_t **recs = log_read(log, &n);
+	cr_expect_eq(n, 2, "%zu records", n);
+	log_free(recs, n);
+	free(got);
 	run_free(&r);
 }
 

@@ -11,9 +11,11 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -49,7 +51,11 @@ static json_t **traced(const char *const urls[], const char *format, char **text
 	char *format_var = fmt("AUTHTAP_FORMAT=%s", format);
 	struct run r;
 
-	run_both(&r, argv, (const char *[]){preload_var(), log_var, format_var, NULL}, urls[0]);
+	/* Text with the raw header lines too (AUTHTAP_RAW=1): they carry
+	 * every hostile byte. */
+	run_both(&r, argv,
+	         (const char *[]){preload_var(), log_var, format_var, "AUTHTAP_RAW=1", NULL},
+	         urls[0]);
 	cr_expect_str_eq(r.err, "", "the preload printed: %s", r.err);
 	size_t len = 0, warnings = 0;
 	char *buf = slurp(log, &len);
@@ -212,7 +218,7 @@ Test(hostile, every_byte_is_escaped_in_text)
 	size_t len, nrec, bad = 0;
 	traced((const char *[]){hostile_url(v, n, 1), NULL}, "text", &text, &len, &nrec);
 
-	cr_expect_eq(count_lines(text, ""), 1, "%s", text);
+	cr_expect_eq(count_lines(text, "authtap["), 1, "%s", text);
 	cr_expect(text_clean(text, len, &bad), "a raw control byte at %zu: %s", bad, text + bad);
 	char *want = text_escaped(v, n);
 	char *line = fmt("WWW-Authenticate: %s", want);
@@ -461,7 +467,9 @@ Test(hostile, large_values_in_text)
 	size_t len, nrec, bad;
 	traced((const char *[]){ok, NULL}, "text", &text, &len, &nrec);
 
-	cr_expect_eq(count_lines(text, ""), 1);
+	cr_expect_eq(count_lines(text, "authtap["), 1);
+	cr_expect_eq(count_lines(text, "authtap[") + count_lines(text, "  "),
+	             count_lines(text, ""));
 	cr_expect(text_clean(text, len, &bad));
 	cr_expect_gt(len, 2 * 102379, "a file keeps the whole record");
 }
@@ -565,6 +573,87 @@ Test(hostile, the_largest_response_is_kept_whole)
 	log_free(r, nrec);
 }
 
+/* GitHub issue 12, item 5: a verdict on a 100 KB challenge, to a pipe
+ * nobody reads until the proxy exits.  It was written whole: 65,536 bytes
+ * went in, then EAGAIN left an unterminated line and turned logging off.
+ * Verdicts are cut to PIPE_BUF as responses are, and say so. */
+Test(hostile, a_verdict_on_a_huge_challenge_to_a_pipe_is_cut_to_fit)
+{
+	const char *formats[] = {"AUTHTAP_FORMAT=json", "AUTHTAP_FORMAT=text"};
+
+	for (int f = 0; f < 2; f++) {
+		char *up = server_url(&srv, "/hostile?size=100000");
+		int out[2], err[2];
+		cr_assert(pipe(out) == 0 && pipe(err) == 0);
+		pid_t pid = fork();
+		cr_assert(pid >= 0);
+		if (pid == 0) {
+			dup2(out[1], 1);
+			dup2(err[1], 2);
+			close(out[0]);
+			close(err[0]);
+			/* A sanitizer build's hosts need their options too. */
+			char *env[6] = {(char *)preload_var(), "AUTHTAP_LOG=stderr",
+			                (char *)formats[f]};
+			size_t e = 3;
+			const char *keep[] = {"ASAN_OPTIONS", "UBSAN_OPTIONS"};
+			for (size_t i = 0; i < 2; i++)
+				if (getenv(keep[i]))
+					env[e++] = fmt("%s=%s", keep[i], getenv(keep[i]));
+			env[e] = NULL;
+			execle(TEST_VERDICT_PROXY, TEST_VERDICT_PROXY, "drop", up, (char *)NULL,
+			       env);
+			_exit(127);
+		}
+		close(out[1]);
+		close(err[1]);
+		char port[16] = {0};
+		cr_assert(read(out[0], port, sizeof(port) - 1) > 0, "the proxy did not start");
+		close(out[0]);
+		char *u = fmt("http://127.0.0.1:%d/mcp", atoi(port));
+		struct run r;
+		run(&r, (const char *[]){TEST_CLIENT, "--quiet", u, NULL}, NULL);
+		int status;
+		cr_assert_eq(waitpid(pid, &status, 0), pid);
+		cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the proxy failed: %d",
+		          status);
+		size_t cap = 1 << 20, len = 0;
+		char *got = malloc(cap + 1);
+		ssize_t n;
+		while ((n = read(err[0], got + len, cap - len)) > 0)
+			len += (size_t)n;
+		got[len] = '\0';
+		close(err[0]);
+		cr_expect(len > 0 && got[len - 1] == '\n', "%s: a torn last line", formats[f]);
+		for (const char *p = got; p < got + len;) {
+			const char *nl = memchr(p, '\n', (size_t)(got + len - p));
+			size_t l = nl ? (size_t)(nl + 1 - p) : (size_t)(got + len - p);
+			cr_expect_leq(l, 4096, "%s: a line of %zu bytes to a pipe", formats[f], l);
+			p += l;
+		}
+		if (f == 0) {
+			size_t nrec, warnings, verdicts = 0;
+			json_t **recs = records_in(got, len, &nrec, &warnings);
+			cr_expect_eq(warnings, 0, "%s", got);
+			for (size_t i = 0; i < nrec; i++) {
+				if (strcmp(jstr(recs[i], "type"), "verdict") != 0)
+					continue;
+				verdicts++;
+				cr_expect_str_eq(jstr(recs[i], "verdict"), "dropped");
+				cr_expect(jhas_flag(recs[i], "truncated"), "not flagged truncated");
+			}
+			cr_expect_eq(verdicts, 1, "%zu verdicts", verdicts);
+			log_free(recs, nrec);
+		} else {
+			cr_expect(strstr(got, "verdict dropped"), "%.300s", got);
+			cr_expect(strstr(got, "[truncated]\n"), "%.300s", got);
+		}
+		free(got);
+		free(u);
+		run_free(&r);
+	}
+}
+
 /* Instructions the client runs under callgrind (exact, not timed) fetching
  * url once, with or without the preload (no log: the capture alone). */
 static double client_instructions(const char *url, bool preloaded)
@@ -603,7 +692,8 @@ Test(hostile, thousands_of_challenge_lines_cost_linear_work, .timeout = 240)
 	bool asan = memmem(so, so_len, "__asan_init", strlen("__asan_init")) != NULL;
 	free(so);
 	if (asan)
-		cr_skip_test("the preload is built with AddressSanitizer, which valgrind cannot run");
+		cr_skip_test(
+		    "the preload is built with AddressSanitizer, which valgrind cannot run");
 	double added[2];
 	const unsigned lines[2] = {2000, 4000};
 	for (int i = 0; i < 2; i++) {

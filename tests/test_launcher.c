@@ -248,8 +248,9 @@ Test(launcher, a_slow_reader_loses_no_record)
 	cr_expect_eq(count_lines(r.out, "authtap["), 300, "%zu records",
 	             count_lines(r.out, "authtap["));
 	cr_expect(strstr(r.out, "exit 0\n"));
-	/* Whole lines: each record ends where the next begins. */
-	cr_expect_eq(count_lines(r.out, ""), 301, "%zu lines", count_lines(r.out, ""));
+	/* Whole records: a first line and one indented line per challenge. */
+	cr_expect_eq(count_lines(r.out, ""), 601, "%zu lines", count_lines(r.out, ""));
+	cr_expect_eq(count_lines(r.out, "  Bearer "), 300);
 	run_free(&r);
 	server_stop(&srv);
 }

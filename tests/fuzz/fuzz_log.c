@@ -1,5 +1,5 @@
-/* Fuzz target: the record writers (log_format_json and log_format_text in
- * preload/log.c).  The input becomes one record:
+/* Fuzz target: the record writers (format_response_json and format_response_text in
+ * preload/format_response.c).  The input becomes one record:
  *
  *   byte 0     record flags in bits 0-4; bit 5: not the final response;
  *              bit 6: headers unknown (no header API); bit 7: multi api
@@ -13,16 +13,18 @@
  * names and values are any bytes.  The JSON record must be one line that
  * jansson parses strictly (no duplicate names) and that gives every input
  * byte back (a header is a prefix of the input when value_cap cut it, and
- * then the record says "truncated"); the text record must be one line of
- * valid UTF-8 with no control byte, DEL or C1 control but its final
- * newline. */
+ * then the record says "truncated"); the text record must be lines of
+ * valid UTF-8 (the first "authtap[", the others indented by two spaces)
+ * with no control byte, DEL, C1 control, bidi or invisible character but
+ * the newlines; with the raw header lines too (AUTHTAP_RAW) or not. */
 #include <jansson.h>
 #include <stdbool.h>
 #include <string.h>
 
 #include "challenge.h"
 #include "fuzz.h"
-#include "log.h"
+#include "escape.h"
+#include "format.h"
 
 const char *fuzz_input_name;
 
@@ -143,7 +145,7 @@ static void check_json(const struct record *r, const struct log_meta *m)
 	struct buf b = {0};
 	json_error_t err;
 
-	log_format_json(&b, r, m);
+	format_response_json(&b, r, m);
 	FUZZ_CHECK(!buf_failed(&b));
 	FUZZ_CHECK(b.len > 0 && b.p[b.len - 1] == '\n');
 	FUZZ_CHECK(memchr(b.p, '\n', b.len - 1) == NULL);
@@ -263,7 +265,7 @@ static void check_text(const struct record *r, const struct log_meta *m)
 {
 	struct buf b = {0};
 
-	log_format_text(&b, r, m);
+	format_response_text(&b, r, m);
 	FUZZ_CHECK(!buf_failed(&b));
 	FUZZ_CHECK(b.len > 0 && b.p[b.len - 1] == '\n');
 	FUZZ_CHECK(b.len >= 8 && memcmp(b.p, "authtap[", 8) == 0);
@@ -274,9 +276,15 @@ static void check_text(const struct record *r, const struct log_meta *m)
 		if (!n)
 			fprintf(stderr, "not UTF-8 at %zu of %.*s", i, (int)b.len, b.p);
 		FUZZ_CHECK(n > 0);
-		if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0))
+		/* Lines: the first is the record's, every other is indented. */
+		if (cp == '\n') {
+			FUZZ_CHECK(i + 3 <= b.len && p[i + 1] == ' ' && p[i + 2] == ' ');
+			i++;
+			continue;
+		}
+		if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || escape_hidden(cp))
 			fprintf(stderr, "control U+%04X at %zu of %.*s", cp, i, (int)b.len, b.p);
-		FUZZ_CHECK(cp >= 0x20 && !(cp >= 0x7f && cp < 0xa0));
+		FUZZ_CHECK(cp >= 0x20 && !(cp >= 0x7f && cp < 0xa0) && !escape_hidden(cp));
 		i += n;
 	}
 	buf_free(&b);
@@ -341,6 +349,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	};
 
 	check_json(&r, &m);
+	check_text(&r, &m);
+	m.raw = true;
 	check_text(&r, &m);
 
 	for (size_t i = 0; i < n; i++) {

@@ -1,9 +1,8 @@
-/* Unit tests for the record writers in preload/log.c.  Every JSON record is
- * parsed back with jansson (which rejects invalid UTF-8 and, with
- * JSON_REJECT_DUPLICATES, a name given twice) and compared with what went
- * in, byte for byte.  JSON_ALLOW_NUL is needed because a NUL in a header
- * is written, correctly, as \u0000.  Every text record is checked to be one
- * line that is safe on a terminal. */
+/* Unit tests for the record writers in preload/format_response.c and format_verdict.c.  Every JSON
+ * record is parsed back with jansson (which rejects invalid UTF-8 and, with JSON_REJECT_DUPLICATES,
+ * a name given twice) and compared with what went in, byte for byte.  JSON_ALLOW_NUL is needed
+ * because a NUL in a header is written, correctly, as \u0000.  Every text record is checked to be
+ * one line that is safe on a terminal. */
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <stdint.h>
@@ -12,9 +11,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "log.h"
+#include "escape.h"
+#include "format.h"
+#include "verdict.h"
 
-#define HDR(n, v) {(n), sizeof(n) - 1, (v), sizeof(v) - 1}
+#define HDR(n, v)                                                                                  \
+	{                                                                                          \
+		(n), sizeof(n) - 1, (v), sizeof(v) - 1                                             \
+	}
 #define WWW(v) HDR("WWW-Authenticate", v)
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -23,29 +27,30 @@
 	"resource_metadata=\"http://x/.well-known/oauth-protected-resource\", scope=\"mcp:tools\""
 
 static const struct record_transfer xfer = {
-	.handle = (const void *)(uintptr_t)0x5a5a1000,
-	.api = RECORD_API_EASY,
-	.method = "GET",
-	.url = "http://example.test/mcp",
-	.result = 0,
+    .handle = (const void *)(uintptr_t)0x5a5a1000,
+    .api = RECORD_API_EASY,
+    .method = "GET",
+    .url = "http://example.test/mcp",
+    .result = 0,
 };
 
 /* 2026-11-26T12:34:56.789Z */
 static const struct log_meta meta = {
-	.ts = {1795696496, 789654321},
-	.pid = 4242,
-	.tid = 4243,
+    .ts = {1795696496, 789654321},
+    .pid = 4242,
+    .tid = 4243,
+    .raw = true, /* text: the header lines too */
 };
 
 static struct record record_of(const struct record_header *h, size_t n)
 {
 	return (struct record){
-		.transfer = &xfer,
-		.status = 401,
-		.final = true,
-		.headers_known = true,
-		.nheaders = n,
-		.headers = h,
+	    .transfer = &xfer,
+	    .status = 401,
+	    .final = true,
+	    .headers_known = true,
+	    .nheaders = n,
+	    .headers = h,
 	};
 }
 
@@ -63,17 +68,17 @@ static json_t *json_of(const struct record *r, const struct log_meta *m, const c
 	json_error_t err;
 	json_t *root = NULL;
 
-	log_format_json(&b, r, m);
+	format_response_json(&b, r, m);
 	cr_expect(!buf_failed(&b), "%s: buffer failed", what);
 	if (!one_line(b.p, b.len)) {
 		cr_expect_fail("%s: not one line: %.*s", what, (int)(b.len < 2000 ? b.len : 2000),
-			       b.p);
+		               b.p);
 		goto out;
 	}
 	root = json_loadb(b.p, b.len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
 	if (!root) {
 		cr_expect_fail("%s: %s at column %d in %.*s", what, err.text, err.column,
-			       (int)(b.len < 2000 ? b.len : 2000), b.p);
+		               (int)(b.len < 2000 ? b.len : 2000), b.p);
 		goto out;
 	}
 	if (!json_is_object(root)) {
@@ -86,19 +91,32 @@ out:
 	return root;
 }
 
+/* A text record: a first line "authtap[...", then lines indented by two
+ * spaces, each ended. */
+static bool text_lines(const char *p, size_t len)
+{
+	if (len < 8 || strncmp(p, "authtap[", 8) != 0 || p[len - 1] != '\n')
+		return false;
+	for (const char *nl = memchr(p, '\n', len); nl + 1 < p + len;
+	     nl = memchr(nl + 1, '\n', (size_t)(p + len - nl - 1)))
+		if (nl[1] != ' ' || nl[2] != ' ')
+			return false;
+	return true;
+}
+
 /* Formats r as text; the result is NUL-terminated (the writer escapes
  * NULs, which the terminal check below also verifies). */
 static char *text_of(const struct record *r, const struct log_meta *m, const char *what)
 {
 	struct buf b = {0};
 
-	log_format_text(&b, r, m);
+	format_response_text(&b, r, m);
 	cr_assert(!buf_failed(&b), "%s: buffer failed", what);
-	cr_expect(one_line(b.p, b.len), "%s: not one line", what);
+	cr_expect(text_lines(b.p, b.len), "%s: not a text record: %.*s", what, (int)b.len, b.p);
 	for (size_t i = 0; i + 1 < b.len; i++) {
 		unsigned char c = (unsigned char)b.p[i];
-		if (c < 0x20 || c == 0x7f) {
-			cr_expect_fail("%s: byte 0x%02x at %zu of the text line", what, c, i);
+		if ((c < 0x20 && c != '\n') || c == 0x7f) {
+			cr_expect_fail("%s: byte 0x%02x at %zu of the text record", what, c, i);
 			break;
 		}
 	}
@@ -149,9 +167,8 @@ static bool has_flag(json_t *root, const char *name)
 	size_t i;
 	json_t *f;
 
-	json_array_foreach(flags, i, f)
-		if (json_is_string(f) && strcmp(json_string_value(f), name) == 0)
-			return true;
+	json_array_foreach(flags, i, f) if (json_is_string(f) &&
+	                                    strcmp(json_string_value(f), name) == 0) return true;
 	return false;
 }
 
@@ -210,16 +227,16 @@ Test(log_json, fields)
 	cr_expect(json_is_true(json_object_get(root, "final")));
 	cr_expect_eq(json_integer_value(json_object_get(root, "request")), 0);
 	expect_json(json_object_get(root, "headers"),
-		    "[{\"name\":\"WWW-Authenticate\",\"value\":"
-		    "\"Bearer realm=\\\"mcp\\\", resource_metadata="
-		    "\\\"http://x/.well-known/oauth-protected-resource\\\", "
-		    "scope=\\\"mcp:tools\\\"\"}]",
-		    "headers");
+	            "[{\"name\":\"WWW-Authenticate\",\"value\":"
+	            "\"Bearer realm=\\\"mcp\\\", resource_metadata="
+	            "\\\"http://x/.well-known/oauth-protected-resource\\\", "
+	            "scope=\\\"mcp:tools\\\"\"}]",
+	            "headers");
 	expect_json(json_object_get(root, "challenges"),
-		    "[{\"scheme\":\"Bearer\",\"params\":{\"realm\":\"mcp\","
-		    "\"resource_metadata\":\"http://x/.well-known/oauth-protected-resource\","
-		    "\"scope\":\"mcp:tools\"}}]",
-		    "challenges");
+	            "[{\"scheme\":\"Bearer\",\"params\":{\"realm\":\"mcp\","
+	            "\"resource_metadata\":\"http://x/.well-known/oauth-protected-resource\","
+	            "\"scope\":\"mcp:tools\"}}]",
+	            "challenges");
 	expect_json(json_object_get(root, "flags"), "[]", "flags");
 	json_decref(root);
 }
@@ -228,20 +245,20 @@ Test(log_json, other_fields)
 {
 	static const struct record_header h[] = {HDR("Proxy-Authenticate", "Basic realm=\"p\"")};
 	struct record_transfer t = {
-		.handle = (const void *)(uintptr_t)0xdeadbee0,
-		.api = RECORD_API_MULTI,
-		.method = NULL,
-		.url = NULL,
-		.result = 56,
+	    .handle = (const void *)(uintptr_t)0xdeadbee0,
+	    .api = RECORD_API_MULTI,
+	    .method = NULL,
+	    .url = NULL,
+	    .result = 56,
 	};
 	struct record r = {
-		.transfer = &t,
-		.status = 407,
-		.final = false,
-		.request = 2,
-		.headers_known = true,
-		.nheaders = 1,
-		.headers = h,
+	    .transfer = &t,
+	    .status = 407,
+	    .final = false,
+	    .request = 2,
+	    .headers_known = true,
+	    .nheaders = 1,
+	    .headers = h,
 	};
 	json_t *root = json_of(&r, &meta, "other fields");
 
@@ -266,11 +283,11 @@ struct ts_case {
 };
 
 static const struct ts_case ts_cases[] = {
-	{1795696496, 789654321, "2026-11-26T12:34:56.789Z"},
-	{1795696496, 999999999, "2026-11-26T12:34:56.999Z"},
-	{1795696496, 1000000, "2026-11-26T12:34:56.001Z"},
-	{0, 0, "1970-01-01T00:00:00.000Z"},
-	{951782400, 0, "2000-02-29T00:00:00.000Z"},
+    {1795696496, 789654321, "2026-11-26T12:34:56.789Z"},
+    {1795696496, 999999999, "2026-11-26T12:34:56.999Z"},
+    {1795696496, 1000000, "2026-11-26T12:34:56.001Z"},
+    {0, 0, "1970-01-01T00:00:00.000Z"},
+    {951782400, 0, "2000-02-29T00:00:00.000Z"},
 };
 
 Test(log_json, ts)
@@ -287,7 +304,7 @@ Test(log_json, ts)
 			continue;
 		const char *ts = str_at(root, "ts");
 		cr_expect(ts && strcmp(ts, ts_cases[i].want) == 0, "ts \"%s\", want \"%s\"",
-			  ts ? ts : "(null)", ts_cases[i].want);
+		          ts ? ts : "(null)", ts_cases[i].want);
 		json_decref(root);
 	}
 }
@@ -320,16 +337,16 @@ struct flags_case {
 };
 
 static const struct flags_case flags_cases[] = {
-	{0, "[]"},
-	{RECORD_NO_CHALLENGE, "[\"no_challenge\"]"},
-	{RECORD_INCOMPLETE, "[\"incomplete\"]"},
-	{RECORD_TRUNCATED, "[\"truncated\"]"},
-	{RECORD_STATUS_INFERRED, "[\"status_inferred\"]"},
-	{RECORD_CONNECT, "[\"connect\"]"},
-	{RECORD_INCOMPLETE | RECORD_CONNECT, "[\"incomplete\",\"connect\"]"},
-	{RECORD_NO_CHALLENGE | RECORD_INCOMPLETE | RECORD_TRUNCATED | RECORD_STATUS_INFERRED |
-		 RECORD_CONNECT,
-	 "[\"no_challenge\",\"incomplete\",\"truncated\",\"status_inferred\",\"connect\"]"},
+    {0, "[]"},
+    {RECORD_NO_CHALLENGE, "[\"no_challenge\"]"},
+    {RECORD_INCOMPLETE, "[\"incomplete\"]"},
+    {RECORD_TRUNCATED, "[\"truncated\"]"},
+    {RECORD_STATUS_INFERRED, "[\"status_inferred\"]"},
+    {RECORD_CONNECT, "[\"connect\"]"},
+    {RECORD_INCOMPLETE | RECORD_CONNECT, "[\"incomplete\",\"connect\"]"},
+    {RECORD_NO_CHALLENGE | RECORD_INCOMPLETE | RECORD_TRUNCATED | RECORD_STATUS_INFERRED |
+         RECORD_CONNECT,
+     "[\"no_challenge\",\"incomplete\",\"truncated\",\"status_inferred\",\"connect\"]"},
 };
 
 Test(log_json, flags)
@@ -362,53 +379,70 @@ struct challenge_case {
 };
 
 static const struct challenge_case challenge_cases[] = {
-	{"mcp bearer", {WWW(MCP_VALUE)}, 1,
-	 "[{\"scheme\":\"Bearer\",\"params\":{\"realm\":\"mcp\","
-	 "\"resource_metadata\":\"http://x/.well-known/oauth-protected-resource\","
-	 "\"scope\":\"mcp:tools\"}}]",
-	 {NONE}},
-	{"token68", {WWW("Negotiate abc==")}, 1,
-	 "[{\"scheme\":\"Negotiate\",\"token68\":\"abc==\"}]", {NONE}},
-	{"bare scheme", {WWW("Negotiate")}, 1,
-	 "[{\"scheme\":\"Negotiate\",\"params\":{}}]", {NONE}},
-	{"scheme as sent", {WWW("bAsIc realm=x")}, 1,
-	 "[{\"scheme\":\"bAsIc\",\"params\":{\"realm\":\"x\"}}]", {NONE}},
-	{"two in one value",
-	 {WWW("Basic realm=\"a\", Bearer error=\"invalid_token\", "
-	      "error_description=\"expired\"")},
-	 1,
-	 "[{\"scheme\":\"Basic\",\"params\":{\"realm\":\"a\"}},"
-	 "{\"scheme\":\"Bearer\",\"params\":{\"error\":\"invalid_token\","
-	 "\"error_description\":\"expired\"}}]",
-	 {NONE}},
-	{"across headers, in header order",
-	 {WWW("Bearer realm=\"first\""), WWW("Negotiate, NTLM"),
-	  HDR("Proxy-Authenticate", "Basic realm=\"third\", charset=\"UTF-8\"")},
-	 3,
-	 "[{\"scheme\":\"Bearer\",\"params\":{\"realm\":\"first\"}},"
-	 "{\"scheme\":\"Negotiate\",\"params\":{}},{\"scheme\":\"NTLM\",\"params\":{}},"
-	 "{\"scheme\":\"Basic\",\"params\":{\"realm\":\"third\",\"charset\":\"UTF-8\"}}]",
-	 {NONE, NONE, NONE}},
-	{"names lower-cased", {WWW("Basic Realm=x, CHARSET=\"UTF-8\"")}, 1,
-	 "[{\"scheme\":\"Basic\",\"params\":{\"realm\":\"x\",\"charset\":\"UTF-8\"}}]", {NONE}},
-	{"repeated names",
-	 {WWW("Bearer scope=\"a\", Scope=\"b\", realm=r, SCOPE=c")}, 1,
-	 "[{\"scheme\":\"Bearer\",\"params\":{\"scope\":\"a\",\"realm\":\"r\"},"
-	 "\"repeated\":[{\"name\":\"scope\",\"value\":\"b\"},"
-	 "{\"name\":\"scope\",\"value\":\"c\"}]}]",
-	 {NONE}},
-	{"quoted-pair undone", {WWW("Newauth realm=\"apps\", title=\"Login to \\\"apps\\\"\"")}, 1,
-	 "[{\"scheme\":\"Newauth\",\"params\":{\"realm\":\"apps\","
-	 "\"title\":\"Login to \\\"apps\\\"\"}}]",
-	 {NONE}},
-	{"unterminated quote", {WWW("Bearer realm=\"unterminated")}, 1,
-	 "[{\"scheme\":\"Bearer\",\"params\":{}}]", {26}},
-	{"junk after a param, then a good header",
-	 {WWW("Basic realm=\"x\" charset=y"), WWW("Bearer realm=\"y\"")}, 2,
-	 "[{\"scheme\":\"Basic\",\"params\":{\"realm\":\"x\"}},"
-	 "{\"scheme\":\"Bearer\",\"params\":{\"realm\":\"y\"}}]",
-	 {16, NONE}},
-	{"empty value", {WWW("")}, 1, "[]", {NONE}},
+    {"mcp bearer",
+     {WWW(MCP_VALUE)},
+     1,
+     "[{\"scheme\":\"Bearer\",\"params\":{\"realm\":\"mcp\","
+     "\"resource_metadata\":\"http://x/.well-known/oauth-protected-resource\","
+     "\"scope\":\"mcp:tools\"}}]",
+     {NONE}},
+    {"token68",
+     {WWW("Negotiate abc==")},
+     1,
+     "[{\"scheme\":\"Negotiate\",\"token68\":\"abc==\"}]",
+     {NONE}},
+    {"bare scheme", {WWW("Negotiate")}, 1, "[{\"scheme\":\"Negotiate\",\"params\":{}}]", {NONE}},
+    {"scheme as sent",
+     {WWW("bAsIc realm=x")},
+     1,
+     "[{\"scheme\":\"bAsIc\",\"params\":{\"realm\":\"x\"}}]",
+     {NONE}},
+    {"two in one value",
+     {WWW("Basic realm=\"a\", Bearer error=\"invalid_token\", "
+          "error_description=\"expired\"")},
+     1,
+     "[{\"scheme\":\"Basic\",\"params\":{\"realm\":\"a\"}},"
+     "{\"scheme\":\"Bearer\",\"params\":{\"error\":\"invalid_token\","
+     "\"error_description\":\"expired\"}}]",
+     {NONE}},
+    {"across headers, in header order",
+     {WWW("Bearer realm=\"first\""), WWW("Negotiate, NTLM"),
+      HDR("Proxy-Authenticate", "Basic realm=\"third\", charset=\"UTF-8\"")},
+     3,
+     "[{\"scheme\":\"Bearer\",\"params\":{\"realm\":\"first\"}},"
+     "{\"scheme\":\"Negotiate\",\"params\":{}},{\"scheme\":\"NTLM\",\"params\":{}},"
+     "{\"scheme\":\"Basic\",\"params\":{\"realm\":\"third\",\"charset\":\"UTF-8\"}}]",
+     {NONE, NONE, NONE}},
+    {"names lower-cased",
+     {WWW("Basic Realm=x, CHARSET=\"UTF-8\"")},
+     1,
+     "[{\"scheme\":\"Basic\",\"params\":{\"realm\":\"x\",\"charset\":\"UTF-8\"}}]",
+     {NONE}},
+    {"repeated names",
+     {WWW("Bearer scope=\"a\", Scope=\"b\", realm=r, SCOPE=c")},
+     1,
+     "[{\"scheme\":\"Bearer\",\"params\":{\"scope\":\"a\",\"realm\":\"r\"},"
+     "\"repeated\":[{\"name\":\"scope\",\"value\":\"b\"},"
+     "{\"name\":\"scope\",\"value\":\"c\"}]}]",
+     {NONE}},
+    {"quoted-pair undone",
+     {WWW("Newauth realm=\"apps\", title=\"Login to \\\"apps\\\"\"")},
+     1,
+     "[{\"scheme\":\"Newauth\",\"params\":{\"realm\":\"apps\","
+     "\"title\":\"Login to \\\"apps\\\"\"}}]",
+     {NONE}},
+    {"unterminated quote",
+     {WWW("Bearer realm=\"unterminated")},
+     1,
+     "[{\"scheme\":\"Bearer\",\"params\":{}}]",
+     {26}},
+    {"junk after a param, then a good header",
+     {WWW("Basic realm=\"x\" charset=y"), WWW("Bearer realm=\"y\"")},
+     2,
+     "[{\"scheme\":\"Basic\",\"params\":{\"realm\":\"x\"}},"
+     "{\"scheme\":\"Bearer\",\"params\":{\"realm\":\"y\"}}]",
+     {16, NONE}},
+    {"empty value", {WWW("")}, 1, "[]", {NONE}},
 };
 
 Test(log_json, challenges)
@@ -422,21 +456,21 @@ Test(log_json, challenges)
 			continue;
 		expect_json(json_object_get(root, "challenges"), c->want, c->name);
 		cr_expect_eq(json_array_size(json_object_get(root, "headers")), c->n, "%s: headers",
-			     c->name);
+		             c->name);
 		for (size_t k = 0; k < c->n; k++) {
 			json_t *h = header_at(root, k);
 			json_t *at = json_object_get(h, "malformed_at");
 			cr_expect(field_is(h, "name", c->h[k].name, c->h[k].name_len),
-				  "%s: header %zu name", c->name, k);
+			          "%s: header %zu name", c->name, k);
 			cr_expect(field_is(h, "value", c->h[k].value, c->h[k].value_len),
-				  "%s: header %zu value", c->name, k);
+			          "%s: header %zu value", c->name, k);
 			if (c->malformed_at[k] == NONE)
 				cr_expect_null(at, "%s: header %zu has malformed_at", c->name, k);
 			else
 				cr_expect(json_is_integer(at) &&
-					  json_integer_value(at) == c->malformed_at[k],
-					  "%s: header %zu malformed_at %lld, want %ld", c->name, k,
-					  (long long)json_integer_value(at), c->malformed_at[k]);
+				              json_integer_value(at) == c->malformed_at[k],
+				          "%s: header %zu malformed_at %lld, want %ld", c->name, k,
+				          (long long)json_integer_value(at), c->malformed_at[k]);
 		}
 		json_decref(root);
 	}
@@ -521,7 +555,7 @@ Test(log_json, all_bytes_in_one)
 	cr_expect(has_encoding(header_at(root, 1)));
 	cr_expect(field_is(header_at(root, 1), "name", all, sizeof(all)), "all bytes: name");
 	cr_expect(field_is(header_at(root, 1), "value", "Basic realm=x", 13),
-		  "all bytes: other field of a latin1 header");
+	          "all bytes: other field of a latin1 header");
 	json_decref(root);
 }
 
@@ -532,35 +566,38 @@ struct utf8_case {
 };
 
 static const struct utf8_case utf8_cases[] = {
-	{"U+0080", "\xc2\x80", true},
-	{"e acute", "\xc3\xa9", true},
-	{"U+07FF", "\xdf\xbf", true},
-	{"U+0800", "\xe0\xa0\x80", true},
-	{"euro", "\xe2\x82\xac", true},
-	{"U+D7FF", "\xed\x9f\xbf", true},
-	{"U+E000", "\xee\x80\x80", true},
-	{"U+FFFF", "\xef\xbf\xbf", true},
-	{"U+10000", "\xf0\x90\x80\x80", true},
-	{"emoji", "\xf0\x9f\x98\x80", true},
-	{"U+10FFFF", "\xf4\x8f\xbf\xbf", true},
-	{"mixed", "caf\xc3\xa9 \xe2\x82\xac", true},
-	{"overlong NUL", "\xc0\x80", false},
-	{"overlong 2", "\xc1\xbf", false},
-	{"overlong 3", "\xe0\x80\x80", false},
-	{"overlong U+07FF", "\xe0\x9f\xbf", false},
-	{"overlong 4", "\xf0\x8f\xbf\xbf", false},
-	{"surrogate D800", "\xed\xa0\x80", false},
-	{"surrogate DFFF", "\xed\xbf\xbf", false},
-	{"above U+10FFFF", "\xf4\x90\x80\x80", false},
-	{"F5 lead", "\xf5\x80\x80\x80", false},
-	{"five bytes", "\xf8\x88\x80\x80\x80", false},
-	{"FF", "\xff", false},
-	{"lone continuation", "\x80", false},
-	{"truncated euro", "\xe2\x82", false},
-	{"lead at end", "ok\xc3", false},
-	{"lead then ASCII", "\xc3" "A", false},
-	{"truncated emoji", "\xf0\x9f\x98", false},
-	{"valid then stray", "\xc3\xa9\xa9", false},
+    {"U+0080", "\xc2\x80", true},
+    {"e acute", "\xc3\xa9", true},
+    {"U+07FF", "\xdf\xbf", true},
+    {"U+0800", "\xe0\xa0\x80", true},
+    {"euro", "\xe2\x82\xac", true},
+    {"U+D7FF", "\xed\x9f\xbf", true},
+    {"U+E000", "\xee\x80\x80", true},
+    {"U+FFFF", "\xef\xbf\xbf", true},
+    {"U+10000", "\xf0\x90\x80\x80", true},
+    {"emoji", "\xf0\x9f\x98\x80", true},
+    {"U+10FFFF", "\xf4\x8f\xbf\xbf", true},
+    {"mixed", "caf\xc3\xa9 \xe2\x82\xac", true},
+    {"overlong NUL", "\xc0\x80", false},
+    {"overlong 2", "\xc1\xbf", false},
+    {"overlong 3", "\xe0\x80\x80", false},
+    {"overlong U+07FF", "\xe0\x9f\xbf", false},
+    {"overlong 4", "\xf0\x8f\xbf\xbf", false},
+    {"surrogate D800", "\xed\xa0\x80", false},
+    {"surrogate DFFF", "\xed\xbf\xbf", false},
+    {"above U+10FFFF", "\xf4\x90\x80\x80", false},
+    {"F5 lead", "\xf5\x80\x80\x80", false},
+    {"five bytes", "\xf8\x88\x80\x80\x80", false},
+    {"FF", "\xff", false},
+    {"lone continuation", "\x80", false},
+    {"truncated euro", "\xe2\x82", false},
+    {"lead at end", "ok\xc3", false},
+    {"lead then ASCII",
+     "\xc3"
+     "A",
+     false},
+    {"truncated emoji", "\xf0\x9f\x98", false},
+    {"valid then stray", "\xc3\xa9\xa9", false},
 };
 
 Test(log_json, utf8)
@@ -601,8 +638,7 @@ Test(log_json, odd_method_and_url)
 	json_decref(root);
 }
 
-static size_t utf8_len_ok(const char *s, size_t len, size_t cap, const char *orig,
-			  const char *what)
+static size_t utf8_len_ok(const char *s, size_t len, size_t cap, const char *orig, const char *what)
 {
 	cr_expect_leq(len, cap, "%s: %zu bytes, cap %zu", what, len, cap);
 	cr_expect(memcmp(s, orig, len) == 0, "%s: not a prefix", what);
@@ -684,8 +720,8 @@ Test(log_json, value_cap_utf8)
 		const char *realm = str_at(params, "realm");
 		size_t rlen = json_string_length(json_object_get(params, "realm"));
 		cr_expect(realm && rlen <= cap && rlen % 3 == 0 && rlen + 3 > cap &&
-			  memcmp(realm, v + 14, rlen) == 0,
-			  "%s: realm cut to %zu", what, rlen);
+		              memcmp(realm, v + 14, rlen) == 0,
+		          "%s: realm cut to %zu", what, rlen);
 		cr_expect(has_flag(root, "truncated"), "%s: flagged", what);
 		json_decref(root);
 	}
@@ -696,7 +732,7 @@ Test(log_json, value_cap_latin1)
 {
 	char v[64];
 	int n = snprintf(v, sizeof(v), "Basic realm=\"%s\"",
-			 "\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8\xf7\xf6\xf5\xf4\xf3\xf2\xf1\xf0");
+	                 "\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8\xf7\xf6\xf5\xf4\xf3\xf2\xf1\xf0");
 	struct record_header h = {"WWW-Authenticate", 16, v, (size_t)n};
 	struct record r = record_of(&h, 1);
 	struct log_meta m = meta;
@@ -714,7 +750,7 @@ Test(log_json, value_cap_token68)
 {
 	char v[128];
 	int n = snprintf(v, sizeof(v), "Negotiate %s",
-			 "YIIJvwYGKwYBBQUCoIIJszCCCa+gMDAuBgkqhkiC9xIBAgIGCSqGSIb3EgECAgYKKwYB");
+	                 "YIIJvwYGKwYBBQUCoIIJszCCCa+gMDAuBgkqhkiC9xIBAgIGCSqGSIb3EgECAgYKKwYB");
 	struct record_header h = {"WWW-Authenticate", 16, v, (size_t)n};
 	struct record r = record_of(&h, 1);
 	struct log_meta m = meta;
@@ -745,7 +781,7 @@ static json_t *json_timed(const struct record *r, const char *what, double *secs
 	struct buf b = {0};
 	json_error_t err;
 
-	log_format_json(&b, r, &meta);
+	format_response_json(&b, r, &meta);
 	*secs = now() - t0;
 	cr_assert(!buf_failed(&b));
 	cr_assert(one_line(b.p, b.len), "%s: one line", what);
@@ -831,7 +867,7 @@ Test(log_json, many_headers, .timeout = 60)
 
 	for (int i = 0; i < MANY_HEADERS; i++) {
 		int n = snprintf(values[i], sizeof(values[i]),
-				 "Basic realm=\"r%d\", Bearer scope=\"s%d\"", i, i);
+		                 "Basic realm=\"r%d\", Bearer scope=\"s%d\"", i, i);
 		h[i] = (struct record_header){"WWW-Authenticate", 16, values[i], (size_t)n};
 	}
 	struct record r = record_of(h, MANY_HEADERS);
@@ -850,35 +886,51 @@ Test(log_json, many_headers, .timeout = 60)
 	json_decref(root);
 }
 
+/* The challenge lines of a text record: after the first line, before the
+ * raw header lines ("  > "); NULL when there are none. */
+static const char *parsed_of(const char *line)
+{
+	static char part[16384];
+	const char *p = strchr(line, '\n');
+	if (!p || !p[1])
+		return NULL;
+	const char *raw = strstr(p, "\n  > ");
+	size_t n = raw ? (size_t)(raw + 1 - (p + 1)) : strlen(p + 1);
+	if (n >= sizeof(part))
+		n = sizeof(part) - 1;
+	memcpy(part, p + 1, n);
+	part[n] = '\0';
+	return part;
+}
+
 Test(log_text, line)
 {
 	static const struct record_header h[] = {WWW(MCP_VALUE)};
 	struct record r = record_of(h, 1);
 	char *line = text_of(&r, &meta, "mcp");
 
-	cr_expect(strncmp(line, "authtap[4242] 401 GET http://example.test/mcp ", 46) == 0,
-		  "line: %s", line);
-	cr_expect(strstr(line, "WWW-Authenticate: " MCP_VALUE), "line: %s", line);
-	const char *parsed = strstr(line, " => ");
+	cr_expect(strncmp(line, "authtap[4242] 401 GET http://example.test/mcp\n", 46) == 0,
+	          "line: %s", line);
+	cr_expect(strstr(line, "\n  > WWW-Authenticate: " MCP_VALUE "\n"), "line: %s", line);
+	const char *parsed = parsed_of(line);
 	cr_assert_not_null(parsed, "line: %s", line);
 	cr_expect(strstr(parsed, "Bearer"), "line: %s", line);
 	cr_expect(strstr(parsed, "realm=mcp"), "line: %s", line);
 	cr_expect(strstr(parsed, "scope=mcp:tools"), "line: %s", line);
-	cr_expect(strstr(parsed,
-			 "resource_metadata=http://x/.well-known/oauth-protected-resource"),
-		  "line: %s", line);
+	cr_expect(strstr(parsed, "resource_metadata=http://x/.well-known/oauth-protected-resource"),
+	          "line: %s", line);
 	free(line);
 }
 
 Test(log_text, error_and_schemes)
 {
 	static const struct record_header h[] = {
-		WWW("Bearer error=\"invalid_token\", error_description=\"expired\""),
-		WWW("Negotiate abc=="),
+	    WWW("Bearer error=\"invalid_token\", error_description=\"expired\""),
+	    WWW("Negotiate abc=="),
 	};
 	struct record r = record_of(h, 2);
 	char *line = text_of(&r, &meta, "error");
-	const char *parsed = strstr(line, " => ");
+	const char *parsed = parsed_of(line);
 
 	cr_assert_not_null(parsed, "line: %s", line);
 	cr_expect(strstr(parsed, "error=invalid_token"), "line: %s", line);
@@ -896,7 +948,7 @@ Test(log_text, status_unknown)
 	r.status = 0;
 	line = text_of(&r, &meta, "status 0");
 	cr_expect(strncmp(line, "authtap[4242] ??? GET http://example.test/mcp", 45) == 0,
-		  "line: %s", line);
+	          "line: %s", line);
 	free(line);
 }
 
@@ -906,7 +958,7 @@ Test(log_text, backslash)
 	static const struct record_header h[] = {WWW("Basic realm=\"C:\\\\dir\"")};
 	struct record r = record_of(h, 1);
 	char *line = text_of(&r, &meta, "backslash");
-	const char *parsed = strstr(line, " => ");
+	const char *parsed = parsed_of(line);
 
 	cr_expect(strstr(line, "Basic realm=\"C:\\\\\\\\dir\""), "raw value, doubled: %s", line);
 	cr_assert_not_null(parsed, "line: %s", line);
@@ -919,20 +971,20 @@ Test(log_text, backslash)
 Test(log_text, quoting)
 {
 	static const struct record_header h[] = {
-		WWW("Bearer realm=\"a, b\", scope=\"openid profile\", error=invalid_token, "
-		    "error_description=\"say \\\"hi\\\"\""),
-		WWW("Basic realm=\"\""),
+	    WWW("Bearer realm=\"a, b\", scope=\"openid profile\", error=invalid_token, "
+	        "error_description=\"say \\\"hi\\\"\""),
+	    WWW("Basic realm=\"\""),
 	};
 	struct record r = record_of(h, 2);
 	char *line = text_of(&r, &meta, "quoting");
-	const char *parsed = strstr(line, " => ");
+	const char *parsed = parsed_of(line);
 
 	cr_assert_not_null(parsed, "line: %s", line);
 	cr_expect(strstr(parsed, " realm=\"a, b\""), "line: %s", line);
 	cr_expect(strstr(parsed, " scope=\"openid profile\""), "line: %s", line);
 	cr_expect(strstr(parsed, " error=invalid_token"), "line: %s", line);
 	cr_expect(strstr(parsed, " error_description=\"say \\\"hi\\\"\""), "line: %s", line);
-	cr_expect(strstr(parsed, "Basic realm=\"\""), "empty value: %s", line);
+	cr_expect(strstr(parsed, "  Basic  realm=\"\"\n"), "empty value: %s", line);
 	free(line);
 }
 
@@ -956,8 +1008,8 @@ Test(log_text, every_byte)
 		name[2] = (char)b;
 		snprintf(what, sizeof(what), "byte 0x%02x", b);
 		struct record_header h[] = {
-			{"WWW-Authenticate", 16, v, sizeof(v) - 1},
-			{name, sizeof(name) - 1, "Basic", 5},
+		    {"WWW-Authenticate", 16, v, sizeof(v) - 1},
+		    {name, sizeof(name) - 1, "Basic", 5},
 		};
 		struct record r = record_of(h, 2);
 		char *line = text_of(&r, &meta, what);
@@ -973,7 +1025,7 @@ Test(log_text, every_byte)
 		}
 		if (b >= 0x80)
 			cr_expect(strchr(line, (char)b) == NULL, "%s: stray byte kept: %s", what,
-				  line);
+			          line);
 		free(line);
 	}
 }
@@ -985,8 +1037,8 @@ Test(log_text, all_bytes)
 	for (unsigned b = 0; b < 256; b++)
 		all[b] = (char)b;
 	struct record_header h[] = {
-		{"WWW-Authenticate", 16, all, sizeof(all)},
-		{all, sizeof(all), "Basic", 5},
+	    {"WWW-Authenticate", 16, all, sizeof(all)},
+	    {all, sizeof(all), "Basic", 5},
 	};
 	struct record r = record_of(h, 2);
 	char *line = text_of(&r, &meta, "all bytes");
@@ -1043,7 +1095,7 @@ Test(log_text, value_cap_flags)
 	cr_expect(strstr(line, "truncated"), "line: %s", line);
 	cr_expect(strstr(line, "WWW-Authenticate: Bearer realm=\"00"), "line: %s", line);
 	cr_expect_null(strstr(line, "WWW-Authenticate: Bearer realm=\"000"),
-		       "value cut at 16 bytes: %s", line);
+	               "value cut at 16 bytes: %s", line);
 	free(line);
 }
 
@@ -1060,8 +1112,7 @@ Test(log_text, value_cap_params)
 
 	m.value_cap = 16;
 	char *line = text_of(&r, &m, "text param cap");
-	cr_expect_null(strstr(line, "00000000000000000"), "a param longer than 16 bytes: %s",
-		       line);
+	cr_expect_null(strstr(line, "00000000000000000"), "a param longer than 16 bytes: %s", line);
 	free(line);
 }
 
@@ -1094,40 +1145,44 @@ Test(log_text, value_cap_utf8)
  * other cases, malformed_at.  The bytes are the ones the writer gave
  * before it was made faster, and must stay so. */
 static const struct record_header golden_headers[] = {
-	WWW(MCP_VALUE),
-	HDR("Proxy-Authenticate", "Basic realm=\"caf\xc3\xa9 \\\"q\\\"\", Negotiate abc==, "
-				  "Digest realm=x, REALM=y, Realm=\"z\", n=1 junk"),
+    WWW(MCP_VALUE),
+    HDR("Proxy-Authenticate", "Basic realm=\"caf\xc3\xa9 \\\"q\\\"\", Negotiate abc==, "
+                              "Digest realm=x, REALM=y, Realm=\"z\", n=1 junk"),
 };
 
 static const char golden_json[] =
-	"{\"v\":1,\"type\":\"response\",\"ts\":\"2026-11-26T12:34:56.789Z\",\"pid\":4242,\"ti"
-	"d\":4243,\"handle\":\"0x5a5a1000\",\"api\":\"easy\",\"method\":\"GET\",\"url\":\"htt"
-	"p://example.test/mcp\",\"result\":0,\"status\":401,\"final\":true,\"request\":0,\"he"
-	"aders\":[{\"name\":\"WWW-Authenticate\",\"value\":\"Bearer realm=\\\"mcp\\\", resour"
-	"ce_metadata=\\\"http://x/.well-known/oauth-protected-resource\\\", scope=\\\"mcp:too"
-	"ls\\\"\"},{\"name\":\"Proxy-Authenticate\",\"value\":\"Basic realm=\\\"caf\xc3\xa9 \\\\\\\""
-	"q\\\\\\\"\\\", Negotiate abc==, Digest realm=x, REALM=y, Realm=\\\"z\\\", n=1 junk\""
-	",\"malformed_at\":84}],\"challenges\":[{\"scheme\":\"Bearer\",\"params\":{\"realm\":"
-	"\"mcp\",\"resource_metadata\":\"http://x/.well-known/oauth-protected-resource\",\"sc"
-	"ope\":\"mcp:tools\"}},{\"scheme\":\"Basic\",\"params\":{\"realm\":\"caf\xc3\xa9 \\\""
-	"q\\\"\"}},{\"scheme\":\"Negotiate\",\"token68\":\"abc==\"},{\"scheme\":\"Digest\",\""
-	"params\":{\"realm\":\"x\",\"n\":\"1\"},\"repeated\":[{\"name\":\"realm\",\"value\":\""
-	"y\"},{\"name\":\"realm\",\"value\":\"z\"}]}],\"flags\":[]}\n";
+    "{\"v\":1,\"type\":\"response\",\"ts\":\"2026-11-26T12:34:56.789Z\",\"pid\":4242,\"ti"
+    "d\":4243,\"handle\":\"0x5a5a1000\",\"api\":\"easy\",\"method\":\"GET\",\"url\":\"htt"
+    "p://example.test/mcp\",\"result\":0,\"status\":401,\"final\":true,\"request\":0,\"he"
+    "aders\":[{\"name\":\"WWW-Authenticate\",\"value\":\"Bearer realm=\\\"mcp\\\", resour"
+    "ce_metadata=\\\"http://x/.well-known/oauth-protected-resource\\\", scope=\\\"mcp:too"
+    "ls\\\"\"},{\"name\":\"Proxy-Authenticate\",\"value\":\"Basic realm=\\\"caf\xc3\xa9 \\\\\\\""
+    "q\\\\\\\"\\\", Negotiate abc==, Digest realm=x, REALM=y, Realm=\\\"z\\\", n=1 junk\""
+    ",\"malformed_at\":84}],\"challenges\":[{\"scheme\":\"Bearer\",\"params\":{\"realm\":"
+    "\"mcp\",\"resource_metadata\":\"http://x/.well-known/oauth-protected-resource\",\"sc"
+    "ope\":\"mcp:tools\"}},{\"scheme\":\"Basic\",\"params\":{\"realm\":\"caf\xc3\xa9 \\\""
+    "q\\\"\"}},{\"scheme\":\"Negotiate\",\"token68\":\"abc==\"},{\"scheme\":\"Digest\",\""
+    "params\":{\"realm\":\"x\",\"n\":\"1\"},\"repeated\":[{\"name\":\"realm\",\"value\":\""
+    "y\"},{\"name\":\"realm\",\"value\":\"z\"}]}],\"flags\":[]}\n";
 
 static const char golden_text[] =
-	"authtap[4242] 401 GET http://example.test/mcp WWW-Authenticate: Bearer realm=\"mcp\""
-	", resource_metadata=\"http://x/.well-known/oauth-protected-resource\", scope=\"mcp:t"
-	"ools\" | Proxy-Authenticate: Basic realm=\"caf\xc3\xa9 \\\\\"q\\\\\"\", Negotiate ab"
-	"c==, Digest realm=x, REALM=y, Realm=\"z\", n=1 junk => Bearer realm=mcp resource_met"
-	"adata=http://x/.well-known/oauth-protected-resource scope=mcp:tools; Basic realm=\"c"
-	"af\xc3\xa9 \\\"q\\\"\"; Negotiate abc==; Digest realm=x realm=y realm=z (malformed a"
-	"t byte 84)\n";
+    "authtap[4242] 401 GET http://example.test/mcp\n"
+    "  Bearer    realm=mcp resource_metadata=http://x/.well-known/oauth-protected-resource "
+    "scope=mcp:tools\n"
+    "  Basic     realm=\"caf\xc3\xa9 \\\"q\\\"\" (Proxy-Authenticate)\n"
+    "  Negotiate abc== (Proxy-Authenticate)\n"
+    "  Digest    realm=x realm=y realm=z (+1 more) (Proxy-Authenticate)\n"
+    "  (malformed at byte 84 of this header)\n"
+    "  > WWW-Authenticate: Bearer realm=\"mcp\", "
+    "resource_metadata=\"http://x/.well-known/oauth-protected-resource\", scope=\"mcp:tools\"\n"
+    "  > Proxy-Authenticate: Basic realm=\"caf\xc3\xa9 \\\\\"q\\\\\"\", Negotiate abc==, Digest "
+    "realm=x, REALM=y, Realm=\"z\", n=1 junk\n";
 
 static void expect_bytes(const struct buf *b, const char *want, size_t want_len, const char *what)
 {
 	cr_expect(!buf_failed(b), "%s: buffer failed", what);
 	cr_expect(b->len == want_len && memcmp(b->p, want, want_len) == 0,
-		  "%s:\n  got  %.*s\n  want %s", what, (int)b->len, b->p, want);
+	          "%s:\n  got  %.*s\n  want %s", what, (int)b->len, b->p, want);
 }
 
 Test(log_json, golden_bytes)
@@ -1135,16 +1190,16 @@ Test(log_json, golden_bytes)
 	struct record r = record_of(golden_headers, NELEM(golden_headers));
 	struct buf b = {0};
 
-	log_format_json(&b, &r, &meta);
+	format_response_json(&b, &r, &meta);
 	expect_bytes(&b, golden_json, sizeof(golden_json) - 1, "json");
 	b.len = 0;
-	log_format_text(&b, &r, &meta);
+	format_response_text(&b, &r, &meta);
 	expect_bytes(&b, golden_text, sizeof(golden_text) - 1, "text");
 	buf_free(&b);
 }
 
 /* Records written into lent storage of any size, moving to the heap part
- * way or not at all, and written again into a used buffer as sink.c does
+ * way or not at all, and written again into a used buffer as logfile.c does
  * at smaller caps, are the same bytes. */
 Test(log_json, lent_storage)
 {
@@ -1158,20 +1213,20 @@ Test(log_json, lent_storage)
 		cr_assert_not_null(store);
 		snprintf(what, sizeof(what), "lent %zu bytes", size);
 		buf_init(&b, store, size);
-		log_format_json(&b, &r, &meta);
+		format_response_json(&b, &r, &meta);
 		expect_bytes(&b, golden_json, sizeof(golden_json) - 1, what);
 		/* Appends ask for a little more room than they use. */
 		if (size < sizeof(golden_json) - 1 || size >= sizeof(golden_json) + 8)
 			cr_expect_eq(b.p == store, size >= sizeof(golden_json), "%s: moved", what);
 		b.len = 0;
-		log_format_text(&b, &r, &meta);
+		format_response_text(&b, &r, &meta);
 		expect_bytes(&b, golden_text, sizeof(golden_text) - 1, what);
 		buf_free(&b); /* frees the heap copy, never the storage */
 		free(store);
 	}
 }
 
-/* log.c keeps the headers part of a thread's last record and uses it
+/* format_response.c keeps the headers part of a thread's last record and uses it
  * again for the same headers and cap: every record must still come out as
  * if made afresh, whatever came before it.  A fresh record is made right
  * after one with other headers; then every pair of records is written one
@@ -1184,19 +1239,20 @@ Test(log_json, kept_headers_part_is_never_stale)
 	const struct record_header ab_c[] = {HDR("ab", "c")}, a_bc[] = {HDR("a", "bc")};
 	const struct record_header mcp_last[] = {WWW(MCP_VALUE "x")};
 	const struct record_header other[] = {WWW("Other x=1")};
-	struct record_header longer[] = {{"WWW-Authenticate", 16, long_value, sizeof(long_value) - 1}};
+	struct record_header longer[] = {
+	    {"WWW-Authenticate", 16, long_value, sizeof(long_value) - 1}};
 	struct {
 		struct record r;
 		size_t cap;
 	} cases[] = {
-		{record_of(golden_headers, NELEM(golden_headers)), 0},
-		{record_of(golden_headers, NELEM(golden_headers)), 8},
-		{record_of(golden_headers, 1), 0},
-		{record_of(mcp_last, 1), 0},
-		{record_of(ab_c, 1), 0},
-		{record_of(a_bc, 1), 0},
-		{record_of(longer, 1), 0},
-		{record_of(golden_headers, 0), 0},
+	    {record_of(golden_headers, NELEM(golden_headers)), 0},
+	    {record_of(golden_headers, NELEM(golden_headers)), 8},
+	    {record_of(golden_headers, 1), 0},
+	    {record_of(mcp_last, 1), 0},
+	    {record_of(ab_c, 1), 0},
+	    {record_of(a_bc, 1), 0},
+	    {record_of(longer, 1), 0},
+	    {record_of(golden_headers, 0), 0},
 	};
 	size_t n = NELEM(cases);
 	struct buf fresh[NELEM(cases)];
@@ -1205,11 +1261,11 @@ Test(log_json, kept_headers_part_is_never_stale)
 
 	for (size_t i = 0; i < n; i++) {
 		struct buf scratch = {0};
-		log_format_json(&scratch, &o, &m);
+		format_response_json(&scratch, &o, &m);
 		buf_free(&scratch);
 		fresh[i] = (struct buf){0};
 		m.value_cap = cases[i].cap;
-		log_format_json(&fresh[i], &cases[i].r, &m);
+		format_response_json(&fresh[i], &cases[i].r, &m);
 		m.value_cap = 0;
 		cr_assert(!buf_failed(&fresh[i]));
 	}
@@ -1218,12 +1274,13 @@ Test(log_json, kept_headers_part_is_never_stale)
 			char what[64];
 			struct buf b = {0};
 			m.value_cap = cases[i].cap;
-			log_format_json(&b, &cases[i].r, &m);
+			format_response_json(&b, &cases[i].r, &m);
 			for (int again = 0; again < 2; again++) {
-				snprintf(what, sizeof(what), "case %zu after case %zu (%d)", j, i, again);
+				snprintf(what, sizeof(what), "case %zu after case %zu (%d)", j, i,
+				         again);
 				b.len = 0;
 				m.value_cap = cases[j].cap;
-				log_format_json(&b, &cases[j].r, &m);
+				format_response_json(&b, &cases[j].r, &m);
 				expect_bytes(&b, fresh[j].p, fresh[j].len, what);
 			}
 			m.value_cap = 0;
@@ -1239,9 +1296,30 @@ Test(log_json, kept_headers_part_is_never_stale)
 Test(buf, putint)
 {
 	static const long long values[] = {
-		0, 1, 9, 10, 99, 100, 101, 999, 1000, 4242, 65535, 99999, 100000,
-		2147483647LL, 4294967296LL, 999999999999999999LL, 1000000000000000000LL,
-		9223372036854775807LL, -1, -9, -10, -100, -4242, -9223372036854775807LL - 1,
+	    0,
+	    1,
+	    9,
+	    10,
+	    99,
+	    100,
+	    101,
+	    999,
+	    1000,
+	    4242,
+	    65535,
+	    99999,
+	    100000,
+	    2147483647LL,
+	    4294967296LL,
+	    999999999999999999LL,
+	    1000000000000000000LL,
+	    9223372036854775807LL,
+	    -1,
+	    -9,
+	    -10,
+	    -100,
+	    -4242,
+	    -9223372036854775807LL - 1,
 	};
 
 	for (size_t i = 0; i < NELEM(values); i++) {
@@ -1249,10 +1327,13 @@ Test(buf, putint)
 			struct buf b = {0};
 			char want[64];
 			unsigned long long u = values[i] < 0 ? 0ULL - (unsigned long long)values[i]
-							     : (unsigned long long)values[i];
+			                                     : (unsigned long long)values[i];
 
 			snprintf(want, sizeof(want), "%s%0*llu", values[i] < 0 ? "-" : "",
-				 width > 24 ? 24 : width < 0 ? 0 : width, u);
+			         width > 24  ? 24
+			         : width < 0 ? 0
+			                     : width,
+			         u);
 			buf_putint(&b, values[i], width);
 			buf_putc(&b, '\0');
 			cr_assert(!buf_failed(&b));
@@ -1264,8 +1345,7 @@ Test(buf, putint)
 
 Test(buf, puthex)
 {
-	static const unsigned long long values[] = {0, 1, 15, 16, 0x5a5a1000, 0xdeadbeefULL,
-						    ~0ULL};
+	static const unsigned long long values[] = {0, 1, 15, 16, 0x5a5a1000, 0xdeadbeefULL, ~0ULL};
 
 	for (size_t i = 0; i < NELEM(values); i++) {
 		struct buf b = {0};
@@ -1339,8 +1419,8 @@ static void ref_escape(char *out, const unsigned char *s, size_t len, bool latin
  * once and twice. */
 Test(log_json, escapes_at_every_offset)
 {
-	static const char *const specials[] = {"\"", "\\", "\n", "\r", "\t", "\x01", "\x1f",
-					       "\x7f", "\x80", "\xff", "\xc3\xa9", " "};
+	static const char *const specials[] = {"\"",   "\\",   "\n",   "\r",   "\t",       "\x01",
+	                                       "\x1f", "\x7f", "\x80", "\xff", "\xc3\xa9", " "};
 	unsigned char v[64];
 	char want[64 * 6 + 3], what[64];
 	struct buf b = {0};
@@ -1360,21 +1440,22 @@ Test(log_json, escapes_at_every_offset)
 					struct record_header h = {"N", 1, (const char *)v, len};
 					struct record r = record_of(&h, 1);
 
-					snprintf(what, sizeof(what), "len %zu, special %zu at %zu%s",
-						 len, k, at, twice ? " and at the end" : "");
+					snprintf(what, sizeof(what),
+					         "len %zu, special %zu at %zu%s", len, k, at,
+					         twice ? " and at the end" : "");
 					ref_escape(want, v, len, latin1);
 					b.len = 0;
-					log_format_json(&b, &r, &meta);
+					format_response_json(&b, &r, &meta);
 					buf_putc(&b, '\0');
 					cr_assert(!buf_failed(&b));
 					const char *got = strstr(b.p, "\"value\":");
 					cr_assert_not_null(got, "%s", what);
 					got += 8;
 					cr_expect(strncmp(got, want, strlen(want)) == 0 &&
-							  (got[strlen(want)] == '}' ||
-							   got[strlen(want)] == ','),
-						  "%s:\n  got  %.*s\n  want %s", what,
-						  (int)strlen(want) + 1, got, want);
+					              (got[strlen(want)] == '}' ||
+					               got[strlen(want)] == ','),
+					          "%s:\n  got  %.*s\n  want %s", what,
+					          (int)strlen(want) + 1, got, want);
 				}
 			}
 		}
@@ -1397,22 +1478,22 @@ Test(log_json, params_around_the_stack_limit)
 			/* Every third name repeats the first of its group of three, in
 			 * upper case. */
 			int name = i % 3 == 2 ? i - 2 : i;
-			vl += (size_t)snprintf(v + vl, sizeof(v) - vl, "%s%s%d=\"v%d\"", i ? ", " : "",
-					       i % 3 == 2 ? "P" : "p", name, i);
+			vl += (size_t)snprintf(v + vl, sizeof(v) - vl, "%s%s%d=\"v%d\"",
+			                       i ? ", " : "", i % 3 == 2 ? "P" : "p", name, i);
 		}
 		for (int i = 0; i < n; i++) {
 			if (i % 3 == 2)
 				continue;
 			wl += (size_t)snprintf(want + wl, sizeof(want) - wl, "%s\"p%d\":\"v%d\"",
-					       first ? "" : ",", i, i);
+			                       first ? "" : ",", i, i);
 			first = false;
 		}
 		wl += (size_t)snprintf(want + wl, sizeof(want) - wl, "}");
 		first = true;
 		for (int i = 2; i < n; i += 3) {
 			wl += (size_t)snprintf(want + wl, sizeof(want) - wl,
-					       "%s{\"name\":\"p%d\",\"value\":\"v%d\"}",
-					       first ? ",\"repeated\":[" : ",", i - 2, i);
+			                       "%s{\"name\":\"p%d\",\"value\":\"v%d\"}",
+			                       first ? ",\"repeated\":[" : ",", i - 2, i);
 			first = false;
 		}
 		if (!first)
@@ -1424,10 +1505,171 @@ Test(log_json, params_around_the_stack_limit)
 		struct buf b = {0};
 
 		snprintf(what, sizeof(what), "%d params", n);
-		log_format_json(&b, &r, &meta);
+		format_response_json(&b, &r, &meta);
 		buf_putc(&b, '\0');
 		cr_assert(!buf_failed(&b));
 		cr_expect_not_null(strstr(b.p, want), "%s: no %s in %s", what, want, b.p);
 		buf_free(&b);
 	}
+}
+
+/* GitHub issue 12, item 9: a bidi override (U+202E) reorders what a
+ * terminal shows, a line separator (U+2028) and zero-width characters
+ * (U+200B, U+FEFF, tags) hide text.  Text shows them as \uXXXX. */
+static const struct {
+	const char *name, *bytes, *shown;
+} hidden_cases[] = {
+    {"U+202E right-to-left override", "\xe2\x80\xae", "\\u202e"},
+    {"U+2066 left-to-right isolate", "\xe2\x81\xa6", "\\u2066"},
+    {"U+2028 line separator", "\xe2\x80\xa8", "\\u2028"},
+    {"U+2029 paragraph separator", "\xe2\x80\xa9", "\\u2029"},
+    {"U+200B zero width space", "\xe2\x80\x8b", "\\u200b"},
+    {"U+200F right-to-left mark", "\xe2\x80\x8f", "\\u200f"},
+    {"U+FEFF zero width no-break space", "\xef\xbb\xbf", "\\ufeff"},
+    {"U+00AD soft hyphen", "\xc2\xad", "\\u00ad"},
+    {"U+E0041 tag latin capital A", "\xf3\xa0\x81\x81", "\\U000e0041"},
+};
+
+static char *fmt_realm(const char *shown)
+{
+	char *s = NULL;
+	cr_assert(asprintf(&s, "realm=a%sb", shown) > 0);
+	return s;
+}
+
+Test(log_text, hidden_characters_are_shown)
+{
+	for (size_t i = 0; i < NELEM(hidden_cases); i++) {
+		char v[64], url[64];
+		int n = snprintf(v, sizeof(v), "Bearer realm=\"a%sb\"", hidden_cases[i].bytes);
+		snprintf(url, sizeof(url), "http://h/%s", hidden_cases[i].bytes);
+		struct record_header h = {"WWW-Authenticate", 16, v, (size_t)n};
+		struct record_transfer t = xfer;
+		struct record r = record_of(&h, 1);
+		t.url = url;
+		r.transfer = &t;
+		char *line = text_of(&r, &meta, hidden_cases[i].name);
+
+		cr_expect_null(strstr(line, hidden_cases[i].bytes), "%s: raw: %s",
+		               hidden_cases[i].name, line);
+		char *parsed_realm = fmt_realm(hidden_cases[i].shown);
+		cr_expect(strstr(line, parsed_realm), "%s: %s", hidden_cases[i].name, line);
+		free(parsed_realm);
+		free(line);
+	}
+}
+
+/* JSON to a terminal: DEL, C1 controls and the characters above as \u
+ * escapes, the same JSON value. */
+Test(log_json, terminal_json_escapes_del_c1_and_hidden)
+{
+	static const char v[] = "Bearer realm=\"d\x7f c1\xc2\x9b"
+	                        "31m bidi\xe2\x80\xae ls\xe2\x80\xa8 tag\xf3\xa0\x81\x81\"";
+	struct record_header h = {"WWW-Authenticate", 16, v, sizeof(v) - 1};
+	struct record r = record_of(&h, 1);
+	struct buf b = {0};
+
+	format_response_json(&b, &r, &meta);
+	escape_json_terminal(&b, 0);
+	cr_assert(!buf_failed(&b));
+	for (size_t i = 0; i < b.len; i++) {
+		unsigned char c = (unsigned char)b.p[i];
+		cr_expect(c != 0x7f, "DEL at %zu", i);
+		cr_expect(!(c == 0xc2 && i + 1 < b.len && (unsigned char)b.p[i + 1] < 0xa0),
+		          "C1 at %zu", i);
+		cr_expect(
+		    !(c == 0xe2 && i + 2 < b.len && (unsigned char)b.p[i + 1] == 0x80 &&
+		      ((unsigned char)b.p[i + 2] == 0xae || (unsigned char)b.p[i + 2] == 0xa8)),
+		    "U+202E or U+2028 at %zu", i);
+		cr_expect(c != 0xf3, "a tag at %zu", i);
+	}
+	json_error_t err;
+	json_t *root = json_loadb(b.p, b.len, JSON_REJECT_DUPLICATES, &err);
+	cr_assert_not_null(root, "%s: %.*s", err.text, (int)b.len, b.p);
+	cr_expect(field_is(header_at(root, 0), "value", v, sizeof(v) - 1), "the value changed");
+	cr_expect(!has_encoding(header_at(root, 0)));
+	json_decref(root);
+	buf_free(&b);
+}
+
+/* GitHub issue 15, item 3: short and aligned; the raw header on request;
+ * colour only when asked (a terminal without NO_COLOR). */
+Test(log_text, aligned_raw_on_request_colour_when_asked)
+{
+	static const struct record_header h[] = {
+	    WWW("Bearer realm=\"mcp\", scope=\"mcp:tools\", foo=1, bar=2"),
+	    WWW("Negotiate"),
+	    HDR("Proxy-Authenticate", "Basic realm=proxy"),
+	};
+	struct record r = record_of(h, NELEM(h));
+	struct log_meta m = meta;
+	struct buf b = {0};
+
+	m.raw = false;
+	format_response_text(&b, &r, &m);
+	buf_putc(&b, '\0');
+	cr_expect_str_eq(b.p, "authtap[4242] 401 GET http://example.test/mcp\n"
+	                      "  Bearer    realm=mcp scope=mcp:tools (+2 more)\n"
+	                      "  Negotiate\n"
+	                      "  Basic     realm=proxy (Proxy-Authenticate)\n");
+	cr_expect_null(strchr(b.p, '\x1b'));
+	buf_free(&b);
+
+	m.color = true;
+	b = (struct buf){0};
+	format_response_text(&b, &r, &m);
+	buf_putc(&b, '\0');
+	cr_expect(strstr(b.p, "\x1b[1;31m401\x1b[0m"), "%s", b.p);
+	cr_expect(strstr(b.p, "  \x1b[1mBearer\x1b[0m    realm=mcp"), "%s", b.p);
+	buf_free(&b);
+}
+
+/* GitHub issue 12, item 8: verdict strings follow the encoding rule of
+ * response records.  A challenge that is not UTF-8 was written as Latin-1
+ * with nothing to say so: its bytes could not be taken back. */
+Test(log_verdict, not_utf8_is_latin1_and_says_so)
+{
+	static const char up[] = "Basic realm=\"caf\xe9\"", down[] = "Basic realm=\"other\"";
+	struct verdict_change ch = {"Basic", "realm", "caf\xe9", "other"};
+	struct verdict_header h = {"WWW-Authenticate", up, down, VERDICT_ALTERED, 1, &ch};
+	struct verdict v = {
+	    .kind = VERDICT_ALTERED,
+	    .handle = (const void *)(uintptr_t)0x1000,
+	    .method = "GET",
+	    .url = "http://x/",
+	    .upstream_status = 401,
+	    .downstream_status = 401,
+	    .nheaders = 1,
+	    .headers = &h,
+	};
+	struct buf b = {0};
+	json_error_t err;
+
+	format_verdict_json(&b, &v, &meta);
+	cr_assert(!buf_failed(&b));
+	json_t *root = json_loadb(b.p, b.len, JSON_REJECT_DUPLICATES, &err);
+	cr_assert_not_null(root, "%s: %.*s", err.text, (int)b.len, b.p);
+	json_t *c = json_array_get(json_object_get(root, "challenges"), 0);
+	cr_expect(has_encoding(c), "no encoding marker: %.*s", (int)b.len, b.p);
+	cr_expect(field_is(c, "upstream", up, sizeof(up) - 1));
+	cr_expect(field_is(c, "downstream", down, sizeof(down) - 1));
+	json_t *k = json_array_get(json_object_get(c, "changes"), 0);
+	cr_expect(has_encoding(k), "no encoding marker on the change");
+	cr_expect(field_is(k, "upstream", "caf\xe9", 4));
+	cr_expect_null(json_object_get(root, "flags"));
+	json_decref(root);
+	buf_free(&b);
+
+	/* Cut to fit a pipe: values at most value_cap bytes, flagged. */
+	struct log_meta m = meta;
+	m.value_cap = 8;
+	b = (struct buf){0};
+	format_verdict_json(&b, &v, &m);
+	root = json_loadb(b.p, b.len, JSON_REJECT_DUPLICATES, &err);
+	cr_assert_not_null(root, "%s: %.*s", err.text, (int)b.len, b.p);
+	c = json_array_get(json_object_get(root, "challenges"), 0);
+	cr_expect(field_is(c, "upstream", up, 8), "%.*s", (int)b.len, b.p);
+	cr_expect(has_flag(root, "truncated"));
+	json_decref(root);
+	buf_free(&b);
 }
