@@ -66,7 +66,7 @@ capture_transfer(const struct config *cfg, const struct curl_lib *lib, CURL *h, 
 	lib->real_curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 	if (config_status_skipped(cfg, status) && lib->real_curl_easy_header &&
 	    !capture_has_request(lib, h, 1)) {
-		if (table_maybe_nonempty() && !table_surely_absent(h))
+		if (!table_surely_absent(h))
 			table_drop(h);
 	} else {
 		capture_chain(cfg, lib, h, result, api, conn, status);

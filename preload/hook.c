@@ -46,6 +46,9 @@ HOOK_ALIAS(curl_multi_socket_action);
 
 #define HOOK_MAX_NESTED 16
 
+/* No library: a range nothing lies in. */
+static const struct curl_lib hook_no_lib = {.lo = 0, .size = 0};
+
 /* The handles inside curl_easy_perform on this thread, innermost last.
  * Deeper nesting than this is not tracked (and may then be recorded
  * twice, never missed). */
@@ -53,8 +56,11 @@ static __thread __attribute__((tls_model("initial-exec"))) struct {
 	const void *handle[HOOK_MAX_NESTED];
 	const struct curl_lib *lib[HOOK_MAX_NESTED];
 	unsigned depth;
-	const struct curl_lib *inner; /* running the innermost one; NULL: none */
-} hook_easy;
+	/* Running the innermost one; &hook_no_lib: none.  Never NULL, so
+	 * that self_call needs no test for it (glibc relocates a thread-local
+	 * initializer before it copies it to a thread). */
+	const struct curl_lib *inner;
+} hook_easy = {.inner = &hook_no_lib};
 
 /* The handle whose message this thread read last, and its multi handle:
  * its entry was taken then, so its removal right after, the usual next
@@ -86,11 +92,11 @@ static bool in_easy_perform(const void *h)
  * transfer through its exported multi functions.  Such a call goes straight
  * back to it, with nothing to record; this check comes first, as it is made
  * three times per easy transfer. */
-static inline const struct curl_lib *self_call(const void *caller)
+static inline bool self_call(const void *caller)
 {
 	const struct curl_lib *lib = hook_easy.inner;
 
-	return lib && (uintptr_t)caller - lib->lo < lib->size ? lib : NULL;
+	return (uintptr_t)caller - lib->lo < lib->size;
 }
 
 static const struct curl_lib *caller_lib(const void *caller)
@@ -104,7 +110,7 @@ static void multi_record(const struct curl_lib *lib, CURL *h, int result,
                          const struct net_ref *conn, void *snap)
 {
 	if (snap == PENDING_NOTHING) {
-		if (table_maybe_nonempty() && !table_surely_absent(h)) {
+		if (!table_surely_absent(h)) {
 			int saved = errno;
 			table_drop(h);
 			errno = saved;
@@ -186,21 +192,27 @@ static __attribute__((noinline)) CURLMcode multi_add(CURLM *m, CURL *h, const vo
 		return rc;
 	const struct config *cfg = preload_config();
 	if (!cfg->disabled) {
-		int saved = errno;
 		struct net_ref conn = {0};
-		if (cfg->verdict)
+		if (cfg->verdict) {
+			int saved = errno;
 			conn = verdict_transfer_start();
-		pending_snap_free(pending_add(h, m, conn));
-		errno = saved;
+			errno = saved;
+		}
+		/* pending_add preserves errno; an old snapshot is rare. */
+		void *old = pending_add(h, m, conn);
+		if (old) {
+			int saved = errno;
+			pending_snap_free(old);
+			errno = saved;
+		}
 	}
 	return rc;
 }
 
 CURLMcode curl_multi_add_handle(CURLM *m, CURL *h)
 {
-	const struct curl_lib *lib = self_call(__builtin_return_address(0));
-	if (lib)
-		return lib->real_curl_multi_add_handle(m, h);
+	if (self_call(__builtin_return_address(0)))
+		return hook_easy.inner->real_curl_multi_add_handle(m, h);
 	return multi_add(m, h, __builtin_return_address(0));
 }
 
@@ -228,9 +240,8 @@ static __attribute__((noinline)) CURLMsg *multi_info_read(CURLM *m, int *msgs_in
 
 CURLMsg *curl_multi_info_read(CURLM *m, int *msgs_in_queue)
 {
-	const struct curl_lib *lib = self_call(__builtin_return_address(0));
-	if (lib)
-		return lib->real_curl_multi_info_read(m, msgs_in_queue);
+	if (self_call(__builtin_return_address(0)))
+		return hook_easy.inner->real_curl_multi_info_read(m, msgs_in_queue);
 	return multi_info_read(m, msgs_in_queue, __builtin_return_address(0));
 }
 
@@ -258,9 +269,8 @@ static __attribute__((noinline)) CURLMcode multi_remove(CURLM *m, CURL *h, const
 
 CURLMcode curl_multi_remove_handle(CURLM *m, CURL *h)
 {
-	const struct curl_lib *lib = self_call(__builtin_return_address(0));
-	if (lib)
-		return lib->real_curl_multi_remove_handle(m, h);
+	if (self_call(__builtin_return_address(0)))
+		return hook_easy.inner->real_curl_multi_remove_handle(m, h);
 	return multi_remove(m, h, __builtin_return_address(0));
 }
 
@@ -333,9 +343,8 @@ static __attribute__((noinline)) CURLMcode multi_perform(CURLM *m, int *running_
 
 CURLMcode curl_multi_perform(CURLM *m, int *running_handles)
 {
-	const struct curl_lib *lib = self_call(__builtin_return_address(0));
-	if (lib)
-		return lib->real_curl_multi_perform(m, running_handles);
+	if (self_call(__builtin_return_address(0)))
+		return hook_easy.inner->real_curl_multi_perform(m, running_handles);
 	return multi_perform(m, running_handles, __builtin_return_address(0));
 }
 
@@ -354,9 +363,9 @@ static __attribute__((noinline)) CURLMcode multi_socket_action(CURLM *m, curl_so
 
 CURLMcode curl_multi_socket_action(CURLM *m, curl_socket_t s, int ev_bitmask, int *running_handles)
 {
-	const struct curl_lib *lib = self_call(__builtin_return_address(0));
-	if (lib)
-		return lib->real_curl_multi_socket_action(m, s, ev_bitmask, running_handles);
+	if (self_call(__builtin_return_address(0)))
+		return hook_easy.inner->real_curl_multi_socket_action(m, s, ev_bitmask,
+		                                                      running_handles);
 	return multi_socket_action(m, s, ev_bitmask, running_handles, __builtin_return_address(0));
 }
 

@@ -1,5 +1,6 @@
 #include "pending.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdalign.h>
 #include <stdatomic.h>
@@ -104,6 +105,7 @@ static void *over_add(const void *handle, const void *multi, struct net_ref conn
 {
 	struct pending_over *p;
 	void *old = NULL;
+	int saved = errno;
 
 	pthread_mutex_lock(&pending_lock);
 	HASH_FIND_PTR(pending_over_head, &handle, p);
@@ -125,6 +127,7 @@ static void *over_add(const void *handle, const void *multi, struct net_ref conn
 			atomic_fetch_add(&pending_over_count, 1);
 	}
 	pthread_mutex_unlock(&pending_lock);
+	errno = saved;
 	return old;
 }
 

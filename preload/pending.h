@@ -17,7 +17,8 @@
 
 /* multi: the multi handle it was added to; conn: the client connection
  * the transfer serves, if any.  Returns the snapshot of an entry the
- * handle already had (for the caller to free), or NULL. */
+ * handle already had (for the caller to free), or NULL.  Preserves
+ * errno. */
 void *pending_add(const void *handle, const void *multi, struct net_ref conn);
 
 /* The snapshot of a transfer that was found over with nothing to record. */

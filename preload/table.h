@@ -86,13 +86,25 @@ extern __thread struct table_absent {
 } table_absent_last __attribute__((tls_model("initial-exec")));
 
 /* True when handle surely has no entry, found without the lock; false
- * when it may have one, or the set changed meanwhile. */
+ * when it may have one, or the set changed meanwhile.  The thread's last
+ * answer is tested first, so that a thread that keeps using one handle
+ * pays the same whether the table is empty or holds other handles'
+ * entries.  An empty table's answer is remembered too: only the thread
+ * driving handle adds its entry, and any entry added bumps the sequence
+ * count. */
 static inline bool table_surely_absent(const void *handle)
 {
 	unsigned seq = atomic_load_explicit(&table_set_seq, memory_order_acquire);
 
 	if (table_absent_last.handle == handle && table_absent_last.seq == seq)
 		return true;
+	if (!atomic_load_explicit(&table_count, memory_order_relaxed)) {
+		if (!(seq & 1)) {
+			table_absent_last.handle = handle;
+			table_absent_last.seq = seq;
+		}
+		return true;
+	}
 	struct table_set *st = atomic_load_explicit(&table_set_cur, memory_order_acquire);
 	if ((seq & 1) || !st)
 		return false;

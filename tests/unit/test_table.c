@@ -656,3 +656,26 @@ Test(table, absent_without_the_lock)
 	cr_expect_lt(missed * 100, absent, "%zu of %zu handles without an entry were not seen as such",
 	             missed, absent);
 }
+
+/* The thread's last answer is asked first, an empty table's included: it
+ * must be forgotten as soon as the handle gets an entry. */
+Test(table, empty_tables_answer_is_remembered_until_an_entry_goes_in)
+{
+	struct record r = {.transfer = &xfer, .status = 401, .headers_known = true};
+
+	cr_assert(!table_maybe_nonempty());
+	cr_expect(table_surely_absent(H(5)), "an empty table holds nothing");
+	cr_expect(table_surely_absent(H(5)), "asked again: the remembered answer");
+	put(H(6), &r);
+	cr_expect(table_surely_absent(H(5)), "another handle's entry changes nothing for H(5)");
+	cr_expect(!table_surely_absent(H(6)), "H(6) has an entry");
+	put(H(5), &r);
+	cr_expect(!table_surely_absent(H(5)), "its own entry went in: the answer is not kept");
+	table_drop(H(5));
+	table_drop(H(6));
+	cr_expect(table_surely_absent(H(5)), "dropped");
+	cr_expect(table_surely_absent(H(5)), "and remembered");
+	put(H(5), &r);
+	cr_expect(!table_surely_absent(H(5)), "an entry again after an empty table's answer");
+	table_drop(H(5));
+}
