@@ -213,6 +213,37 @@ static bool param_same(const struct challenge_param *p, const struct challenge_p
 	return p->value.len == q->value.len && memcmp(p->value.p, q->value.p, p->value.len) == 0;
 }
 
+/* A control byte or DEL inside a quoted value stops the parser, so a
+ * proxy's 'Bearer realm="pro\x01xy", scope="mcp:tools"' would lose its
+ * scope.  For the comparison, the value is parsed in a copy whose such
+ * bytes are 0x80 (obs-text: data inside quotes, an error outside, as
+ * before), and every parameter's value is then read from the original
+ * bytes at the same offsets.  Without room for the copy, the value is
+ * parsed as it is. */
+static const char *lenient_copy(struct scratch *s, const char *v, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && !((unsigned char)v[i] < 0x20 && v[i] != '\t') && v[i] != 0x7f)
+		i++;
+	if (i == len || len > arena_cap() - s->used)
+		return v;
+	char *d = s->arena + s->used;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)v[i];
+		d[i] = (char)((c < 0x20 && c != '\t') || c == 0x7f ? 0x80 : c);
+	}
+	s->used += len;
+	return d;
+}
+
+/* The parameter p, read in the copy at, with its value in orig. */
+static struct challenge_param original(struct challenge_param p, const char *at, const char *orig)
+{
+	p.value.p = orig + (p.value.p - at);
+	return p;
+}
+
 /* Parameter by parameter, so that a reverse proxy rewriting
  * resource_metadata reads as exactly that. */
 static void diff_challenges(struct scratch *s, const char *up, size_t up_len, const char *down,
@@ -220,9 +251,11 @@ static void diff_challenges(struct scratch *s, const char *up, size_t up_len, co
 {
 	struct parsed *u = &s->u, *d = &s->d;
 	bool used[VERDICT_MAX_CHALLENGES] = {0};
+	const char *up_at = lenient_copy(s, up, up_len);
+	const char *down_at = lenient_copy(s, down, down_len);
 
-	parse_all(up, up_len, u);
-	parse_all(down, down_len, d);
+	parse_all(up_at, up_len, u);
+	parse_all(down_at, down_len, d);
 	for (size_t i = 0; i < u->n; i++) {
 		const struct challenge *uc = &u->ch[i], *dc = NULL;
 		for (size_t k = 0; k < d->n && !dc; k++) {
@@ -250,6 +283,9 @@ static void diff_challenges(struct scratch *s, const char *up, size_t up_len, co
 		size_t pos = 0;
 		while (challenge_param_next(uc, &pos, &p)) {
 			bool found = find_param(dc, p.name, &q);
+			p = original(p, up_at, up);
+			if (found)
+				q = original(q, down_at, down);
 			if (found && param_same(&p, &q))
 				continue;
 			change_add(s, scheme, arena_view(s, p.name), arena_param(s, &p),
@@ -257,9 +293,11 @@ static void diff_challenges(struct scratch *s, const char *up, size_t up_len, co
 		}
 		pos = 0;
 		while (challenge_param_next(dc, &pos, &q)) {
-			if (!find_param(uc, q.name, &p))
+			if (!find_param(uc, q.name, &p)) {
+				q = original(q, down_at, down);
 				change_add(s, scheme, arena_view(s, q.name), NULL,
 				           arena_param(s, &q));
+			}
 		}
 	}
 	for (size_t k = 0; k < d->n; k++)

@@ -149,6 +149,20 @@ Test(verdict, altered_parameter_by_parameter)
 	expect_summary(&t, "altered", 1);
 }
 
+/* A control byte in one downstream parameter: the others, unchanged, are
+ * compared one by one and not reported (issue 12, item 8). */
+Test(verdict, a_control_byte_in_one_parameter_leaves_the_others_compared)
+{
+	struct traced t = through_proxy("alter-ctl", 1, NULL);
+	json_t *v = the_verdict(&t, "altered");
+	json_t *changes = json_object_get(challenge_of(v), "changes");
+	cr_assert_eq(json_array_size(changes), 1, "%s", json_dumps(v, 0));
+	json_t *c = json_array_get(changes, 0);
+	cr_expect_str_eq(jstr(c, "param"), "realm");
+	cr_expect_str_eq(jstr(c, "upstream"), "mcp");
+	cr_expect_str_eq(jstr(c, "downstream"), "pro\001xy");
+}
+
 Test(verdict, converted_to_a_502)
 {
 	struct traced t = through_proxy("convert", 1, NULL);

@@ -78,11 +78,13 @@ static void answer(int fd, const char *mode, long status, const char *challenge)
 			 "2\r\nno\r\n0\r\n\r\n",
 			 status);
 		write_all(fd, head);
-	} else if (strcmp(mode, "alter") == 0) {
+	} else if (strcmp(mode, "alter") == 0 || strcmp(mode, "alter-ctl") == 0) {
+		/* alter-ctl: the new realm holds a control byte. */
 		char altered[2048];
 		const char *realm = strstr(challenge, "realm=\"mcp\"");
-		snprintf(altered, sizeof(altered), "%.*srealm=\"proxy\"%s",
+		snprintf(altered, sizeof(altered), "%.*srealm=\"%s\"%s",
 			 realm ? (int)(realm - challenge) : 0, challenge,
+			 strcmp(mode, "alter") == 0 ? "proxy" : "pro\001xy",
 			 realm ? realm + strlen("realm=\"mcp\"") : challenge);
 		snprintf(head, sizeof(head), "HTTP/1.1 %ld Unauthorized\r\nWWW-Authenticate: %s\r\n",
 			 status, altered);
