@@ -38,9 +38,6 @@ _Atomic(struct table_set *) table_set_cur;
 _Atomic unsigned table_set_seq;
 __thread struct table_absent table_absent_last __attribute__((tls_model("initial-exec")));
 static size_t table_set_count;
-/* Sets replaced by a larger one are kept: a reader may still be in them. */
-static struct table_set *table_set_old[TABLE_SET_GENERATIONS];
-static size_t table_set_nold;
 
 static inline size_t set_home(const struct table_set *st, uint32_t tag)
 {
@@ -89,7 +86,7 @@ static bool set_insert_locked(const struct table_entry *added)
 	struct table_set *st = atomic_load_explicit(&table_set_cur, memory_order_relaxed);
 
 	if (!st || (table_set_count + 1) * 2 > st->mask + 1) {
-		if (table_set_nold == TABLE_SET_GENERATIONS)
+		if (st && st->generation + 1 == TABLE_SET_GENERATIONS)
 			return false;
 		size_t slots = st ? (st->mask + 1) * 2 : TABLE_SET_MIN;
 		struct table_set *bigger = set_new(slots);
@@ -106,8 +103,10 @@ static bool set_insert_locked(const struct table_entry *added)
 				table_set_count++;
 			}
 		}
-		if (st)
-			table_set_old[table_set_nold++] = st;
+		/* Sets replaced by a larger one stay reachable from it (a
+		 * static array nobody reads could lose its stores). */
+		bigger->older = st;
+		bigger->generation = st ? st->generation + 1 : 0;
 		atomic_store_explicit(&table_set_cur, bigger, memory_order_release);
 		st = bigger;
 	}

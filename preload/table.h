@@ -59,6 +59,9 @@ static inline bool table_maybe_nonempty(void)
  * the lock.  A set outgrown is replaced, never freed. */
 struct table_set {
 	size_t mask;
+	/* The set this one replaced, kept: a reader may still be in it. */
+	struct table_set *older;
+	size_t generation;
 	_Atomic uint32_t tag[];
 };
 

@@ -74,7 +74,9 @@ start_httpd() {
 	httpd_url=http://127.0.0.1:$port
 }
 
+# bash unsets HTTPD_PID once the coprocess has ended by itself.
 stop_httpd() {
+	[[ -n ${HTTPD_PID:-} ]] || return 0
 	kill "$HTTPD_PID" 2>/dev/null || true
 	wait "$HTTPD_PID" 2>/dev/null || true
 }

@@ -293,16 +293,19 @@ static void *reader(void *arg)
 
 static char *log_path(long pid);
 
-static long file_lines(const char *path)
+/* The records in a log: its lines but a text record's indented ones. */
+static long file_records(const char *path)
 {
 	FILE *f = fopen(path, "r");
 	long n = 0;
-	int c;
+	int c, prev = '\n';
 
 	if (!f)
 		return -1;
-	while ((c = getc(f)) != EOF)
-		n += c == '\n';
+	while ((c = getc(f)) != EOF) {
+		n += prev == '\n' && c != ' ';
+		prev = c;
+	}
 	fclose(f);
 	return n;
 }
@@ -330,9 +333,9 @@ static void child_after_fork(CURL *published_handle)
 	CURLcode rc = curl_easy_perform(h);
 	long status = authtap_status(h);
 	curl_easy_cleanup(h);
-	long lines = file_lines(log);
+	long records = file_records(log);
 	unlink(log);
-	_exit(rc == CURLE_OK && status == 401 && lines == 1 ? 0 : 3);
+	_exit(rc == CURLE_OK && status == 401 && records == 1 ? 0 : 3);
 }
 
 /* Forks --forks times while the others run; a child that hangs (a lock
@@ -430,7 +433,8 @@ static char *log_path(long pid)
 	return out;
 }
 
-/* One whole record per line, as many lines as recorded transfers. */
+/* One whole record per line (in text, a first line and the challenges'
+ * lines indented by two spaces), as many records as recorded transfers. */
 static void check_log(const char *path)
 {
 	const char *fmt = getenv("AUTHTAP_FORMAT");
@@ -440,7 +444,7 @@ static void check_log(const char *path)
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t len;
-	long lines = 0;
+	long lines = 0, records = 0;
 
 	if (!f) {
 		FAIL("cannot read the log %s: %s", path, strerror(errno));
@@ -449,16 +453,20 @@ static void check_log(const char *path)
 	snprintf(prefix, sizeof(prefix), text ? "authtap[%ld] " : "{\"v\":1,", (long)getpid());
 	while ((len = getline(&line, &cap, f)) > 0) {
 		lines++;
-		bool whole = line[len - 1] == '\n' && strncmp(line, prefix, strlen(prefix)) == 0 &&
+		bool more = text && records > 0 && strncmp(line, "  ", 2) == 0;
+		bool whole = line[len - 1] == '\n' &&
+		             (more || strncmp(line, prefix, strlen(prefix)) == 0) &&
 		             (text || (len >= 3 && strcmp(line + len - 3, "]}\n") == 0)) &&
 		             strstr(line + 1, text ? "authtap[" : "{\"v\":1,") == NULL;
 		if (!whole)
 			FAIL("log line %ld is not one whole record: %.200s", lines, line);
+		if (!more)
+			records++;
 	}
 	free(line);
 	fclose(f);
-	if (lines != atomic_load(&records_expected))
-		FAIL("the log has %ld records, want %ld", lines, atomic_load(&records_expected));
+	if (records != atomic_load(&records_expected))
+		FAIL("the log has %ld records, want %ld", records, atomic_load(&records_expected));
 }
 
 static long number(const char *s, long min, long max)
