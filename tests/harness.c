@@ -68,7 +68,25 @@ char *server_url(const struct server *s, const char *path)
 
 static bool keep_var(const char *kv)
 {
-	return strncmp(kv, "LD_PRELOAD=", 11) != 0 && strncmp(kv, "AUTHTAP_", 8) != 0;
+	return strncmp(kv, "LD_PRELOAD=", 11) != 0 && strncmp(kv, "AUTHTAP_", 8) != 0 &&
+	       strncmp(kv, "NO_COLOR=", 9) != 0;
+}
+
+char **clean_env(const char *const env[])
+{
+	size_t n = 0, m = 0;
+	while (environ[n])
+		n++;
+	while (env && env[m])
+		m++;
+	char **e = calloc(n + m + 1, sizeof(*e));
+	size_t k = 0;
+	for (size_t i = 0; e && i < n; i++)
+		if (keep_var(environ[i]))
+			e[k++] = environ[i];
+	for (size_t i = 0; e && i < m; i++)
+		e[k++] = (char *)env[i];
+	return e;
 }
 
 /* Reads both pipes to their end without letting either fill up. */
@@ -130,18 +148,7 @@ void run(struct run *r, const char *const argv[], const char *const env[])
 	pid_t pid = fork();
 	cr_assert(pid >= 0);
 	if (pid == 0) {
-		size_t n = 0, m = 0;
-		while (environ[n])
-			n++;
-		while (env && env[m])
-			m++;
-		char **e = calloc(n + m + 1, sizeof(*e));
-		size_t k = 0;
-		for (size_t i = 0; i < n; i++)
-			if (keep_var(environ[i]))
-				e[k++] = environ[i];
-		for (size_t i = 0; i < m; i++)
-			e[k++] = (char *)env[i];
+		char **e = clean_env(env);
 		int null = open("/dev/null", O_RDONLY);
 		dup2(null, 0);
 		dup2(out[1], 1);

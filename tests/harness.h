@@ -34,6 +34,9 @@ struct run {
  * (NULL-terminated "NAME=value" list, may be NULL).  Stdout and stderr are
  * captured; the program gets /dev/null as stdin and at most 60 s. */
 void run(struct run *r, const char *const argv[], const char *const env[]);
+/* That environment: the test's own less LD_PRELOAD, AUTHTAP_* and NO_COLOR,
+ * plus env. */
+char **clean_env(const char *const env[]);
 void run_free(struct run *r);
 
 /* A new path for a log file in a fresh temporary directory. */

@@ -12,14 +12,6 @@
 
 #include <criterion/criterion.h>
 
-extern char **environ;
-
-static bool keep(const char *kv)
-{
-	return strncmp(kv, "LD_PRELOAD=", 11) != 0 && strncmp(kv, "AUTHTAP_", 8) != 0 &&
-	       strncmp(kv, "NO_COLOR=", 9) != 0;
-}
-
 void run_pty(struct run *r, const char *const argv[], const char *const env[])
 {
 	int master, slave;
@@ -29,18 +21,7 @@ void run_pty(struct run *r, const char *const argv[], const char *const env[])
 	pid_t pid = fork();
 	cr_assert(pid >= 0);
 	if (pid == 0) {
-		size_t n = 0, m = 0;
-		while (environ[n])
-			n++;
-		while (env && env[m])
-			m++;
-		char **e = calloc(n + m + 1, sizeof(*e));
-		size_t k = 0;
-		for (size_t i = 0; i < n; i++)
-			if (keep(environ[i]))
-				e[k++] = environ[i];
-		for (size_t i = 0; i < m; i++)
-			e[k++] = (char *)env[i];
+		char **e = clean_env(env);
 		close(master);
 		setsid();
 		ioctl(slave, TIOCSCTTY, 0);
