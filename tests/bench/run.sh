@@ -19,6 +19,11 @@
 #              beside the floor: reading the status and asking for a second
 #              response; easy and multi, 200 and 401 with the log
 #   strace     system calls authtap adds per transfer, when strace is there
+#   socket     the socket source (tests/bench/sock_client, plain libc calls, no
+#              libcurl), under callgrind: instructions added per read(2) and
+#              write(2) on a pipe, before and after a followed connection, and
+#              per keep-alive 200 on a followed connection, with the system
+#              calls counted inside the loop (--collect-systime)
 #
 # It prints a Markdown table on stdout, progress on stderr.  A full run takes
 # 3-4 minutes on 2 lightly loaded cores (half of it populating 100,000
@@ -94,12 +99,14 @@ if ((do_build)); then
 	# regenerates it.
 	meson compile -C "$build" preload/authtap:shared_library \
 		tests/bench/bench_client:executable tests/bench/bench_server:executable \
+		tests/bench/sock_client:executable \
 		>"$build/bench-compile.log" 2>&1 || meson compile -C "$build" >/dev/null
 fi
 preload=$build/preload/libauthtap.so
 client=$build/tests/bench/bench_client
 server=$build/tests/bench/bench_server
-for f in "$preload" "$client" "$server"; do
+sock_client=$build/tests/bench/sock_client
+for f in "$preload" "$client" "$server" "$sock_client"; do
 	[[ -e $f ]] || {
 		echo "run.sh: $f is missing (build with: meson compile -C $build)" >&2
 		exit 1
@@ -133,7 +140,9 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/authtap-bench.XXXXXX")
 cp "$preload" "$tmp/libauthtap.so"
 cp "$client" "$tmp/bench_client"
 cp "$server" "$tmp/bench_server"
+cp "$sock_client" "$tmp/sock_client"
 preload=$tmp/libauthtap.so client=$tmp/bench_client server=$tmp/bench_server
+sock_client=$tmp/sock_client
 preload_id="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo "no git"),"
 preload_id+=" libauthtap.so sha256 $(sha256sum "$preload" | cut -c1-12)"
 
@@ -415,6 +424,56 @@ if command -v valgrind >/dev/null; then
 	ir_m200=$(field "$(head -1 "$tmp/split.m200")" added_per)
 	ir_m401=$(field "$(head -1 "$tmp/split.m401")" added_per)
 	cg_ok=1
+
+	# The socket source: sock_client's loops under callgrind, without and
+	# with the preload; instructions and system calls inside the loop only.
+	# sock_cg OUT TOGGLE HOW ARGS...: prints "Ir syscalls counted".
+	sock_cg() {
+		local out=$1 toggle=$2 how=$3
+		shift 3
+		local -a pre=(env)
+		[[ $how == with ]] && pre+=(LD_PRELOAD="$preload")
+		server_alive
+		local line
+		line=$("${pre[@]}" valgrind --tool=callgrind --toggle-collect="$toggle" \
+			--collect-systime=yes --callgrind-out-file="$tmp/$out" "$sock_client" "$@" \
+			2>"$tmp/$out.err") || {
+			echo "run.sh: sock_client $* under callgrind ($how) failed:" >&2
+			cat "$tmp/$out.err" >&2
+			exit 1
+		}
+		if [[ $(field "$line" errors) != 0 ]]; then
+			echo "run.sh: sock_client $* ($how): $line" >&2
+			exit 1
+		fi
+		# "Collected : Ir sysCount sysTime"
+		awk -v c="$(field "$line" counted)" '/Collected/ { print $4, $5, c }' "$tmp/$out.err"
+		printf '.' >&2
+	}
+	# sock_row KEY TOGGLE ARGS...: Ir and system calls added per counted call.
+	declare -A sock_ir sock_sc
+	sock_row() {
+		local key=$1 toggle=$2
+		shift 2
+		local a b
+		a=$(sock_cg "sock.$key.without" "$toggle" without "$@")
+		b=$(sock_cg "sock.$key.with" "$toggle" with "$@")
+		read -r sock_ir[$key] sock_sc[$key] < <(awk -v a="$a" -v b="$b" 'BEGIN {
+			split(a, x, " "); split(b, y, " ")
+			printf "%.1f %.2f\n", (y[1] - x[1]) / x[3], (y[2] - x[2]) / x[3] }')
+	}
+	started=$SECONDS
+	printf '  %-40s' "callgrind, socket source ($n_cg)" >&2
+	sock_row pipe timed_pipe pipe "$n_cg"
+	sock_row pipec timed_pipe -p "$port" pipe "$n_cg"
+	sock_row keep timed_keepalive -p "$port" keepalive "$n_cg"
+	echo " $((SECONDS - started)) s" >&2
+	$split "$tmp/sock.pipec.with" --object libauthtap.so --per $((2 * (n_cg + 20))) \
+		--top 8 >"$tmp/split.pipec"
+	$split "$tmp/sock.keep.with" --object libauthtap.so --per $((n_cg + 20)) \
+		--top 12 >"$tmp/split.keep"
+	# The same without the preload: the system calls of the loop, for scale.
+	sock_sc_keep_base=$(awk '/Collected/ { print $5 }' "$tmp/sock.keep.without.err")
 fi
 
 # System calls, counted: on a VM each costs microseconds, so one more per
@@ -513,6 +572,24 @@ if ((cg_ok)); then
 	echo "| a whole 200 transfer, client side, authtap included | $(f2 "$ir_whole") |"
 	echo "| verdict hooks: one \`write(2)\` on a descriptor that is not an accepted connection | $(f2 "$ir_write") |"
 	echo
+	echo "| socket source (sock_client, callgrind, $n_cg + 20 warm-up, exact) | Ir added | system calls added |"
+	echo "| --- | ---: | ---: |"
+	echo "| one \`read\`/\`write\` on a pipe, no connection followed yet | ${sock_ir[pipe]} per call | ${sock_sc[pipe]} |"
+	echo "| **one \`read\`/\`write\` on a pipe, a connection followed** | **${sock_ir[pipec]} per call** | ${sock_sc[pipec]} |"
+	echo "| **keep-alive 200 on a followed connection (one write, one read)** | **${sock_ir[keep]} per request** | **${sock_sc[keep]} per request** (of $sock_sc_keep_base in the loop without) |"
+	echo
+	echo "Where a pipe's \`read\`/\`write\` instructions go once a connection is followed (per call):"
+	echo
+	echo '```'
+	tail -n +2 "$tmp/split.pipec"
+	echo '```'
+	echo
+	echo "Where a followed keep-alive 200's instructions go (per request, top 12):"
+	echo
+	echo '```'
+	tail -n +2 "$tmp/split.keep"
+	echo '```'
+	echo
 	echo "authtap's share of the client's user-space instructions on the 200 path:" \
 		"$(awk -v a="$ir_200" -v w="$ir_whole" 'BEGIN { printf "%.2f%%", 100 * a / w }')" \
 		"(a transfer's wall time also holds the kernel's and the server's work)."
@@ -558,6 +635,12 @@ if ((cg_ok)); then
 	echo "- multi interface, 200 path, within 2× the floor: $(f2 "$ir_m200") →" \
 		"$(verdict "$(awk -v a="$ir_m200" -v f="$ir_floor" 'BEGIN { print (a <= 2 * f) }')")" \
 		"($(awk -v a="$ir_m200" -v f="$ir_floor" 'BEGIN { printf "%.1f", a / f }')× the floor)"
+	echo "- socket source, a \`read\`/\`write\` on a descriptor that is not followed, at most ~10" \
+		"instructions: ${sock_ir[pipe]} before any connection is followed →" \
+		"$(verdict "$(awk -v a="${sock_ir[pipe]}" 'BEGIN { print (a <= 10) }')"), ${sock_ir[pipec]}" \
+		"once one is → $(verdict "$(awk -v a="${sock_ir[pipec]}" 'BEGIN { print (a <= 10) }')")"
+	echo "- socket source, a followed keep-alive 200 adds no system call: ${sock_sc[keep]} per" \
+		"request → $(verdict "$(awk -v a="${sock_sc[keep]}" 'BEGIN { print (a == 0) }')")"
 fi
 echo "- 200 path, wall overhead under 1%: ratio $(printf '%.3f' "${ratio_of[easy200]}")," \
 	"ratio of minimums $(printf '%.3f' "${min_ratio_of[easy200]}") →" \
