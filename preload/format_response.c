@@ -19,6 +19,8 @@ static void put_flags(struct buf *b, unsigned flags, bool quoted)
 {
 	bool first = true;
 
+	if (!flags)
+		return;
 	for (size_t i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++) {
 		if (!(flags & (1u << i)))
 			continue;
@@ -435,10 +437,12 @@ static bool memo_key(const struct record *r, bool write)
 			if (write) {
 				memcpy(format_memo.key + at, &len[k], sizeof(len[k]));
 				memcpy(format_memo.key + at + sizeof(len[k]), part[k], len[k]);
-			} else if (memcmp(format_memo.key + at, &len[k], sizeof(len[k])) != 0 ||
-			           memcmp(format_memo.key + at + sizeof(len[k]), part[k], len[k]) !=
-			               0) {
-				return false;
+			} else {
+				size_t kept;
+				memcpy(&kept, format_memo.key + at, sizeof(kept));
+				if (kept != len[k] || memcmp(format_memo.key + at + sizeof(kept),
+				                             part[k], len[k]) != 0)
+					return false;
 			}
 			at += sizeof(len[k]) + len[k];
 		}
