@@ -429,7 +429,10 @@ static void capture_chain_to(const struct config *cfg, const struct curl_lib *li
 	char url_small[512];
 	lib->real_curl_easy_getinfo(h, CURLINFO_EFFECTIVE_METHOD, &method);
 	lib->real_curl_easy_getinfo(h, CURLINFO_EFFECTIVE_URL, &url);
-	if (url) {
+	/* Without userinfo, query or fragment, a URL is its own redaction. */
+	if (url && !url[strcspn(url, "@?#")]) {
+		redacted = url;
+	} else if (url) {
 		size_t n = url_redact(url, url_small, sizeof(url_small), cfg->url_full);
 		if (n < sizeof(url_small)) {
 			redacted = url_small;

@@ -19,6 +19,8 @@ static void put_flags(struct buf *b, unsigned flags, bool quoted)
 {
 	bool first = true;
 
+	if (!flags)
+		return;
 	for (size_t i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++) {
 		if (!(flags & (1u << i)))
 			continue;
@@ -280,8 +282,28 @@ static bool header_latin1(const struct record_header *h)
  * time zone lock, which a child forked while another thread held it would
  * wait on forever.  Days to a civil date counts in 400-year eras of
  * 146097 days, with years starting in March so that leap days come last. */
+/* The thread's last second, written: records come many to the second, and
+ * then only the milliseconds are new.  The key is the whole tv_sec. */
+static __thread __attribute__((tls_model("initial-exec"))) struct {
+	bool valid;
+	time_t sec;
+	char out[26];
+} ts_memo;
+
 void format_json_ts(struct buf *b, const struct timespec *ts)
 {
+	long ms0 = ts->tv_nsec / 1000000;
+	char *o0;
+
+	if (ts_memo.valid && ts_memo.sec == ts->tv_sec && ms0 >= 0 && ms0 <= 999 &&
+	    (o0 = buf_room(b, 26))) {
+		memcpy(o0, ts_memo.out, 21);
+		o0[21] = (char)('0' + ms0 / 100);
+		memcpy(o0 + 22, buf_dec2 + 2 * (ms0 % 100), 2);
+		memcpy(o0 + 24, "Z\"", 2);
+		buf_commit(b, 26);
+		return;
+	}
 	long long secs = ts->tv_sec, days = secs / 86400, rem = secs % 86400;
 	if (rem < 0) {
 		rem += 86400;
@@ -314,6 +336,9 @@ void format_json_ts(struct buf *b, const struct timespec *ts)
 		memcpy(o + 18, buf_dec2 + 2 * (rem % 60), 2);
 		o[21] = (char)('0' + ms / 100);
 		memcpy(o + 22, buf_dec2 + 2 * (ms % 100), 2);
+		memcpy(ts_memo.out, o, 26);
+		ts_memo.sec = ts->tv_sec;
+		ts_memo.valid = true;
 		buf_commit(b, 26);
 		return;
 	}
@@ -412,10 +437,12 @@ static bool memo_key(const struct record *r, bool write)
 			if (write) {
 				memcpy(format_memo.key + at, &len[k], sizeof(len[k]));
 				memcpy(format_memo.key + at + sizeof(len[k]), part[k], len[k]);
-			} else if (memcmp(format_memo.key + at, &len[k], sizeof(len[k])) != 0 ||
-			           memcmp(format_memo.key + at + sizeof(len[k]), part[k], len[k]) !=
-			               0) {
-				return false;
+			} else {
+				size_t kept;
+				memcpy(&kept, format_memo.key + at, sizeof(kept));
+				if (kept != len[k] || memcmp(format_memo.key + at + sizeof(kept),
+				                             part[k], len[k]) != 0)
+					return false;
 			}
 			at += sizeof(len[k]) + len[k];
 		}
@@ -448,14 +475,48 @@ static void json_headers(struct buf *b, const struct record *r, size_t cap, bool
 	format_memo.valid = true;
 }
 
-void format_response_json(struct buf *b, const struct record *r, const struct log_meta *m)
+/* The record from "pid" to "request" is the same for every record of a
+ * thread that fetches the same URL on the same handle, so the thread keeps
+ * its last one with everything it was made from: the numbers, the handle,
+ * the method's and URL's lengths (SIZE_MAX for none) and their bytes, which
+ * are compared where the part holds them verbatim (a method or URL that
+ * needed escaping is not kept).  A fork changes the pid, part of the key.
+ * Small: static TLS comes out of every thread's stack (16 KiB ones too). */
+#define LOG_HEAD_OUT 256
+
+struct head_key {
+	long pid, tid, status;
+	const void *handle;
+	int api, result, request;
+	bool final, url_unknown;
+	size_t method_len, url_len;
+};
+
+static __thread __attribute__((tls_model("initial-exec"))) struct {
+	bool valid;
+	struct head_key k;
+	unsigned short out_len, method_at, url_at;
+	char out[LOG_HEAD_OUT];
+} head_memo;
+
+/* Writes the part; *at is where s's bytes are in it, verbatim, or 0 when
+ * they are not (escaped, or none). */
+static void json_head_str(struct buf *b, const char *key, const char *s, size_t len, size_t from,
+                          size_t *at)
+{
+	size_t start = b->len;
+
+	escape_json_field(b, key, s);
+	/* ,"key":"...": four quotes, a comma and a colon around key and s. */
+	*at = s && b->len - start == strlen(key) + 6 + len ? start + strlen(key) + 5 - from : 0;
+}
+
+static void json_head_make(struct buf *b, const struct record *r, const struct log_meta *m,
+                           const struct head_key *k, size_t *method_at, size_t *url_at)
 {
 	const struct record_transfer *t = r->transfer;
-	unsigned flags = r->flags | (m->truncated ? RECORD_TRUNCATED : 0);
-	bool cut = false;
+	size_t from = b->len;
 
-	buf_puts(b, "{\"v\":1,\"type\":\"response\",\"ts\":");
-	format_json_ts(b, &m->ts);
 	buf_puts(b, ",\"pid\":");
 	buf_putint(b, m->pid, 0);
 	buf_puts(b, ",\"tid\":");
@@ -465,8 +526,8 @@ void format_response_json(struct buf *b, const struct record *r, const struct lo
 	buf_puts(b, "\",\"api\":\"");
 	buf_puts(b, record_api_name(t->api));
 	buf_puts(b, "\"");
-	escape_json_field(b, "method", t->method);
-	escape_json_field(b, "url", r->url_unknown ? NULL : t->url);
+	json_head_str(b, "method", t->method, k->method_len, from, method_at);
+	json_head_str(b, "url", r->url_unknown ? NULL : t->url, k->url_len, from, url_at);
 	if (t->result == RECORD_RESULT_UNKNOWN) {
 		buf_puts(b, ",\"result\":null");
 	} else {
@@ -477,6 +538,57 @@ void format_response_json(struct buf *b, const struct record *r, const struct lo
 	buf_putint(b, r->status, 0);
 	buf_puts(b, r->final ? ",\"final\":true,\"request\":" : ",\"final\":false,\"request\":");
 	buf_putint(b, r->request, 0);
+}
+
+static void json_head(struct buf *b, const struct record *r, const struct log_meta *m)
+{
+	const struct record_transfer *t = r->transfer;
+	const char *url = r->url_unknown ? NULL : t->url;
+	struct head_key k;
+
+	/* Every byte of k, padding too, so that it compares with memcmp. */
+	memset(&k, 0, sizeof(k));
+	k.pid = m->pid;
+	k.tid = m->tid;
+	k.status = r->status;
+	k.handle = t->handle;
+	k.api = (int)t->api;
+	k.result = t->result;
+	k.request = r->request;
+	k.final = r->final;
+	k.url_unknown = r->url_unknown;
+	k.method_len = t->method ? strlen(t->method) : SIZE_MAX;
+	k.url_len = url ? strlen(url) : SIZE_MAX;
+
+	if (head_memo.valid && memcmp(&head_memo.k, &k, sizeof(k)) == 0 &&
+	    (!t->method ||
+	     memcmp(head_memo.out + head_memo.method_at, t->method, k.method_len) == 0) &&
+	    (!url || memcmp(head_memo.out + head_memo.url_at, url, k.url_len) == 0)) {
+		buf_put(b, head_memo.out, head_memo.out_len);
+		return;
+	}
+	size_t from = b->len, method_at, url_at;
+	json_head_make(b, r, m, &k, &method_at, &url_at);
+	head_memo.valid = false;
+	if (buf_failed(b) || b->len - from > LOG_HEAD_OUT || (t->method && !method_at) ||
+	    (url && !url_at))
+		return;
+	memcpy(head_memo.out, b->p + from, b->len - from);
+	head_memo.out_len = (unsigned short)(b->len - from);
+	head_memo.method_at = (unsigned short)method_at;
+	head_memo.url_at = (unsigned short)url_at;
+	memcpy(&head_memo.k, &k, sizeof(k));
+	head_memo.valid = true;
+}
+
+void format_response_json(struct buf *b, const struct record *r, const struct log_meta *m)
+{
+	unsigned flags = r->flags | (m->truncated ? RECORD_TRUNCATED : 0);
+	bool cut = false;
+
+	buf_puts(b, "{\"v\":1,\"type\":\"response\",\"ts\":");
+	format_json_ts(b, &m->ts);
+	json_head(b, r, m);
 
 	if (!r->headers_known)
 		buf_puts(b, ",\"headers\":null,\"challenges\":null");

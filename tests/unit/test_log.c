@@ -1673,3 +1673,117 @@ Test(log_verdict, not_utf8_is_latin1_and_says_so)
 	json_decref(root);
 	buf_free(&b);
 }
+
+/* format_response.c keeps, per thread, the part from "pid" to "request" of
+ * the last record and the date and time of its last second: every record
+ * must still come out as if made afresh, whatever came before it.  The
+ * cases differ from the first in one thing each: a URL that extends it,
+ * one of the same length, a method, the pid (a fork), the tid, the
+ * handle, the api, the result, the status, final, the request, an unknown
+ * URL, and seconds, minutes, days or years later (or only milliseconds). */
+Test(log_json, kept_head_and_second_are_never_stale)
+{
+	static const struct record_header h[] = {WWW("Basic realm=\"x\"")};
+	struct head_case {
+		const char *method, *url;
+		long pid, tid;
+		uintptr_t handle;
+		enum record_api api;
+		int result;
+		long status;
+		bool final;
+		int request;
+		bool url_unknown;
+		time_t sec;
+		long nsec;
+	} base = {"GET",      "http://example.test/mcp",
+	          4242,       4243,
+	          0x5a5a1000, RECORD_API_EASY,
+	          0,          401,
+	          true,       0,
+	          false,      1795696496,
+	          789654321};
+	struct head_case cases[20];
+	size_t n = 0;
+#define VARY(field, v)                                                                             \
+	do {                                                                                       \
+		cases[n] = base;                                                                   \
+		cases[n].field = (v);                                                              \
+		n++;                                                                               \
+	} while (0)
+	cases[n++] = base;
+	VARY(url, "http://example.test/mcp2");
+	VARY(url, "http://example.test/mcq");
+	VARY(url, NULL);
+	VARY(method, "GE");
+	VARY(method, "PUT");
+	VARY(method, NULL);
+	VARY(pid, 4244);
+	VARY(tid, 4244);
+	VARY(handle, 0x5a5a1010);
+	VARY(api, RECORD_API_MULTI);
+	VARY(result, 7);
+	VARY(result, RECORD_RESULT_UNKNOWN);
+	VARY(status, 407);
+	VARY(final, false);
+	VARY(request, 1);
+	VARY(url_unknown, true);
+	VARY(sec, 1795696497);
+	VARY(sec, 1795696496 + 86400);
+	VARY(nsec, 1000000);
+#undef VARY
+	cr_assert_leq(n, NELEM(cases));
+
+	struct record_transfer t[NELEM(cases)];
+	struct record r[NELEM(cases)];
+	struct log_meta m[NELEM(cases)];
+	struct buf fresh[NELEM(cases)];
+	/* Made after this one, a record is made afresh: its URL needs escaping
+	 * (nothing kept) and its second is none of the cases'. */
+	struct record_transfer ot = xfer;
+	ot.url = "http://example.test/\"";
+	struct record o = record_of(h, 1);
+	o.transfer = &ot;
+	struct log_meta om = meta;
+	om.ts.tv_sec = 12345;
+
+	for (size_t i = 0; i < n; i++) {
+		t[i] = (struct record_transfer){(const void *)cases[i].handle, cases[i].api,
+		                                cases[i].method, cases[i].url, cases[i].result};
+		r[i] = record_of(h, 1);
+		r[i].transfer = &t[i];
+		r[i].status = cases[i].status;
+		r[i].final = cases[i].final;
+		r[i].request = cases[i].request;
+		r[i].url_unknown = cases[i].url_unknown;
+		m[i] = meta;
+		m[i].pid = cases[i].pid;
+		m[i].tid = cases[i].tid;
+		m[i].ts.tv_sec = cases[i].sec;
+		m[i].ts.tv_nsec = cases[i].nsec;
+
+		struct buf scratch = {0};
+		format_response_json(&scratch, &o, &om);
+		buf_free(&scratch);
+		fresh[i] = (struct buf){0};
+		format_response_json(&fresh[i], &r[i], &m[i]);
+		cr_assert(!buf_failed(&fresh[i]));
+	}
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < n; j++) {
+			char what[64];
+			struct buf b = {0};
+			format_response_json(&b, &r[i], &m[i]);
+			for (int again = 0; again < 2; again++) {
+				snprintf(what, sizeof(what), "case %zu after case %zu (%d)", j, i,
+				         again);
+				b.len = 0;
+				format_response_json(&b, &r[j], &m[j]);
+				expect_bytes(&b, fresh[j].p, fresh[j].len, what);
+			}
+			buf_free(&b);
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		buf_free(&fresh[i]);
+}
