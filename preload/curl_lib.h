@@ -7,17 +7,19 @@
 #include <curl/curl.h>
 #include <stdint.h>
 
+#include "hooks.h"
+
 typedef CURLcode (*curl_perform_fn)(CURL *h);
 typedef void (*curl_cleanup_fn)(CURL *h);
 typedef CURLcode (*curl_getinfo_fn)(CURL *h, CURLINFO info, ...);
 typedef CURLHcode (*curl_header_fn)(CURL *h, const char *name, size_t index, unsigned int origin,
-				    int request, struct curl_header **hout);
+                                    int request, struct curl_header **hout);
 typedef CURLMcode (*curl_multi_handle_fn)(CURLM *m, CURL *h);
 typedef CURLMsg *(*curl_info_read_fn)(CURLM *m, int *msgs_in_queue);
 typedef CURLMcode (*curl_multi_cleanup_fn)(CURLM *m);
 typedef CURLMcode (*curl_multi_perform_fn)(CURLM *m, int *running_handles);
 typedef CURLMcode (*curl_multi_socket_action_fn)(CURLM *m, curl_socket_t s, int ev_bitmask,
-						  int *running_handles);
+                                                 int *running_handles);
 
 struct curl_lib {
 	curl_perform_fn real_curl_easy_perform;
@@ -37,14 +39,10 @@ struct curl_lib {
 
 /* The hooks (hook.c) under names of authtap's own, which calls from
  * inside it reach directly, whatever the global scope holds. */
-CURLcode hook_curl_easy_perform(CURL *h);
-void hook_curl_easy_cleanup(CURL *h);
-CURLMcode hook_curl_multi_add_handle(CURLM *m, CURL *h);
-CURLMcode hook_curl_multi_remove_handle(CURLM *m, CURL *h);
-CURLMsg *hook_curl_multi_info_read(CURLM *m, int *msgs_in_queue);
-CURLMcode hook_curl_multi_cleanup(CURLM *m);
-CURLMcode hook_curl_multi_perform(CURLM *m, int *running_handles);
-CURLMcode hook_curl_multi_socket_action(CURLM *m, curl_socket_t s, int ev_bitmask,
-					int *running_handles);
+#define CURL_LIB_HOOK(ret, name, params, args) ret hook_##name params;
+#define CURL_LIB_HOOK_VOID(name, params, args) void hook_##name params;
+AUTHTAP_CURL_HOOKS(CURL_LIB_HOOK, CURL_LIB_HOOK_VOID)
+#undef CURL_LIB_HOOK
+#undef CURL_LIB_HOOK_VOID
 
 #endif

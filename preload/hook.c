@@ -17,32 +17,26 @@
 
 #include "capture.h"
 #include "curl_lib.h"
+#include "hooks.h"
 #include "linker.h"
 #include "pending.h"
 #include "preload.h"
 #include "table.h"
 #include "verdict.h"
 
-AUTHTAP_EXPORT CURLcode curl_easy_perform(CURL *h);
-AUTHTAP_EXPORT void curl_easy_cleanup(CURL *h);
-AUTHTAP_EXPORT CURLMcode curl_multi_add_handle(CURLM *m, CURL *h);
-AUTHTAP_EXPORT CURLMcode curl_multi_remove_handle(CURLM *m, CURL *h);
-AUTHTAP_EXPORT CURLMsg *curl_multi_info_read(CURLM *m, int *msgs_in_queue);
-AUTHTAP_EXPORT CURLMcode curl_multi_cleanup(CURLM *m);
-AUTHTAP_EXPORT CURLMcode curl_multi_perform(CURLM *m, int *running_handles);
-AUTHTAP_EXPORT CURLMcode curl_multi_socket_action(CURLM *m, curl_socket_t s, int ev_bitmask,
-                                                  int *running_handles);
+#define HOOK_PROTO(ret, name, params, args) AUTHTAP_EXPORT ret name params;
+#define HOOK_PROTO_VOID(name, params, args) AUTHTAP_EXPORT void name params;
+AUTHTAP_CURL_HOOKS(HOOK_PROTO, HOOK_PROTO_VOID)
+#undef HOOK_PROTO
+#undef HOOK_PROTO_VOID
 
 /* The names the routes of dlsym'd functions call (linker.c). */
-#define HOOK_ALIAS(name) extern __typeof__(name) hook_##name __attribute__((alias(#name)))
-HOOK_ALIAS(curl_easy_perform);
-HOOK_ALIAS(curl_easy_cleanup);
-HOOK_ALIAS(curl_multi_add_handle);
-HOOK_ALIAS(curl_multi_remove_handle);
-HOOK_ALIAS(curl_multi_info_read);
-HOOK_ALIAS(curl_multi_cleanup);
-HOOK_ALIAS(curl_multi_perform);
-HOOK_ALIAS(curl_multi_socket_action);
+#define HOOK_ALIAS(ret, name, params, args)                                                        \
+	extern __typeof__(name) hook_##name __attribute__((alias(#name)));
+#define HOOK_ALIAS_VOID(name, params, args) HOOK_ALIAS(void, name, params, args)
+AUTHTAP_CURL_HOOKS(HOOK_ALIAS, HOOK_ALIAS_VOID)
+#undef HOOK_ALIAS
+#undef HOOK_ALIAS_VOID
 
 #define HOOK_MAX_NESTED 16
 

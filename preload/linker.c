@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -72,6 +73,7 @@ static const struct curl_lib *_Atomic linker_default;
 static pthread_mutex_t linker_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void linker_on_big_stack(void (*fn)(void *), void *arg);
+static void libc_resolve(void);
 
 /* Inside a route, a function that dlsym hands out for a hooked name
  * (below): the libcurl it goes to.  authtap's own code calls its hooks
@@ -81,12 +83,11 @@ static __thread const struct curl_lib *linker_route __attribute__((tls_model("in
 static _Atomic uintptr_t linker_self_lo, linker_self_size;
 
 /* Our own definitions, which a lookup must never return. */
-extern CURLcode curl_easy_perform(CURL *h);
-extern void curl_easy_cleanup(CURL *h);
-extern CURLMcode curl_multi_add_handle(CURLM *m, CURL *h);
-extern CURLMcode curl_multi_remove_handle(CURLM *m, CURL *h);
-extern CURLMsg *curl_multi_info_read(CURLM *m, int *msgs_in_queue);
-extern CURLMcode curl_multi_cleanup(CURLM *m);
+#define OWN(ret, name, params, args) extern ret name params;
+#define OWN_VOID(name, params, args) extern void name params;
+AUTHTAP_CURL_HOOKS(OWN, OWN_VOID)
+#undef OWN
+#undef OWN_VOID
 
 static bool is_libcurl_name(const char *name)
 {
@@ -132,26 +133,21 @@ static void chain_next(struct curl_lib *l)
 {
 	void *f;
 
-#define CHAIN(name, type)                                                                          \
+#define CHAIN(ret, name, params, args)                                                             \
 	if ((f = sym(RTLD_NEXT, #name)) && f != (void *)name)                                      \
-		l->real_##name = (type)f;
-	CHAIN(curl_easy_perform, curl_perform_fn)
-	CHAIN(curl_easy_cleanup, curl_cleanup_fn)
-	CHAIN(curl_multi_add_handle, curl_multi_handle_fn)
-	CHAIN(curl_multi_remove_handle, curl_multi_handle_fn)
-	CHAIN(curl_multi_info_read, curl_info_read_fn)
-	CHAIN(curl_multi_cleanup, curl_multi_cleanup_fn)
-	CHAIN(curl_multi_perform, curl_multi_perform_fn)
-	CHAIN(curl_multi_socket_action, curl_multi_socket_action_fn)
+		l->real_##name = (__typeof__(l->real_##name))f;
+#define CHAIN_VOID(name, params, args) CHAIN(void, name, params, args)
+	AUTHTAP_CURL_HOOKS(CHAIN, CHAIN_VOID)
 #undef CHAIN
+#undef CHAIN_VOID
 }
 
 struct object_info {
-	uintptr_t addr;          /* in: an address inside the object */
+	uintptr_t addr; /* in: an address inside the object */
 	bool found;
-	uintptr_t lo, hi;        /* its loaded segments */
-	char name[512];          /* its path; empty for the main program */
-	char needed[256];        /* the libcurl it needs, if any */
+	uintptr_t lo, hi; /* its loaded segments */
+	char name[512];   /* its path; empty for the main program */
+	char needed[256]; /* the libcurl it needs, if any */
 	bool is_libcurl;
 };
 
@@ -216,19 +212,19 @@ static int find_object(struct dl_phdr_info *info, size_t size, void *arg)
 static const struct curl_lib *lib_from_handle(void *handle)
 {
 	struct curl_lib l = {
-		.real_curl_easy_perform = (curl_perform_fn)sym(handle, "curl_easy_perform"),
-		.real_curl_easy_cleanup = (curl_cleanup_fn)sym(handle, "curl_easy_cleanup"),
-		.real_curl_easy_getinfo = (curl_getinfo_fn)sym(handle, "curl_easy_getinfo"),
-		.real_curl_easy_header = (curl_header_fn)sym(handle, "curl_easy_header"),
-		.real_curl_multi_add_handle =
-			(curl_multi_handle_fn)sym(handle, "curl_multi_add_handle"),
-		.real_curl_multi_remove_handle =
-			(curl_multi_handle_fn)sym(handle, "curl_multi_remove_handle"),
-		.real_curl_multi_info_read = (curl_info_read_fn)sym(handle, "curl_multi_info_read"),
-		.real_curl_multi_cleanup = (curl_multi_cleanup_fn)sym(handle, "curl_multi_cleanup"),
-		.real_curl_multi_perform = (curl_multi_perform_fn)sym(handle, "curl_multi_perform"),
-		.real_curl_multi_socket_action =
-			(curl_multi_socket_action_fn)sym(handle, "curl_multi_socket_action"),
+	    .real_curl_easy_perform = (curl_perform_fn)sym(handle, "curl_easy_perform"),
+	    .real_curl_easy_cleanup = (curl_cleanup_fn)sym(handle, "curl_easy_cleanup"),
+	    .real_curl_easy_getinfo = (curl_getinfo_fn)sym(handle, "curl_easy_getinfo"),
+	    .real_curl_easy_header = (curl_header_fn)sym(handle, "curl_easy_header"),
+	    .real_curl_multi_add_handle =
+	        (curl_multi_handle_fn)sym(handle, "curl_multi_add_handle"),
+	    .real_curl_multi_remove_handle =
+	        (curl_multi_handle_fn)sym(handle, "curl_multi_remove_handle"),
+	    .real_curl_multi_info_read = (curl_info_read_fn)sym(handle, "curl_multi_info_read"),
+	    .real_curl_multi_cleanup = (curl_multi_cleanup_fn)sym(handle, "curl_multi_cleanup"),
+	    .real_curl_multi_perform = (curl_multi_perform_fn)sym(handle, "curl_multi_perform"),
+	    .real_curl_multi_socket_action =
+	        (curl_multi_socket_action_fn)sym(handle, "curl_multi_socket_action"),
 	};
 	const struct curl_lib *found = NULL;
 	bool added = false;
@@ -270,7 +266,7 @@ static const struct curl_lib *lib_from_handle(void *handle)
 		dlclose(handle);
 	if (added && !l.real_curl_easy_header)
 		log_warn("this libcurl has no curl_easy_header (it is older than 7.84 or built "
-			 "without it): records will carry status, method and URL only");
+		         "without it): records will carry status, method and URL only");
 	return found;
 }
 
@@ -392,14 +388,14 @@ const struct curl_lib *linker_lib_find(const void *caller)
 	 * libcurl the program looked the name up in. */
 	const struct curl_lib *route = linker_route;
 	if (route && a - atomic_load_explicit(&linker_self_lo, memory_order_relaxed) <
-			     atomic_load_explicit(&linker_self_size, memory_order_relaxed))
+	                 atomic_load_explicit(&linker_self_size, memory_order_relaxed))
 		return route;
 
 	if (c && linker_recent.from == c &&
 	    a - linker_recent.range[1].lo < linker_recent.range[1].size) {
 		struct caller_range r = {linker_recent.range[1].lo,
-					 linker_recent.range[1].lo + linker_recent.range[1].size,
-					 linker_recent.range[1].lib};
+		                         linker_recent.range[1].lo + linker_recent.range[1].size,
+		                         linker_recent.range[1].lib};
 		recent_put(c, &r);
 		return r.lib;
 	}
@@ -630,7 +626,7 @@ static int find_search_info(struct dl_phdr_info *info, size_t size, void *arg)
 /* Looks for name in each directory of a colon-separated list, with $ORIGIN
  * expanded; the first that exists goes to out. */
 static bool search_dirs(const char *list, const char *origin, const char *name, char *out,
-			size_t size)
+                        size_t size)
 {
 	while (list && *list) {
 		size_t len = strcspn(list, ":");
@@ -672,8 +668,8 @@ static bool find_library(const char *name, uintptr_t caller, char *out, size_t s
 	}
 	/* libc's directory and its twin under or outside /usr (merged /usr). */
 	snprintf(sysdirs, sizeof(sysdirs), "%s:%s%s:/lib64:/usr/lib64:/lib:/usr/lib", libdir,
-		 strncmp(libdir, "/usr/", 5) == 0 ? "" : "/usr",
-		 strncmp(libdir, "/usr/", 5) == 0 ? libdir + 4 : libdir);
+	         strncmp(libdir, "/usr/", 5) == 0 ? "" : "/usr",
+	         strncmp(libdir, "/usr/", 5) == 0 ? libdir + 4 : libdir);
 	return (si.found && !si.runpath[0] && search_dirs(si.rpath, si.origin, name, out, size)) ||
 	       search_dirs(secure_getenv("LD_LIBRARY_PATH"), si.origin, name, out, size) ||
 	       (si.found && search_dirs(si.runpath, si.origin, name, out, size)) ||
@@ -694,9 +690,9 @@ static void deepbind_job_run(void *arg)
 {
 	struct deepbind_job *j = arg;
 	char path[1024];
-	const char *p = strchr(j->file, '/') ? j->file
-		      : find_library(j->file, (uintptr_t)j->caller, path, sizeof(path)) ? path
-											  : NULL;
+	const char *p = strchr(j->file, '/')                                              ? j->file
+	                : find_library(j->file, (uintptr_t)j->caller, path, sizeof(path)) ? path
+	                                                                                  : NULL;
 
 	if (p && linker_file_needs_libcurl(p))
 		*j->flags &= ~RTLD_DEEPBIND;
@@ -726,29 +722,29 @@ void *linker_dlopen_prepare(const char *file, int *flags, const void *caller)
  * cannot promise.  Elsewhere dlopen is left alone. */
 #if defined(__x86_64__)
 __asm__(".text\n"
-	".globl dlopen\n"
-	".type dlopen, @function\n"
-	"dlopen:\n"
-	"	.cfi_startproc\n"
-	"	pushq %rdi\n"
-	"	.cfi_adjust_cfa_offset 8\n"
-	"	subq $16, %rsp\n"
-	"	.cfi_adjust_cfa_offset 16\n"
-	"	movl %esi, (%rsp)\n"
-	"	movq %rsp, %rsi\n"
-	"	movq 24(%rsp), %rdx\n"
-	"	call linker_dlopen_prepare\n"
-	"	movl (%rsp), %esi\n"
-	"	addq $16, %rsp\n"
-	"	.cfi_adjust_cfa_offset -16\n"
-	"	popq %rdi\n"
-	"	.cfi_adjust_cfa_offset -8\n"
-	"	testq %rax, %rax\n"
-	"	jz 1f\n"
-	"	jmp *%rax\n"
-	"1:	ret\n"
-	"	.cfi_endproc\n"
-	".size dlopen, .-dlopen\n");
+        ".globl dlopen\n"
+        ".type dlopen, @function\n"
+        "dlopen:\n"
+        "	.cfi_startproc\n"
+        "	pushq %rdi\n"
+        "	.cfi_adjust_cfa_offset 8\n"
+        "	subq $16, %rsp\n"
+        "	.cfi_adjust_cfa_offset 16\n"
+        "	movl %esi, (%rsp)\n"
+        "	movq %rsp, %rsi\n"
+        "	movq 24(%rsp), %rdx\n"
+        "	call linker_dlopen_prepare\n"
+        "	movl (%rsp), %esi\n"
+        "	addq $16, %rsp\n"
+        "	.cfi_adjust_cfa_offset -16\n"
+        "	popq %rdi\n"
+        "	.cfi_adjust_cfa_offset -8\n"
+        "	testq %rax, %rax\n"
+        "	jz 1f\n"
+        "	jmp *%rax\n"
+        "1:	ret\n"
+        "	.cfi_endproc\n"
+        ".size dlopen, .-dlopen\n");
 #endif
 
 /* The heavy lookups (dlopen, dlsym, the walk over the loaded objects, the
@@ -766,26 +762,26 @@ void linker_call_on_stack(void (*fn)(void *), void *arg, void *top);
 
 /* fn(arg) with the stack pointer at top (16-byte aligned), then back. */
 __asm__(".text\n"
-	".globl linker_call_on_stack\n"
-	".hidden linker_call_on_stack\n"
-	".type linker_call_on_stack, @function\n"
-	"linker_call_on_stack:\n"
-	"	.cfi_startproc\n"
-	"	pushq %rbp\n"
-	"	.cfi_def_cfa_offset 16\n"
-	"	.cfi_offset %rbp, -16\n"
-	"	movq %rsp, %rbp\n"
-	"	.cfi_def_cfa_register %rbp\n"
-	"	movq %rdx, %rsp\n"
-	"	movq %rdi, %rax\n"
-	"	movq %rsi, %rdi\n"
-	"	call *%rax\n"
-	"	movq %rbp, %rsp\n"
-	"	popq %rbp\n"
-	"	.cfi_def_cfa %rsp, 8\n"
-	"	ret\n"
-	"	.cfi_endproc\n"
-	".size linker_call_on_stack, .-linker_call_on_stack\n");
+        ".globl linker_call_on_stack\n"
+        ".hidden linker_call_on_stack\n"
+        ".type linker_call_on_stack, @function\n"
+        "linker_call_on_stack:\n"
+        "	.cfi_startproc\n"
+        "	pushq %rbp\n"
+        "	.cfi_def_cfa_offset 16\n"
+        "	.cfi_offset %rbp, -16\n"
+        "	movq %rsp, %rbp\n"
+        "	.cfi_def_cfa_register %rbp\n"
+        "	movq %rdx, %rsp\n"
+        "	movq %rdi, %rax\n"
+        "	movq %rsi, %rdi\n"
+        "	call *%rax\n"
+        "	movq %rbp, %rsp\n"
+        "	popq %rbp\n"
+        "	.cfi_def_cfa %rsp, 8\n"
+        "	ret\n"
+        "	.cfi_endproc\n"
+        ".size linker_call_on_stack, .-linker_call_on_stack\n");
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/common_interface_defs.h>
@@ -874,6 +870,7 @@ static void init_job_run(void *arg)
 	struct init_objects io = {.n = 0};
 
 	(void)arg;
+	libc_resolve();
 	dl_iterate_phdr(note_curl_object, &io);
 	for (size_t i = 0; i < io.n; i++)
 		if (!is_cached(io.addr[i]))
@@ -894,20 +891,19 @@ void linker_init(void)
  * other hooked names: a route, which calls authtap's hook with the libcurl
  * the name was found in, however the program calls it (Python's ctypes and
  * Ruby's FFI call through libffi, which needs no libcurl).  One route per
- * library slot and hooked function. */
-enum { ROUTE_PERFORM, ROUTE_CLEANUP, ROUTE_ADD, ROUTE_REMOVE, ROUTE_INFO_READ, ROUTE_MCLEANUP,
-       ROUTE_MPERFORM, ROUTE_SOCKET_ACTION, ROUTE_N };
+ * library slot and hooked function, in the order of AUTHTAP_CURL_HOOKS
+ * (ROUTE_ROW below follows it). */
+#define ROUTE_ENUM(ret, name, params, args) ROUTE_##name,
+#define ROUTE_ENUM_VOID(name, params, args) ROUTE_##name,
+enum { AUTHTAP_CURL_HOOKS(ROUTE_ENUM, ROUTE_ENUM_VOID) ROUTE_N };
+#undef ROUTE_ENUM
+#undef ROUTE_ENUM_VOID
 
-static const char *const route_names[ROUTE_N] = {
-	[ROUTE_PERFORM] = "curl_easy_perform",
-	[ROUTE_CLEANUP] = "curl_easy_cleanup",
-	[ROUTE_ADD] = "curl_multi_add_handle",
-	[ROUTE_REMOVE] = "curl_multi_remove_handle",
-	[ROUTE_INFO_READ] = "curl_multi_info_read",
-	[ROUTE_MCLEANUP] = "curl_multi_cleanup",
-	[ROUTE_MPERFORM] = "curl_multi_perform",
-	[ROUTE_SOCKET_ACTION] = "curl_multi_socket_action",
-};
+#define ROUTE_NAME(ret, name, params, args) [ROUTE_##name] = #name,
+#define ROUTE_NAME_VOID(name, params, args) [ROUTE_##name] = #name,
+static const char *const route_names[ROUTE_N] = {AUTHTAP_CURL_HOOKS(ROUTE_NAME, ROUTE_NAME_VOID)};
+#undef ROUTE_NAME
+#undef ROUTE_NAME_VOID
 
 #define ROUTE __attribute__((noinline, used))
 #define ROUTE_CALL(i, call)                                                                        \
@@ -958,7 +954,7 @@ static const char *const route_names[ROUTE_N] = {
 		return rc;                                                                         \
 	}                                                                                          \
 	static ROUTE CURLMcode route_socket_action_##i(CURLM *m, curl_socket_t s, int ev,          \
-						       int *running)                               \
+	                                               int *running)                               \
 	{                                                                                          \
 		CURLMcode rc;                                                                      \
 		ROUTE_CALL(i, rc = hook_curl_multi_socket_action(m, s, ev, running));              \
@@ -975,13 +971,17 @@ ROUTES(6)
 ROUTES(7)
 
 #define ROUTE_ROW(i)                                                                               \
-	{(void *)route_perform_##i,  (void *)route_cleanup_##i,   (void *)route_add_##i,           \
-	 (void *)route_remove_##i,   (void *)route_info_read_##i, (void *)route_mcleanup_##i,      \
-	 (void *)route_mperform_##i, (void *)route_socket_action_##i}
+	{                                                                                          \
+		(void *)route_perform_##i, (void *)route_cleanup_##i, (void *)route_add_##i,       \
+		    (void *)route_remove_##i, (void *)route_info_read_##i,                         \
+		    (void *)route_mcleanup_##i, (void *)route_mperform_##i,                        \
+		    (void *)route_socket_action_##i                                                \
+	}
 
+_Static_assert(ROUTE_N == 8, "one route per hooked libcurl function in each ROUTE_ROW");
 static void *const routes[LINKER_MAX_LIBS][ROUTE_N] = {
-	ROUTE_ROW(0), ROUTE_ROW(1), ROUTE_ROW(2), ROUTE_ROW(3),
-	ROUTE_ROW(4), ROUTE_ROW(5), ROUTE_ROW(6), ROUTE_ROW(7),
+    ROUTE_ROW(0), ROUTE_ROW(1), ROUTE_ROW(2), ROUTE_ROW(3),
+    ROUTE_ROW(4), ROUTE_ROW(5), ROUTE_ROW(6), ROUTE_ROW(7),
 };
 _Static_assert(LINKER_MAX_LIBS == 8, "one ROUTES() per library slot");
 
@@ -1001,22 +1001,26 @@ static NOSAN bool same(const char *a, const char *b)
 	return *a == *b;
 }
 
-/* The function called name in the loaded object map, by its GNU hash
- * table (every glibc since 2.5 has one). */
-static NOSAN void *elf_function(const struct link_map *map, const char *name)
+/* The function called name in the loaded object at base with dynamic
+ * section ld, by its GNU hash table (every glibc since 2.5 has one): its
+ * default version, never a hidden older one. */
+static NOSAN void *elf_function_at(uintptr_t base, const ElfW(Dyn) * ld, const char *name)
 {
 	const ElfW(Sym) *symtab = NULL;
 	const char *strtab = NULL;
 	const uint32_t *gh = NULL;
+	const ElfW(Half) *versym = NULL;
 	uint32_t h = 5381;
 
-	for (const ElfW(Dyn) *d = map->l_ld; d->d_tag != DT_NULL; d++) {
+	for (const ElfW(Dyn) *d = ld; d && d->d_tag != DT_NULL; d++) {
 		if (d->d_tag == DT_SYMTAB)
-			symtab = (const ElfW(Sym) *)dyn_ptr(map->l_addr, d->d_un.d_ptr);
+			symtab = (const ElfW(Sym) *)dyn_ptr(base, d->d_un.d_ptr);
 		else if (d->d_tag == DT_STRTAB)
-			strtab = (const char *)dyn_ptr(map->l_addr, d->d_un.d_ptr);
+			strtab = (const char *)dyn_ptr(base, d->d_un.d_ptr);
 		else if (d->d_tag == DT_GNU_HASH)
-			gh = (const uint32_t *)dyn_ptr(map->l_addr, d->d_un.d_ptr);
+			gh = (const uint32_t *)dyn_ptr(base, d->d_un.d_ptr);
+		else if (d->d_tag == DT_VERSYM)
+			versym = (const ElfW(Half) *)dyn_ptr(base, d->d_un.d_ptr);
 	}
 	if (!symtab || !strtab || !gh || gh[0] == 0)
 		return NULL;
@@ -1030,12 +1034,18 @@ static NOSAN void *elf_function(const struct link_map *map, const char *name)
 		uint32_t ch = chain[i - symoffset];
 		const ElfW(Sym) *s = &symtab[i];
 		if ((ch | 1) == (h | 1) && s->st_shndx != SHN_UNDEF &&
-		    ELF64_ST_TYPE(s->st_info) == STT_FUNC && same(strtab + s->st_name, name))
-			return (void *)(map->l_addr + s->st_value);
+		    ELF64_ST_TYPE(s->st_info) == STT_FUNC && !(versym && (versym[i] & 0x8000)) &&
+		    same(strtab + s->st_name, name))
+			return (void *)(base + s->st_value);
 		if (ch & 1)
 			break;
 	}
 	return NULL;
+}
+
+static NOSAN void *elf_function(const struct link_map *map, const char *name)
+{
+	return elf_function_at(map->l_addr, map->l_ld, name);
 }
 
 static NOSAN void find_real_dl(void)
@@ -1044,13 +1054,12 @@ static NOSAN void find_real_dl(void)
 	struct link_map *libc = NULL;
 
 	/* A function that only libc defines names libc's object. */
-	if (!dladdr1((void *)gnu_get_libc_version, &info, (void **)&libc, RTLD_DL_LINKMAP) ||
-	    !libc)
+	if (!dladdr1((void *)gnu_get_libc_version, &info, (void **)&libc, RTLD_DL_LINKMAP) || !libc)
 		return;
 	atomic_store_explicit(&linker_real_dlvsym, (dlvsym_fn)elf_function(libc, "dlvsym"),
-			      memory_order_release);
+	                      memory_order_release);
 	atomic_store_explicit(&linker_real_dlsym, (dlsym_fn)elf_function(libc, "dlsym"),
-			      memory_order_release);
+	                      memory_order_release);
 }
 
 static NOSAN dlsym_fn real_dlsym(void)
@@ -1102,7 +1111,7 @@ static void dlsym_job_run(void *arg)
 	Dl_info info;
 
 	j->f = j->version ? real_dlvsym()(j->handle, j->name, j->version)
-			  : real_dlsym()(j->handle, j->name);
+	                  : real_dlsym()(j->handle, j->name);
 	if (!j->f || r < 0 || !dladdr(j->f, &info) || !info.dli_fname ||
 	    !is_libcurl_name(info.dli_fname))
 		return;
@@ -1170,52 +1179,52 @@ void *linker_dlvsym_prepare(void *handle, const char *name)
  * function with the arguments kept, then jump, as the dlopen hook does. */
 #if defined(__x86_64__)
 __asm__(".text\n"
-	".globl dlsym\n"
-	".type dlsym, @function\n"
-	"dlsym:\n"
-	"	.cfi_startproc\n"
-	"	pushq %rdi\n"
-	"	.cfi_adjust_cfa_offset 8\n"
-	"	pushq %rsi\n"
-	"	.cfi_adjust_cfa_offset 8\n"
-	"	subq $8, %rsp\n"
-	"	.cfi_adjust_cfa_offset 8\n"
-	"	call linker_dlsym_prepare\n"
-	"	addq $8, %rsp\n"
-	"	.cfi_adjust_cfa_offset -8\n"
-	"	popq %rsi\n"
-	"	.cfi_adjust_cfa_offset -8\n"
-	"	popq %rdi\n"
-	"	.cfi_adjust_cfa_offset -8\n"
-	"	testq %rax, %rax\n"
-	"	jz 1f\n"
-	"	jmp *%rax\n"
-	"1:	ret\n"
-	"	.cfi_endproc\n"
-	".size dlsym, .-dlsym\n"
-	".globl dlvsym\n"
-	".type dlvsym, @function\n"
-	"dlvsym:\n"
-	"	.cfi_startproc\n"
-	"	pushq %rdi\n"
-	"	.cfi_adjust_cfa_offset 8\n"
-	"	pushq %rsi\n"
-	"	.cfi_adjust_cfa_offset 8\n"
-	"	pushq %rdx\n"
-	"	.cfi_adjust_cfa_offset 8\n"
-	"	call linker_dlvsym_prepare\n"
-	"	popq %rdx\n"
-	"	.cfi_adjust_cfa_offset -8\n"
-	"	popq %rsi\n"
-	"	.cfi_adjust_cfa_offset -8\n"
-	"	popq %rdi\n"
-	"	.cfi_adjust_cfa_offset -8\n"
-	"	testq %rax, %rax\n"
-	"	jz 1f\n"
-	"	jmp *%rax\n"
-	"1:	ret\n"
-	"	.cfi_endproc\n"
-	".size dlvsym, .-dlvsym\n");
+        ".globl dlsym\n"
+        ".type dlsym, @function\n"
+        "dlsym:\n"
+        "	.cfi_startproc\n"
+        "	pushq %rdi\n"
+        "	.cfi_adjust_cfa_offset 8\n"
+        "	pushq %rsi\n"
+        "	.cfi_adjust_cfa_offset 8\n"
+        "	subq $8, %rsp\n"
+        "	.cfi_adjust_cfa_offset 8\n"
+        "	call linker_dlsym_prepare\n"
+        "	addq $8, %rsp\n"
+        "	.cfi_adjust_cfa_offset -8\n"
+        "	popq %rsi\n"
+        "	.cfi_adjust_cfa_offset -8\n"
+        "	popq %rdi\n"
+        "	.cfi_adjust_cfa_offset -8\n"
+        "	testq %rax, %rax\n"
+        "	jz 1f\n"
+        "	jmp *%rax\n"
+        "1:	ret\n"
+        "	.cfi_endproc\n"
+        ".size dlsym, .-dlsym\n"
+        ".globl dlvsym\n"
+        ".type dlvsym, @function\n"
+        "dlvsym:\n"
+        "	.cfi_startproc\n"
+        "	pushq %rdi\n"
+        "	.cfi_adjust_cfa_offset 8\n"
+        "	pushq %rsi\n"
+        "	.cfi_adjust_cfa_offset 8\n"
+        "	pushq %rdx\n"
+        "	.cfi_adjust_cfa_offset 8\n"
+        "	call linker_dlvsym_prepare\n"
+        "	popq %rdx\n"
+        "	.cfi_adjust_cfa_offset -8\n"
+        "	popq %rsi\n"
+        "	.cfi_adjust_cfa_offset -8\n"
+        "	popq %rdi\n"
+        "	.cfi_adjust_cfa_offset -8\n"
+        "	testq %rax, %rax\n"
+        "	jz 1f\n"
+        "	jmp *%rax\n"
+        "1:	ret\n"
+        "	.cfi_endproc\n"
+        ".size dlvsym, .-dlvsym\n");
 #endif
 
 /* --- the socket source --- */
@@ -1246,4 +1255,160 @@ void *linker_tls_sym(const char *name, const void *self)
 	}
 	errno = saved;
 	return f == self ? NULL : f;
+}
+
+struct tls_job {
+	const char *name;
+	const void *self;
+	void *f;
+};
+
+static void tls_job_run(void *arg)
+{
+	struct tls_job *j = arg;
+
+	j->f = linker_tls_sym(j->name, j->self);
+}
+
+void *linker_tls_find(void *_Atomic *slot, const char *name, const void *self)
+{
+	int saved = errno;
+	struct tls_job j = {name, self, NULL};
+
+	linker_on_big_stack(tls_job_run, &j);
+	if (j.f)
+		atomic_store_explicit(slot, j.f, memory_order_release);
+	errno = saved;
+	return j.f;
+}
+
+/* --- the libc hooks --- */
+
+/* Until the real functions are known, each pointer goes to a stand-in
+ * that looks them all up (libc_walk) and calls the real one: no system
+ * call of authtap's own is ever made in the program's place, so
+ * cancellation points, errno and interposers behave as without authtap. */
+#define FIRST(ret, name, params, args)                                                             \
+	static NOSAN ret first_##name params;                                                      \
+	ret(*real_##name) params = first_##name;
+#define FIRST_VOID(name, params, args)                                                             \
+	static NOSAN void first_##name params;                                                     \
+	void(*real_##name) params = first_##name;
+AUTHTAP_LIBC_HOOKS(FIRST, FIRST_VOID)
+#undef FIRST
+#undef FIRST_VOID
+
+/* A function that no object defines. */
+#define MISSING(ret, name, params, args)                                                           \
+	static ret missing_##name params                                                           \
+	{                                                                                          \
+		errno = ENOSYS;                                                                    \
+		return -1;                                                                         \
+	}
+#define MISSING_VOID(name, params, args)                                                           \
+	static void missing_##name params                                                          \
+	{                                                                                          \
+		errno = ENOSYS;                                                                    \
+	}
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+AUTHTAP_LIBC_HOOKS(MISSING, MISSING_VOID)
+#pragma GCC diagnostic pop
+#undef MISSING
+#undef MISSING_VOID
+
+/* The first object of the program's list, from the main program's
+ * DT_DEBUG entry (the loader's r_debug): no lock, unlike dl_iterate_phdr
+ * and dladdr. */
+static NOSAN struct link_map *first_object(void)
+{
+	const ElfW(Phdr) *ph = (const ElfW(Phdr) *)getauxval(AT_PHDR);
+	size_t n = getauxval(AT_PHNUM);
+	uintptr_t base = 0;
+	const ElfW(Dyn) *dyn = NULL;
+
+	for (size_t i = 0; ph && i < n; i++)
+		if (ph[i].p_type == PT_PHDR)
+			base = (uintptr_t)ph - ph[i].p_vaddr;
+	for (size_t i = 0; ph && i < n; i++)
+		if (ph[i].p_type == PT_DYNAMIC)
+			dyn = (const ElfW(Dyn) *)(base + ph[i].p_vaddr);
+	for (const ElfW(Dyn) *d = dyn; d && d->d_tag != DT_NULL; d++)
+		if (d->d_tag == DT_DEBUG && d->d_un.d_ptr)
+			return ((struct r_debug *)d->d_un.d_ptr)->r_map;
+	return NULL;
+}
+
+/* The next definition of name after authtap's object in the list of
+ * loaded objects, as RTLD_NEXT finds it, read from the objects' symbol
+ * tables: no lock, no malloc, no system call, a few hundred bytes of
+ * stack.  Safe in a signal handler and before any constructor. */
+static NOSAN void *next_function(struct link_map *start, const char *name, const void *own)
+{
+	for (struct link_map *m = start; m; m = m->l_next) {
+		void *f = elf_function_at(m->l_addr, m->l_ld, name);
+		if (f && f != own)
+			return f;
+	}
+	return NULL;
+}
+
+static NOSAN void libc_walk(void)
+{
+	struct link_map *first = first_object(), *start = first;
+
+	for (struct link_map *m = first; m; m = m->l_next)
+		if (m->l_ld == (ElfW(Dyn) *)_DYNAMIC) {
+			start = m->l_next;
+			break;
+		}
+	void *f;
+#define WALK(name)                                                                                 \
+	f = next_function(start, #name, (const void *)hook_##name);                                \
+	if (f)                                                                                     \
+		__atomic_store_n(&real_##name, (__typeof__(real_##name))f, __ATOMIC_RELEASE);      \
+	else if (real_##name == first_##name)                                                      \
+		__atomic_store_n(&real_##name, missing_##name, __ATOMIC_RELEASE);
+#define WALK_X(ret, name, params, args) WALK(name)
+#define WALK_XV(name, params, args) WALK(name)
+	AUTHTAP_LIBC_HOOKS(WALK_X, WALK_XV)
+#undef WALK
+#undef WALK_X
+#undef WALK_XV
+}
+
+#define FIRST(ret, name, params, args)                                                             \
+	static ret first_##name params                                                             \
+	{                                                                                          \
+		libc_walk();                                                                       \
+		return real_##name args;                                                           \
+	}
+#define FIRST_VOID(name, params, args)                                                             \
+	static void first_##name params                                                            \
+	{                                                                                          \
+		libc_walk();                                                                       \
+		real_##name args;                                                                  \
+	}
+AUTHTAP_LIBC_HOOKS(FIRST, FIRST_VOID)
+#undef FIRST
+#undef FIRST_VOID
+
+/* At start-up, on linker_init's own stack, whether or not authtap is
+ * disabled: what dlsym(RTLD_NEXT) says replaces what the walk found. */
+static void libc_resolve(void)
+{
+	void *f;
+
+	if (__atomic_load_n(&real_read, __ATOMIC_RELAXED) == first_read)
+		libc_walk();
+#define RESOLVE(name)                                                                              \
+	if ((f = sym(RTLD_NEXT, #name)) && f != (void *)hook_##name)                               \
+		__atomic_store_n(&real_##name, (__typeof__(real_##name))f, __ATOMIC_RELEASE);
+#define RESOLVE_X(ret, name, params, args) RESOLVE(name)
+#define RESOLVE_XV(name, params, args) RESOLVE(name)
+	AUTHTAP_LIBC_HOOKS(RESOLVE_X, RESOLVE_XV)
+#undef RESOLVE
+#undef RESOLVE_X
+#undef RESOLVE_XV
+	dlerror();
 }

@@ -9,6 +9,11 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "hooks.h"
 
 /* The libcurl build that code at address caller is linked against: the one
  * its object needs (DT_NEEDED), libcurl itself when it calls its own
@@ -64,6 +69,30 @@ void *linker_dlopen_prepare(const char *file, int *flags, const void *caller) __
 /* True when the ELF file at path names a libcurl in its DT_NEEDED. */
 int linker_file_needs_libcurl(const char *path);
 
+/* --- the libc hooks (net.c) --- */
+
+/* The real libc functions (the next definition after authtap's, as
+ * dlsym(RTLD_NEXT) finds it: an interposer preloaded after authtap stays in
+ * the chain), one per hook of AUTHTAP_LIBC_HOOKS.  Never NULL: until they
+ * are looked up, each points to a stand-in that looks them all up, without
+ * a lock, malloc or system call (a hook may run in a signal handler, or in
+ * another library's constructor before authtap's), then calls the real
+ * one.  linker_init looks them up again with dlsym(RTLD_NEXT).  A function
+ * found nowhere fails with ENOSYS. */
+#define LINKER_REAL(ret, name, params, args) extern ret(*real_##name) params;
+#define LINKER_REAL_VOID(name, params, args) extern void(*real_##name) params;
+AUTHTAP_LIBC_HOOKS(LINKER_REAL, LINKER_REAL_VOID)
+#undef LINKER_REAL
+#undef LINKER_REAL_VOID
+
+/* The hooks themselves under names of authtap's own (net.c), which a
+ * lookup must never return. */
+#define LINKER_HOOK(ret, name, params, args) ret hook_##name params;
+#define LINKER_HOOK_VOID(name, params, args) void hook_##name params;
+AUTHTAP_LIBC_HOOKS(LINKER_HOOK, LINKER_HOOK_VOID)
+#undef LINKER_HOOK
+#undef LINKER_HOOK_VOID
+
 /* --- the socket source --- */
 
 /* True when addr lies in a libcurl authtap has met (one a libcurl hook
@@ -77,5 +106,16 @@ bool linker_in_curl(const void *addr);
  * RTLD_NOLOAD (Python loads libssl through an RTLD_LOCAL module, which
  * RTLD_NEXT does not see).  NULL when none is loaded. */
 void *linker_tls_sym(const char *name, const void *self);
+
+/* The same, once: *slot keeps the answer (NULL until one is found, and
+ * looked for again at the next call).  The lookup runs on a stack of its
+ * own. */
+void *linker_tls_find(void *_Atomic *slot, const char *name, const void *self);
+
+static inline void *linker_tls_real(void *_Atomic *slot, const char *name, const void *self)
+{
+	void *f = atomic_load_explicit(slot, memory_order_acquire);
+	return f ? f : linker_tls_find(slot, name, self);
+}
 
 #endif

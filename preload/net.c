@@ -1,25 +1,25 @@
 /* The libc hooks that follow accepted connections.
  *
  * They run everywhere: in signal handlers, in hot loops, in other
- * libraries' constructors before authtap's own.  So the real functions are
- * looked up once in the constructor (raw system calls stand in before
- * that), and no hook takes a lock or calls malloc (net.h says how).  Until
- * the host accepts a connection a hook costs one load of a flag before it
- * jumps to the real function; after, on a descriptor that is not followed,
- * the load of its chunk and of its slot's state more; errno untouched. */
+ * libraries' constructors before authtap's own.  So they call the real
+ * functions through linker.c's real_<name> pointers, which are valid from
+ * the first call (linker.h says how), and no hook takes a lock or calls
+ * malloc (net.h says how).  Until the host accepts a connection a hook
+ * costs one load of a flag before it jumps to the real function; after, on
+ * a descriptor that is not followed, the load of its chunk and of its
+ * slot's state more; errno untouched. */
 #include "net.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "hooks.h"
 #include "linker.h"
 #include "log.h"
 #include "preload.h"
@@ -27,26 +27,20 @@
 #include "sock.h"
 #include "verdict.h"
 
-AUTHTAP_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len);
-AUTHTAP_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len);
-AUTHTAP_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
-AUTHTAP_EXPORT ssize_t read(int fd, void *buf, size_t n);
-AUTHTAP_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags);
-AUTHTAP_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
-                                socklen_t *len);
-AUTHTAP_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags);
-AUTHTAP_EXPORT ssize_t readv(int fd, const struct iovec *iov, int n);
-AUTHTAP_EXPORT ssize_t write(int fd, const void *buf, size_t n);
-AUTHTAP_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags);
-AUTHTAP_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
-                              const struct sockaddr *addr, socklen_t len);
-AUTHTAP_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags);
-AUTHTAP_EXPORT ssize_t writev(int fd, const struct iovec *iov, int n);
-AUTHTAP_EXPORT int close(int fd);
-AUTHTAP_EXPORT int close_range(unsigned first, unsigned last, int flags);
-AUTHTAP_EXPORT void closefrom(int lowfd);
-AUTHTAP_EXPORT int dup2(int oldfd, int newfd);
-AUTHTAP_EXPORT int dup3(int oldfd, int newfd, int flags);
+#define NET_PROTO(ret, name, params, args) AUTHTAP_EXPORT ret name params;
+#define NET_PROTO_VOID(name, params, args) AUTHTAP_EXPORT void name params;
+AUTHTAP_LIBC_HOOKS(NET_PROTO, NET_PROTO_VOID)
+#undef NET_PROTO
+#undef NET_PROTO_VOID
+
+/* The names linker.c knows the hooks by (it must never hand them out as
+ * the real functions). */
+#define NET_ALIAS(ret, name, params, args)                                                         \
+	extern __typeof__(name) hook_##name __attribute__((alias(#name), copy(name)));
+#define NET_ALIAS_VOID(name, params, args) NET_ALIAS(void, name, params, args)
+AUTHTAP_LIBC_HOOKS(NET_ALIAS, NET_ALIAS_VOID)
+#undef NET_ALIAS
+#undef NET_ALIAS_VOID
 
 #define NET_CHUNK_BITS 6
 #define NET_CHUNK (1u << NET_CHUNK_BITS)
@@ -67,176 +61,11 @@ static atomic_bool net_follow;
 static atomic_bool net_follow_connects;
 static atomic_bool net_did_accept;
 
-/* Until net_init has looked up the real functions (a library constructor
- * may call them before ours has run), raw system calls stand in. */
-static __attribute__((noinline, cold)) int raw_accept(int fd, struct sockaddr *addr, socklen_t *len)
-{
-	return (int)syscall(SYS_accept, fd, addr, len);
-}
-
-static __attribute__((noinline, cold)) int raw_connect(int fd, const struct sockaddr *addr,
-                                                       socklen_t len)
-{
-	return (int)syscall(SYS_connect, fd, addr, len);
-}
-
-static __attribute__((noinline, cold)) int raw_accept4(int fd, struct sockaddr *addr,
-                                                       socklen_t *len, int flags)
-{
-	return (int)syscall(SYS_accept4, fd, addr, len, flags);
-}
-
-static __attribute__((noinline, cold)) ssize_t raw_read(int fd, void *buf, size_t n)
-{
-	return syscall(SYS_read, fd, buf, n);
-}
-
-static __attribute__((noinline, cold)) ssize_t raw_recv(int fd, void *buf, size_t n, int flags)
-{
-	return syscall(SYS_recvfrom, fd, buf, n, flags, NULL, NULL);
-}
-
-static __attribute__((noinline, cold)) ssize_t raw_recvfrom(int fd, void *buf, size_t n, int flags,
-                                                            struct sockaddr *addr, socklen_t *len)
-{
-	return syscall(SYS_recvfrom, fd, buf, n, flags, addr, len);
-}
-
-static __attribute__((noinline, cold)) ssize_t raw_recvmsg(int fd, struct msghdr *msg, int flags)
-{
-	return syscall(SYS_recvmsg, fd, msg, flags);
-}
-
-static __attribute__((noinline, cold)) ssize_t raw_readv(int fd, const struct iovec *iov, int n)
-{
-	return syscall(SYS_readv, fd, iov, n);
-}
-
-static __attribute__((noinline, cold)) ssize_t raw_write(int fd, const void *buf, size_t n)
-{
-	return syscall(SYS_write, fd, buf, n);
-}
-
-static __attribute__((noinline, cold)) ssize_t raw_send(int fd, const void *buf, size_t n,
-                                                        int flags)
-{
-	return syscall(SYS_sendto, fd, buf, n, flags, NULL, 0);
-}
-
-static __attribute__((noinline, cold)) ssize_t
-raw_sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr, socklen_t len)
-{
-	return syscall(SYS_sendto, fd, buf, n, flags, addr, len);
-}
-
-static __attribute__((noinline, cold)) ssize_t raw_sendmsg(int fd, const struct msghdr *msg,
-                                                           int flags)
-{
-	return syscall(SYS_sendmsg, fd, msg, flags);
-}
-
-static __attribute__((noinline, cold)) ssize_t raw_writev(int fd, const struct iovec *iov, int n)
-{
-	return syscall(SYS_writev, fd, iov, n);
-}
-
-static __attribute__((noinline, cold)) int raw_close(int fd)
-{
-	return (int)syscall(SYS_close, fd);
-}
-
-static __attribute__((noinline, cold)) int raw_close_range(unsigned first, unsigned last, int flags)
-{
-	return (int)syscall(SYS_close_range, first, last, flags);
-}
-
-static __attribute__((noinline, cold)) void raw_closefrom(int lowfd)
-{
-	syscall(SYS_close_range, lowfd < 0 ? 0 : lowfd, ~0u, 0);
-}
-
-static __attribute__((noinline, cold)) int raw_dup2(int oldfd, int newfd)
-{
-#ifdef SYS_dup2
-	return (int)syscall(SYS_dup2, oldfd, newfd);
-#else
-	return (int)syscall(SYS_dup3, oldfd, newfd, 0);
-#endif
-}
-
-static __attribute__((noinline, cold)) int raw_dup3(int oldfd, int newfd, int flags)
-{
-	return (int)syscall(SYS_dup3, oldfd, newfd, flags);
-}
-
-static struct {
-	int (*accept)(int, struct sockaddr *, socklen_t *);
-	int (*accept4)(int, struct sockaddr *, socklen_t *, int);
-	int (*connect)(int, const struct sockaddr *, socklen_t);
-	ssize_t (*read)(int, void *, size_t);
-	ssize_t (*recv)(int, void *, size_t, int);
-	ssize_t (*recvfrom)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
-	ssize_t (*recvmsg)(int, struct msghdr *, int);
-	ssize_t (*readv)(int, const struct iovec *, int);
-	ssize_t (*write)(int, const void *, size_t);
-	ssize_t (*send)(int, const void *, size_t, int);
-	ssize_t (*sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
-	ssize_t (*sendmsg)(int, const struct msghdr *, int);
-	ssize_t (*writev)(int, const struct iovec *, int);
-	int (*close)(int);
-	int (*close_range)(unsigned, unsigned, int);
-	void (*closefrom)(int);
-	int (*dup2)(int, int);
-	int (*dup3)(int, int, int);
-} real = {
-    .accept = raw_accept,
-    .accept4 = raw_accept4,
-    .connect = raw_connect,
-    .read = raw_read,
-    .recv = raw_recv,
-    .recvfrom = raw_recvfrom,
-    .recvmsg = raw_recvmsg,
-    .readv = raw_readv,
-    .write = raw_write,
-    .send = raw_send,
-    .sendto = raw_sendto,
-    .sendmsg = raw_sendmsg,
-    .writev = raw_writev,
-    .close = raw_close,
-    .close_range = raw_close_range,
-    .closefrom = raw_closefrom,
-    .dup2 = raw_dup2,
-    .dup3 = raw_dup3,
-};
-
 /* The connection this thread last read a request from. */
 __thread struct net_ref net_last_read __attribute__((tls_model("initial-exec")));
 
 void net_init(bool follow)
 {
-	void *f;
-#define REAL(name)                                                                                 \
-	if ((f = dlsym(RTLD_NEXT, #name)) && f != (void *)name)                                    \
-		real.name = (__typeof__(real.name))f;
-	REAL(accept);
-	REAL(accept4);
-	REAL(connect);
-	REAL(read);
-	REAL(recv);
-	REAL(recvfrom);
-	REAL(recvmsg);
-	REAL(readv);
-	REAL(write);
-	REAL(send);
-	REAL(sendto);
-	REAL(sendmsg);
-	REAL(writev);
-	REAL(close);
-	REAL(close_range);
-	REAL(closefrom);
-	REAL(dup2);
-	REAL(dup3);
-#undef REAL
 	atomic_store(&net_follow, follow);
 	atomic_store(&net_follow_connects, true);
 }
@@ -564,14 +393,14 @@ static void note_accept(int fd)
 
 int accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
-	int rc = real.accept(fd, addr, len);
+	int rc = real_accept(fd, addr, len);
 	note_accept(rc);
 	return rc;
 }
 
 int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
-	int rc = real.accept4(fd, addr, len, flags);
+	int rc = real_accept4(fd, addr, len, flags);
 	note_accept(rc);
 	return rc;
 }
@@ -596,7 +425,7 @@ static void note_connect(int fd, const struct sockaddr *addr, const void *caller
 
 int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
-	int rc = real.connect(fd, addr, len);
+	int rc = real_connect(fd, addr, len);
 	if (rc == 0 || errno == EINPROGRESS)
 		note_connect(fd, addr, __builtin_return_address(0));
 	return rc;
@@ -610,7 +439,7 @@ static inline bool net_watching(void)
 
 static __attribute__((noinline)) ssize_t read_watched(int fd, void *buf, size_t n)
 {
-	ssize_t rc = real.read(fd, buf, n);
+	ssize_t rc = real_read(fd, buf, n);
 	if (rc > 0 && conn_of(fd))
 		note_read1(fd, buf, (size_t)rc);
 	return rc;
@@ -619,13 +448,13 @@ static __attribute__((noinline)) ssize_t read_watched(int fd, void *buf, size_t 
 ssize_t read(int fd, void *buf, size_t n)
 {
 	if (!net_watching())
-		return real.read(fd, buf, n);
+		return real_read(fd, buf, n);
 	return read_watched(fd, buf, n);
 }
 
 static __attribute__((noinline)) ssize_t recv_watched(int fd, void *buf, size_t n, int flags)
 {
-	ssize_t rc = real.recv(fd, buf, n, flags);
+	ssize_t rc = real_recv(fd, buf, n, flags);
 	if (rc > 0 && conn_of(fd) && !(flags & MSG_PEEK))
 		note_read1(fd, buf, (size_t)rc);
 	return rc;
@@ -634,14 +463,14 @@ static __attribute__((noinline)) ssize_t recv_watched(int fd, void *buf, size_t 
 ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
 	if (!net_watching())
-		return real.recv(fd, buf, n, flags);
+		return real_recv(fd, buf, n, flags);
 	return recv_watched(fd, buf, n, flags);
 }
 
 static __attribute__((noinline)) ssize_t recvfrom_watched(int fd, void *buf, size_t n, int flags,
                                                           struct sockaddr *addr, socklen_t *len)
 {
-	ssize_t rc = real.recvfrom(fd, buf, n, flags, addr, len);
+	ssize_t rc = real_recvfrom(fd, buf, n, flags, addr, len);
 	if (rc > 0 && conn_of(fd) && !(flags & MSG_PEEK))
 		note_read1(fd, buf, (size_t)rc);
 	return rc;
@@ -650,13 +479,13 @@ static __attribute__((noinline)) ssize_t recvfrom_watched(int fd, void *buf, siz
 ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr, socklen_t *len)
 {
 	if (!net_watching())
-		return real.recvfrom(fd, buf, n, flags, addr, len);
+		return real_recvfrom(fd, buf, n, flags, addr, len);
 	return recvfrom_watched(fd, buf, n, flags, addr, len);
 }
 
 static __attribute__((noinline)) ssize_t recvmsg_watched(int fd, struct msghdr *msg, int flags)
 {
-	ssize_t rc = real.recvmsg(fd, msg, flags);
+	ssize_t rc = real_recvmsg(fd, msg, flags);
 	if (rc > 0 && conn_of(fd) && !(flags & MSG_PEEK))
 		note_read(fd, msg->msg_iov, (int)msg->msg_iovlen, (size_t)rc);
 	return rc;
@@ -665,13 +494,13 @@ static __attribute__((noinline)) ssize_t recvmsg_watched(int fd, struct msghdr *
 ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
 	if (!net_watching())
-		return real.recvmsg(fd, msg, flags);
+		return real_recvmsg(fd, msg, flags);
 	return recvmsg_watched(fd, msg, flags);
 }
 
 static __attribute__((noinline)) ssize_t readv_watched(int fd, const struct iovec *iov, int n)
 {
-	ssize_t rc = real.readv(fd, iov, n);
+	ssize_t rc = real_readv(fd, iov, n);
 	if (rc > 0 && conn_of(fd))
 		note_read(fd, iov, n, (size_t)rc);
 	return rc;
@@ -680,13 +509,13 @@ static __attribute__((noinline)) ssize_t readv_watched(int fd, const struct iove
 ssize_t readv(int fd, const struct iovec *iov, int n)
 {
 	if (!net_watching())
-		return real.readv(fd, iov, n);
+		return real_readv(fd, iov, n);
 	return readv_watched(fd, iov, n);
 }
 
 static __attribute__((noinline)) ssize_t write_watched(int fd, const void *buf, size_t n)
 {
-	ssize_t rc = real.write(fd, buf, n);
+	ssize_t rc = real_write(fd, buf, n);
 	note_write1(fd, buf, rc);
 	return rc;
 }
@@ -694,13 +523,13 @@ static __attribute__((noinline)) ssize_t write_watched(int fd, const void *buf, 
 ssize_t write(int fd, const void *buf, size_t n)
 {
 	if (!net_watching())
-		return real.write(fd, buf, n);
+		return real_write(fd, buf, n);
 	return write_watched(fd, buf, n);
 }
 
 static __attribute__((noinline)) ssize_t send_watched(int fd, const void *buf, size_t n, int flags)
 {
-	ssize_t rc = real.send(fd, buf, n, flags);
+	ssize_t rc = real_send(fd, buf, n, flags);
 	note_write1(fd, buf, rc);
 	return rc;
 }
@@ -708,7 +537,7 @@ static __attribute__((noinline)) ssize_t send_watched(int fd, const void *buf, s
 ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
 	if (!net_watching())
-		return real.send(fd, buf, n, flags);
+		return real_send(fd, buf, n, flags);
 	return send_watched(fd, buf, n, flags);
 }
 
@@ -716,7 +545,7 @@ static __attribute__((noinline)) ssize_t sendto_watched(int fd, const void *buf,
                                                         int flags, const struct sockaddr *addr,
                                                         socklen_t len)
 {
-	ssize_t rc = real.sendto(fd, buf, n, flags, addr, len);
+	ssize_t rc = real_sendto(fd, buf, n, flags, addr, len);
 	note_write1(fd, buf, rc);
 	return rc;
 }
@@ -725,14 +554,14 @@ ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockad
                socklen_t len)
 {
 	if (!net_watching())
-		return real.sendto(fd, buf, n, flags, addr, len);
+		return real_sendto(fd, buf, n, flags, addr, len);
 	return sendto_watched(fd, buf, n, flags, addr, len);
 }
 
 static __attribute__((noinline)) ssize_t sendmsg_watched(int fd, const struct msghdr *msg,
                                                          int flags)
 {
-	ssize_t rc = real.sendmsg(fd, msg, flags);
+	ssize_t rc = real_sendmsg(fd, msg, flags);
 	if (rc > 0 && conn_of(fd))
 		note_write(fd, msg->msg_iov, (int)msg->msg_iovlen, (size_t)rc);
 	return rc;
@@ -741,13 +570,13 @@ static __attribute__((noinline)) ssize_t sendmsg_watched(int fd, const struct ms
 ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	if (!net_watching())
-		return real.sendmsg(fd, msg, flags);
+		return real_sendmsg(fd, msg, flags);
 	return sendmsg_watched(fd, msg, flags);
 }
 
 static __attribute__((noinline)) ssize_t writev_watched(int fd, const struct iovec *iov, int n)
 {
-	ssize_t rc = real.writev(fd, iov, n);
+	ssize_t rc = real_writev(fd, iov, n);
 	if (rc > 0 && conn_of(fd))
 		note_write(fd, iov, n, (size_t)rc);
 	return rc;
@@ -756,7 +585,7 @@ static __attribute__((noinline)) ssize_t writev_watched(int fd, const struct iov
 ssize_t writev(int fd, const struct iovec *iov, int n)
 {
 	if (!net_watching())
-		return real.writev(fd, iov, n);
+		return real_writev(fd, iov, n);
 	return writev_watched(fd, iov, n);
 }
 
@@ -767,9 +596,9 @@ int close(int fd)
 {
 	unfollow_fd(fd);
 	if (fd < 0)
-		return real.close(fd);
+		return real_close(fd);
 	log_fds_closing((unsigned)fd, (unsigned)fd);
-	int rc = real.close(fd);
+	int rc = real_close(fd);
 	log_fds_closing((unsigned)fd, (unsigned)fd);
 	return rc;
 }
@@ -800,10 +629,10 @@ int close_range(unsigned first, unsigned last, int flags)
 	bool closes = true;
 #endif
 	if (!closes)
-		return real.close_range(first, last, flags);
+		return real_close_range(first, last, flags);
 	unfollow_range(first, last);
 	log_fds_closing(first, last);
-	int rc = real.close_range(first, last, flags);
+	int rc = real_close_range(first, last, flags);
 	log_fds_closing(first, last);
 	return rc;
 }
@@ -816,17 +645,17 @@ void closefrom(int lowfd)
 
 	unfollow_range(first, ~0u);
 	log_fds_closing(first, ~0u);
-	real.closefrom(lowfd);
+	real_closefrom(lowfd);
 	log_fds_closing(first, ~0u);
 }
 
 int dup2(int oldfd, int newfd)
 {
 	if (oldfd == newfd || newfd < 0)
-		return real.dup2(oldfd, newfd);
+		return real_dup2(oldfd, newfd);
 	unfollow_fd(newfd);
 	log_fds_closing((unsigned)newfd, (unsigned)newfd);
-	int rc = real.dup2(oldfd, newfd);
+	int rc = real_dup2(oldfd, newfd);
 	log_fds_closing((unsigned)newfd, (unsigned)newfd);
 	return rc;
 }
@@ -834,10 +663,10 @@ int dup2(int oldfd, int newfd)
 int dup3(int oldfd, int newfd, int flags)
 {
 	if (oldfd == newfd || newfd < 0)
-		return real.dup3(oldfd, newfd, flags);
+		return real_dup3(oldfd, newfd, flags);
 	unfollow_fd(newfd);
 	log_fds_closing((unsigned)newfd, (unsigned)newfd);
-	int rc = real.dup3(oldfd, newfd, flags);
+	int rc = real_dup3(oldfd, newfd, flags);
 	log_fds_closing((unsigned)newfd, (unsigned)newfd);
 	return rc;
 }

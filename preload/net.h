@@ -69,8 +69,10 @@ struct net_conn {
 	char head[HEAD_MAX_BYTES];
 };
 
-/* Resolves the real libc functions; until it has run, hooks use raw system
- * calls.  Called from the preload's constructor. */
+/* Starts following connections: accepted ones when follow (verdicts),
+ * connected ones (the socket source).  Called from the preload's
+ * constructor, unless authtap is disabled.  The real libc functions are
+ * linker.c's (real_<name>), valid before this and without it. */
 void net_init(bool follow);
 
 extern __thread struct net_ref net_last_read __attribute__((tls_model("initial-exec")));

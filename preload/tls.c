@@ -15,35 +15,24 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "hooks.h"
 #include "linker.h"
 #include "net.h"
 #include "preload.h"
 #include "record.h"
 
-AUTHTAP_EXPORT int SSL_read(void *ssl, void *buf, int num);
-AUTHTAP_EXPORT int SSL_read_ex(void *ssl, void *buf, size_t num, size_t *readbytes);
-AUTHTAP_EXPORT int SSL_write(void *ssl, const void *buf, int num);
-AUTHTAP_EXPORT int SSL_write_ex(void *ssl, const void *buf, size_t num, size_t *written);
-AUTHTAP_EXPORT ssize_t gnutls_record_recv(void *session, void *data, size_t size);
-AUTHTAP_EXPORT ssize_t gnutls_record_send(void *session, const void *data, size_t size);
+#define TLS_PROTO(ret, name, params, args) AUTHTAP_EXPORT ret name params;
+AUTHTAP_TLS_HOOKS(TLS_PROTO)
+#undef TLS_PROTO
 
-/* The real function, looked up on first use. */
-static void *real_of(void *_Atomic *slot, const char *name, const void *self)
-{
-	void *f = atomic_load_explicit(slot, memory_order_acquire);
-	if (!f) {
-		f = linker_tls_sym(name, self);
-		atomic_store_explicit(slot, f, memory_order_release);
-	}
-	return f;
-}
+/* The real functions, looked up on first use (linker.c). */
+#define TLS_REAL(ret, name, params, args) static void *_Atomic real_##name;
+AUTHTAP_TLS_HOOKS(TLS_REAL)
+AUTHTAP_TLS_CALLED(TLS_REAL)
+#undef TLS_REAL
 
-#define REAL(type, name) ((type)real_of(&real_##name, #name, (const void *)name))
-#define OTHER(type, name) ((type)real_of(&real_##name, #name, NULL))
-
-static void *_Atomic real_SSL_read, *_Atomic real_SSL_read_ex, *_Atomic real_SSL_write,
-    *_Atomic real_SSL_write_ex, *_Atomic real_SSL_get_fd, *_Atomic real_gnutls_record_recv,
-    *_Atomic real_gnutls_record_send, *_Atomic real_gnutls_transport_get_int;
+#define REAL(type, name) ((type)linker_tls_real(&real_##name, #name, (const void *)name))
+#define OTHER(type, name) ((type)linker_tls_real(&real_##name, #name, NULL))
 
 static void openssl_note(void *ssl, bool written, const void *buf, size_t n, const void *caller)
 {
