@@ -6,31 +6,36 @@
 
 #include <criterion/criterion.h>
 
+#include "../preload/hooks.h"
 #include "harness.h"
 
+/* The hooks, from the preload's own table of them: a hook added there is
+ * expected here. */
+#define NAME(ret, name, params, args) #name,
+#define NAME_VOID(name, params, args) #name,
+#define NAME_ONLY(name) #name,
+
 static const char *const exported[] = {
-	"authtap_v1_active", "authtap_v1_challenges", "authtap_v1_count", "authtap_v1_forget",
-	"authtap_v1_last",   "authtap_v1_name",       "authtap_v1_param", "authtap_v1_scheme",
-	"authtap_v1_status", "authtap_v1_value",      "curl_easy_cleanup", "curl_easy_perform",
-	"curl_multi_add_handle", "curl_multi_cleanup", "curl_multi_info_read", "curl_multi_perform",
-	"curl_multi_remove_handle", "curl_multi_socket_action", "dlclose", "dlopen", "dlsym",
-	"dlvsym",
-	/* The libc functions that follow accepted connections, for verdicts,
-	 * and connected ones, for the socket source, and that close
-	 * descriptors, which the log's check hears of too. */
-	"accept", "accept4", "connect", "close", "close_range", "closefrom", "dup2", "dup3", "read",
-	"readv", "recv", "recvfrom", "recvmsg", "send", "sendmsg", "sendto", "write", "writev",
-	/* The TLS libraries' functions that carry the socket source's clear
-	 * text. */
-	"SSL_read", "SSL_read_ex", "SSL_write", "SSL_write_ex", "gnutls_record_recv",
-	"gnutls_record_send",
-};
+    "authtap_v1_active", "authtap_v1_challenges", "authtap_v1_count", "authtap_v1_forget",
+    "authtap_v1_last", "authtap_v1_name", "authtap_v1_param", "authtap_v1_scheme",
+    "authtap_v1_status", "authtap_v1_value",
+    /* libcurl's transfers, and the dynamic linker's functions that keep
+     * them reached. */
+    AUTHTAP_CURL_HOOKS(NAME, NAME_VOID) AUTHTAP_DL_HOOKS(NAME_ONLY)
+    /* The libc functions that follow accepted connections, for verdicts,
+     * and connected ones, for the socket source, and that close
+     * descriptors, which the log's check hears of too. */
+    AUTHTAP_LIBC_HOOKS(NAME, NAME_VOID)
+    /* The TLS libraries' functions that carry the socket source's clear
+     * text. */
+    AUTHTAP_TLS_HOOKS(NAME)};
 
 Test(abi, exports_exactly_the_documented_symbols)
 {
 	struct run r;
-	run(&r, (const char *[]){"/usr/bin/nm", "-D", "--defined-only", "--format=posix",
-				 TEST_PRELOAD_SO, NULL},
+	run(&r,
+	    (const char *[]){"/usr/bin/nm", "-D", "--defined-only", "--format=posix",
+	                     TEST_PRELOAD_SO, NULL},
 	    NULL);
 	cr_assert_eq(r.code, 0, "%s", r.err);
 	size_t n = sizeof(exported) / sizeof(exported[0]), seen = 0;
