@@ -4,10 +4,9 @@
  * libraries' constructors before authtap's own.  So they call the real
  * functions through linker.c's real_<name> pointers, which are valid from
  * the first call (linker.h says how), and no hook takes a lock or calls
- * malloc (net.h says how).  Until the host accepts a connection a hook
- * costs one load of a flag before it jumps to the real function; after, on
- * a descriptor that is not followed, the load of its chunk and of its
- * slot's state more; errno untouched. */
+ * malloc (net.h says how).  A read or write on a descriptor that is not a
+ * followed connection costs the test of one bit (net_marks) before the
+ * hook jumps to the real function; errno untouched. */
 #include "net.h"
 
 #include <errno.h>
@@ -60,6 +59,36 @@ static atomic_uint_fast64_t net_next_id;
 static atomic_bool net_follow;
 static atomic_bool net_follow_connects;
 static atomic_bool net_did_accept;
+
+/* One bit per descriptor number, set before its slot becomes a followed
+ * connection and cleared when that connection is finished: every hook
+ * tests it first, and when it is clear jumps straight to the real function.
+ * Numbers from NET_MAX_FD on, and negative ones, share the bits of lower
+ * ones; the slow path checks.  128 KiB of zero pages, touched where a bit
+ * is set. */
+#define NET_MARK_WORDS (NET_MAX_FD / 64)
+static _Atomic uint64_t net_marks[NET_MARK_WORDS];
+
+static inline bool net_marked(int fd)
+{
+	unsigned u = (unsigned)fd;
+	uint64_t w =
+	    atomic_load_explicit(&net_marks[(u >> 6) & (NET_MARK_WORDS - 1)], memory_order_relaxed);
+	return (w >> (u & 63)) & 1;
+}
+
+static void net_mark(int fd, bool on)
+{
+	unsigned u = (unsigned)fd;
+	uint64_t bit = (uint64_t)1 << (u & 63);
+
+	if (fd < 0 || u >= NET_MAX_FD)
+		return;
+	if (on)
+		atomic_fetch_or_explicit(&net_marks[u >> 6], bit, memory_order_relaxed);
+	else
+		atomic_fetch_and_explicit(&net_marks[u >> 6], ~bit, memory_order_relaxed);
+}
 
 /* The connection this thread last read a request from. */
 __thread struct net_ref net_last_read __attribute__((tls_model("initial-exec")));
@@ -135,6 +164,7 @@ static void conn_finish(struct net_conn *c)
 {
 	verdict_conn_gone(c);
 	c->expect = NULL;
+	net_mark(c->ref.fd, false);
 	atomic_store_explicit(&c->state, 0, memory_order_release);
 }
 
@@ -167,9 +197,10 @@ static void follow_fd(int fd, enum net_kind kind)
 	struct net_conn *c = slot_make(fd);
 	if (!c)
 		goto out;
-	/* Set before the connection can be found: a hook that sees it clear
-	 * skips the table. */
+	/* Set before the connection can be found: a hook that sees them
+	 * clear skips the table. */
 	atomic_store_explicit(&net_did_accept, true, memory_order_relaxed);
+	net_mark(fd, true);
 	uint64_t s = atomic_load_explicit(&c->state, memory_order_relaxed);
 	do {
 		if (s & NET_BUSY)
@@ -226,7 +257,7 @@ static void unfollow_slot(struct net_conn *c)
 
 static void unfollow_fd(int fd)
 {
-	struct net_conn *c = conn_of(fd);
+	struct net_conn *c = net_marked(fd) ? conn_of(fd) : NULL;
 	if (!c)
 		return;
 	int saved = errno;
@@ -431,12 +462,6 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	return rc;
 }
 
-/* Until the host accepts a connection, nothing is followed: one load. */
-static inline bool net_watching(void)
-{
-	return atomic_load_explicit(&net_did_accept, memory_order_relaxed);
-}
-
 static __attribute__((noinline)) ssize_t read_watched(int fd, void *buf, size_t n)
 {
 	ssize_t rc = real_read(fd, buf, n);
@@ -447,7 +472,7 @@ static __attribute__((noinline)) ssize_t read_watched(int fd, void *buf, size_t 
 
 ssize_t read(int fd, void *buf, size_t n)
 {
-	if (!net_watching())
+	if (__builtin_expect(!net_marked(fd), 1))
 		return real_read(fd, buf, n);
 	return read_watched(fd, buf, n);
 }
@@ -462,7 +487,7 @@ static __attribute__((noinline)) ssize_t recv_watched(int fd, void *buf, size_t 
 
 ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
-	if (!net_watching())
+	if (__builtin_expect(!net_marked(fd), 1))
 		return real_recv(fd, buf, n, flags);
 	return recv_watched(fd, buf, n, flags);
 }
@@ -478,7 +503,7 @@ static __attribute__((noinline)) ssize_t recvfrom_watched(int fd, void *buf, siz
 
 ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr, socklen_t *len)
 {
-	if (!net_watching())
+	if (__builtin_expect(!net_marked(fd), 1))
 		return real_recvfrom(fd, buf, n, flags, addr, len);
 	return recvfrom_watched(fd, buf, n, flags, addr, len);
 }
@@ -493,7 +518,7 @@ static __attribute__((noinline)) ssize_t recvmsg_watched(int fd, struct msghdr *
 
 ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
-	if (!net_watching())
+	if (__builtin_expect(!net_marked(fd), 1))
 		return real_recvmsg(fd, msg, flags);
 	return recvmsg_watched(fd, msg, flags);
 }
@@ -508,7 +533,7 @@ static __attribute__((noinline)) ssize_t readv_watched(int fd, const struct iove
 
 ssize_t readv(int fd, const struct iovec *iov, int n)
 {
-	if (!net_watching())
+	if (__builtin_expect(!net_marked(fd), 1))
 		return real_readv(fd, iov, n);
 	return readv_watched(fd, iov, n);
 }
@@ -522,7 +547,7 @@ static __attribute__((noinline)) ssize_t write_watched(int fd, const void *buf, 
 
 ssize_t write(int fd, const void *buf, size_t n)
 {
-	if (!net_watching())
+	if (__builtin_expect(!net_marked(fd), 1))
 		return real_write(fd, buf, n);
 	return write_watched(fd, buf, n);
 }
@@ -536,7 +561,7 @@ static __attribute__((noinline)) ssize_t send_watched(int fd, const void *buf, s
 
 ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
-	if (!net_watching())
+	if (__builtin_expect(!net_marked(fd), 1))
 		return real_send(fd, buf, n, flags);
 	return send_watched(fd, buf, n, flags);
 }
@@ -553,7 +578,7 @@ static __attribute__((noinline)) ssize_t sendto_watched(int fd, const void *buf,
 ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr,
                socklen_t len)
 {
-	if (!net_watching())
+	if (__builtin_expect(!net_marked(fd), 1))
 		return real_sendto(fd, buf, n, flags, addr, len);
 	return sendto_watched(fd, buf, n, flags, addr, len);
 }
@@ -569,7 +594,7 @@ static __attribute__((noinline)) ssize_t sendmsg_watched(int fd, const struct ms
 
 ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-	if (!net_watching())
+	if (__builtin_expect(!net_marked(fd), 1))
 		return real_sendmsg(fd, msg, flags);
 	return sendmsg_watched(fd, msg, flags);
 }
@@ -584,7 +609,7 @@ static __attribute__((noinline)) ssize_t writev_watched(int fd, const struct iov
 
 ssize_t writev(int fd, const struct iovec *iov, int n)
 {
-	if (!net_watching())
+	if (__builtin_expect(!net_marked(fd), 1))
 		return real_writev(fd, iov, n);
 	return writev_watched(fd, iov, n);
 }
