@@ -79,8 +79,10 @@ int linker_file_needs_libcurl(const char *path);
  * another library's constructor before authtap's), then calls the real
  * one.  linker_init looks them up again with dlsym(RTLD_NEXT).  A function
  * found nowhere fails with ENOSYS. */
-#define LINKER_REAL(ret, name, params, args) extern ret(*real_##name) params;
-#define LINKER_REAL_VOID(name, params, args) extern void(*real_##name) params;
+#define LINKER_REAL(ret, name, params, args)                                                       \
+	extern __attribute__((visibility("hidden"))) ret(*real_##name) params;
+#define LINKER_REAL_VOID(name, params, args)                                                       \
+	extern __attribute__((visibility("hidden"))) void(*real_##name) params;
 AUTHTAP_LIBC_HOOKS(LINKER_REAL, LINKER_REAL_VOID)
 #undef LINKER_REAL
 #undef LINKER_REAL_VOID

@@ -5,7 +5,7 @@
  * functions through linker.c's real_<name> pointers, which are valid from
  * the first call (linker.h says how), and no hook takes a lock or calls
  * malloc (net.h says how).  A read or write on a descriptor that is not a
- * followed connection costs the test of one bit (net_marks) before the
+ * followed connection costs the test of one byte (net_marks) before the
  * hook jumps to the real function; errno untouched. */
 #include "net.h"
 
@@ -60,34 +60,25 @@ static atomic_bool net_follow;
 static atomic_bool net_follow_connects;
 static atomic_bool net_did_accept;
 
-/* One bit per descriptor number, set before its slot becomes a followed
+/* One byte per descriptor number, set before its slot becomes a followed
  * connection and cleared when that connection is finished: every hook
- * tests it first, and when it is clear jumps straight to the real function.
- * Numbers from NET_MAX_FD on, and negative ones, share the bits of lower
- * ones; the slow path checks.  128 KiB of zero pages, touched where a bit
- * is set. */
-#define NET_MARK_WORDS (NET_MAX_FD / 64)
-static _Atomic uint64_t net_marks[NET_MARK_WORDS];
+ * tests it first, and when it is clear jumps straight to the real function
+ * (a byte, not a bit: no shift, no bit test).  Numbers from NET_MAX_FD on,
+ * and negative ones, share the bytes of lower ones (they are never
+ * followed themselves); the slow path checks.  1 MiB of zero pages,
+ * touched only where a descriptor is followed. */
+static _Atomic unsigned char net_marks[NET_MAX_FD];
 
 static inline bool net_marked(int fd)
 {
-	unsigned u = (unsigned)fd;
-	uint64_t w =
-	    atomic_load_explicit(&net_marks[(u >> 6) & (NET_MARK_WORDS - 1)], memory_order_relaxed);
-	return (w >> (u & 63)) & 1;
+	return atomic_load_explicit(&net_marks[(unsigned)fd & (NET_MAX_FD - 1)],
+	                            memory_order_relaxed);
 }
 
 static void net_mark(int fd, bool on)
 {
-	unsigned u = (unsigned)fd;
-	uint64_t bit = (uint64_t)1 << (u & 63);
-
-	if (fd < 0 || u >= NET_MAX_FD)
-		return;
-	if (on)
-		atomic_fetch_or_explicit(&net_marks[u >> 6], bit, memory_order_relaxed);
-	else
-		atomic_fetch_and_explicit(&net_marks[u >> 6], ~bit, memory_order_relaxed);
+	if (fd >= 0 && (unsigned)fd < NET_MAX_FD)
+		atomic_store_explicit(&net_marks[fd], on, memory_order_relaxed);
 }
 
 /* The connection this thread last read a request from. */
