@@ -76,6 +76,14 @@
 	  (CURLM * m, curl_socket_t s, int ev_bitmask, int *running_handles),                      \
 	  (m, s, ev_bitmask, running_handles))
 
+/* libcurl's functions authtap calls without interposing them. */
+#define AUTHTAP_CURL_CALLED(X)                                                                     \
+	X(CURLcode, curl_easy_getinfo, (CURL * h, CURLINFO info, ...), ())                         \
+	X(CURLHcode, curl_easy_header,                                                             \
+	  (CURL * h, const char *name, size_t index, unsigned int origin, int request,             \
+	   struct curl_header **hout),                                                             \
+	  (h, name, index, origin, request, hout))
+
 /* The dynamic linker's own functions (linker.c): dlopen keeps PHP's
  * RTLD_DEEPBIND from bypassing the preload, dlsym and dlvsym route libcurl
  * functions looked up by name, dlclose forgets an unloaded object. */

@@ -211,21 +211,22 @@ static int find_object(struct dl_phdr_info *info, size_t size, void *arg)
  * holding ours across the loader's would invite a lock-order deadlock. */
 static const struct curl_lib *lib_from_handle(void *handle)
 {
-	struct curl_lib l = {
-	    .real_curl_easy_perform = (curl_perform_fn)sym(handle, "curl_easy_perform"),
-	    .real_curl_easy_cleanup = (curl_cleanup_fn)sym(handle, "curl_easy_cleanup"),
-	    .real_curl_easy_getinfo = (curl_getinfo_fn)sym(handle, "curl_easy_getinfo"),
-	    .real_curl_easy_header = (curl_header_fn)sym(handle, "curl_easy_header"),
-	    .real_curl_multi_add_handle =
-	        (curl_multi_handle_fn)sym(handle, "curl_multi_add_handle"),
-	    .real_curl_multi_remove_handle =
-	        (curl_multi_handle_fn)sym(handle, "curl_multi_remove_handle"),
-	    .real_curl_multi_info_read = (curl_info_read_fn)sym(handle, "curl_multi_info_read"),
-	    .real_curl_multi_cleanup = (curl_multi_cleanup_fn)sym(handle, "curl_multi_cleanup"),
-	    .real_curl_multi_perform = (curl_multi_perform_fn)sym(handle, "curl_multi_perform"),
-	    .real_curl_multi_socket_action =
-	        (curl_multi_socket_action_fn)sym(handle, "curl_multi_socket_action"),
-	};
+	struct curl_lib l = {.lo = 0};
+	/* Every hook's real function and curl_easy_getinfo are needed. */
+	bool complete = true;
+
+#define LOOKUP(ret, name, params, args)                                                            \
+	l.real_##name = (__typeof__(l.real_##name))sym(handle, #name);
+#define LOOKUP_VOID(name, params, args) LOOKUP(void, name, params, args)
+#define NEEDED(ret, name, params, args) complete = complete && l.real_##name;
+#define NEEDED_VOID(name, params, args) NEEDED(void, name, params, args)
+	AUTHTAP_CURL_HOOKS(LOOKUP, LOOKUP_VOID)
+	AUTHTAP_CURL_CALLED(LOOKUP)
+	AUTHTAP_CURL_HOOKS(NEEDED, NEEDED_VOID)
+#undef LOOKUP
+#undef LOOKUP_VOID
+#undef NEEDED
+#undef NEEDED_VOID
 	const struct curl_lib *found = NULL;
 	bool added = false;
 
@@ -240,12 +241,8 @@ static const struct curl_lib *lib_from_handle(void *handle)
 	if (is_global_libcurl(handle))
 		chain_next(&l);
 
-	if (!l.real_curl_easy_perform ||
-	    (void *)l.real_curl_easy_perform == (void *)curl_easy_perform ||
-	    !l.real_curl_easy_cleanup || !l.real_curl_easy_getinfo ||
-	    !l.real_curl_multi_add_handle || !l.real_curl_multi_remove_handle ||
-	    !l.real_curl_multi_info_read || !l.real_curl_multi_cleanup ||
-	    !l.real_curl_multi_perform || !l.real_curl_multi_socket_action) {
+	if (!complete || !l.real_curl_easy_getinfo ||
+	    (void *)l.real_curl_easy_perform == (void *)curl_easy_perform) {
 		dlclose(handle);
 		return NULL;
 	}
