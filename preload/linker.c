@@ -1336,42 +1336,86 @@ static NOSAN struct link_map *first_object(void)
 	return NULL;
 }
 
-/* The next definition of name after authtap's object in the list of
- * loaded objects, as RTLD_NEXT finds it, read from the objects' symbol
- * tables: no lock, no malloc, no system call, a few hundred bytes of
- * stack.  Safe in a signal handler and before any constructor. */
-static NOSAN void *next_function(struct link_map *start, const char *name, const void *own)
-{
-	for (struct link_map *m = start; m; m = m->l_next) {
-		void *f = elf_function_at(m->l_addr, m->l_ld, name);
-		if (f && f != own)
-			return f;
-	}
-	return NULL;
-}
+/* The next definition of each hook's name after authtap's object in the
+ * list of loaded objects, as RTLD_NEXT finds it, read from the objects'
+ * symbol tables: no malloc, no system call, a few hundred bytes of stack,
+ * and no lock when the program has a DT_DEBUG entry (every dynamically
+ * linked one the toolchain makes); else dl_iterate_phdr walks the same
+ * list under the loader's (recursive) list lock.  Safe in a signal
+ * handler and before any constructor. */
+enum {
+#define LIBC_INDEX(ret, name, params, args) LIBC_##name,
+#define LIBC_INDEX_VOID(name, params, args) LIBC_##name,
+	AUTHTAP_LIBC_HOOKS(LIBC_INDEX, LIBC_INDEX_VOID)
+#undef LIBC_INDEX
+#undef LIBC_INDEX_VOID
+	    LIBC_N
+};
 
-static NOSAN void libc_walk(void)
-{
-	struct link_map *first = first_object(), *start = first;
+struct libc_walk {
+	bool after_self;
+	void *found[LIBC_N];
+};
 
-	for (struct link_map *m = first; m; m = m->l_next)
-		if (m->l_ld == (ElfW(Dyn) *)_DYNAMIC) {
-			start = m->l_next;
-			break;
-		}
+static NOSAN void walk_object(struct libc_walk *w, uintptr_t base, const ElfW(Dyn) * ld)
+{
 	void *f;
+
+	if (!w->after_self) {
+		w->after_self = ld == (const ElfW(Dyn) *)_DYNAMIC;
+		return;
+	}
 #define WALK(name)                                                                                 \
-	f = next_function(start, #name, (const void *)hook_##name);                                \
-	if (f)                                                                                     \
-		__atomic_store_n(&real_##name, (__typeof__(real_##name))f, __ATOMIC_RELEASE);      \
-	else if (real_##name == first_##name)                                                      \
-		__atomic_store_n(&real_##name, missing_##name, __ATOMIC_RELEASE);
+	if (!w->found[LIBC_##name] && (f = elf_function_at(base, ld, #name)) &&                    \
+	    f != (const void *)hook_##name)                                                        \
+		w->found[LIBC_##name] = f;
 #define WALK_X(ret, name, params, args) WALK(name)
 #define WALK_XV(name, params, args) WALK(name)
 	AUTHTAP_LIBC_HOOKS(WALK_X, WALK_XV)
 #undef WALK
 #undef WALK_X
 #undef WALK_XV
+}
+
+static NOSAN int walk_phdr(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	const ElfW(Dyn) *ld = NULL;
+
+	(void)size;
+	for (int i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
+			ld = (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+	walk_object(arg, info->dlpi_addr, ld);
+	return 0;
+}
+
+static NOSAN void libc_walk(void)
+{
+	struct libc_walk w = {.after_self = false};
+	struct link_map *first = first_object();
+
+	/* Twice when authtap's object is not in the list (another
+	 * namespace): then from the first object on. */
+	for (int pass = 0; pass < 2 && !(pass && w.after_self); pass++) {
+		w.after_self = pass == 1;
+		if (first)
+			for (struct link_map *m = first; m; m = m->l_next)
+				walk_object(&w, m->l_addr, m->l_ld);
+		else
+			dl_iterate_phdr(walk_phdr, &w);
+	}
+#define STORE(name)                                                                                \
+	if (w.found[LIBC_##name])                                                                  \
+		__atomic_store_n(&real_##name, (__typeof__(real_##name))w.found[LIBC_##name],      \
+		                 __ATOMIC_RELEASE);                                                \
+	else if (real_##name == first_##name)                                                      \
+		__atomic_store_n(&real_##name, missing_##name, __ATOMIC_RELEASE);
+#define STORE_X(ret, name, params, args) STORE(name)
+#define STORE_XV(name, params, args) STORE(name)
+	AUTHTAP_LIBC_HOOKS(STORE_X, STORE_XV)
+#undef STORE
+#undef STORE_X
+#undef STORE_XV
 }
 
 #define FIRST(ret, name, params, args)                                                             \
