@@ -1340,9 +1340,9 @@ static NOSAN struct link_map *first_object(void)
  * list of loaded objects, as RTLD_NEXT finds it, read from the objects'
  * symbol tables: no malloc, no system call, a few hundred bytes of stack,
  * and no lock when the program has a DT_DEBUG entry (every dynamically
- * linked one the toolchain makes); else dl_iterate_phdr walks the same
- * list under the loader's (recursive) list lock.  Safe in a signal
- * handler and before any constructor. */
+ * linked one the toolchain makes): safe in a signal handler and before any
+ * constructor.  A program without one gets dl_iterate_phdr's walk of the
+ * same list, under the loader's recursive list lock. */
 enum {
 #define LIBC_INDEX(ret, name, params, args) LIBC_##name,
 #define LIBC_INDEX_VOID(name, params, args) LIBC_##name,
