@@ -32,13 +32,7 @@ bool sock_request(struct net_conn *c, const struct head *h)
 	if (!sp1 || !sp2 || end - sp2 < 9 || memcmp(sp2 + 1, "HTTP/1.", 7) != 0)
 		return false;
 
-	struct head_field f, host = {0};
-	size_t pos = 0;
-	while (head_next_field(h, &pos, &f))
-		if (field_is(&f, "Host")) {
-			host = f;
-			break;
-		}
+	struct head_field host = {.value = h->host, .value_len = h->host ? h->host_len : 0};
 	if (c->req_count == NET_PIPELINE) {
 		/* More in flight than kept: the oldest gives way. */
 		c->req_first = (c->req_first + 1) % NET_PIPELINE;
@@ -62,7 +56,8 @@ bool sock_request(struct net_conn *c, const struct head *h)
 		at = slen;
 		size_t n = host.value_len < sizeof(r->url) - at - 1 ? host.value_len
 		                                                    : sizeof(r->url) - at - 1;
-		memcpy(r->url + at, host.value, n);
+		if (n)
+			memcpy(r->url + at, host.value, n);
 		at += n;
 	}
 	size_t n = tlen < sizeof(r->url) - at - 1 ? tlen : sizeof(r->url) - at - 1;
