@@ -49,7 +49,7 @@ static void *real_of(void *_Atomic *slot, const char *name, const void *self)
 static void *_Atomic real_SSL_read, *_Atomic real_SSL_read_ex, *_Atomic real_SSL_write,
     *_Atomic real_SSL_write_ex, *_Atomic real_SSL_free, *_Atomic real_SSL_get_fd,
     *_Atomic real_SSL_get0_alpn_selected, *_Atomic real_SSL_get_servername,
-    *_Atomic real_gnutls_record_recv, *_Atomic real_gnutls_record_send,
+    *_Atomic real_SSL_is_server, *_Atomic real_gnutls_record_recv, *_Atomic real_gnutls_record_send,
     *_Atomic real_gnutls_transport_get_int, *_Atomic real_gnutls_alpn_get_selected_protocol;
 
 /* ALPN's protocol ID for HTTP/2 (RFC 9113 section 3.2). */
@@ -69,6 +69,13 @@ static void openssl_note(void *ssl, bool written, const void *buf, size_t n, con
 	    void (*)(const void *, const unsigned char **, unsigned *), SSL_get0_alpn_selected);
 	struct net_tls t = {
 	    .fd = get_fd ? get_fd(ssl) : -1, .session = ssl, .api = RECORD_API_OPENSSL};
+	if (t.fd < 0) {
+		/* The server's end of a session has no connection to
+		 * follow: the socket source reads what the host asked. */
+		int (*is_server)(const void *) = OTHER(int (*)(const void *), SSL_is_server);
+		if (!is_server || is_server(ssl))
+			return;
+	}
 	const unsigned char *proto = NULL;
 	unsigned plen = 0;
 	if (alpn)

@@ -339,10 +339,11 @@ static void h2_is_one_flagged_record(const char *mode, bool with_port)
 {
 	struct frontend tls;
 	frontend_start(&tls, &srv);
+	bool self = strcmp(mode, "--h2-self") == 0;
 	struct traced t;
 	trace_run(&t,
 	          (const char *[]){PYTHON, TLS_ASYNCIO, "--ca", tls.cert, mode,
-	                           frontend_url(&tls, "/401"), NULL},
+	                           self ? tls.key : frontend_url(&tls, "/401"), NULL},
 	          NULL);
 	cr_expect_eq(t.with.code, 0, "%s", t.with.err);
 	cr_expect_str_eq(t.with.out, "h2\n");
@@ -376,6 +377,14 @@ Test(socket, python_asyncio_h2_is_one_flagged_record)
 Test(socket, python_ssl_socket_h2_is_one_flagged_record)
 {
 	h2_is_one_flagged_record("--h2-socket", true);
+}
+
+/* The same against an asyncio TLS server in the same process: the
+ * server's end of a session (SSL_is_server) is not followed, so its
+ * SETTINGS frame makes no second record. */
+Test(socket, python_asyncio_h2_server_in_process_is_not_followed)
+{
+	h2_is_one_flagged_record("--h2-self", false);
 }
 
 /* GnuTLS's own client, gnutls-cli, writing a GET read from its stdin: one

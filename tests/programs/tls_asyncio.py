@@ -10,6 +10,9 @@
 #       preface and a SETTINGS frame, one frame read back; prints "h2"
 #   python3 tls_asyncio.py --ca CERT --h2-socket URL   the same on a
 #       blocking ssl.SSLSocket (OpenSSL on the socket's descriptor)
+#   python3 tls_asyncio.py --ca CERT --h2-self KEY   the same against an
+#       asyncio TLS server in this process (CERT and KEY), which chooses
+#       h2 and answers the preface with its SETTINGS frame
 import asyncio
 import ssl
 import sys
@@ -71,12 +74,32 @@ def h2_socket(ca, url):
             print("h2")
 
 
+async def h2_self(cert, key):
+    async def serve(r, w):
+        await r.readexactly(len(PREFACE) + len(SETTINGS))
+        w.write(SETTINGS)
+        await w.drain()
+        await r.read()
+        w.close()
+
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    ctx.set_alpn_protocols(["h2"])
+    server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=ctx)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        await h2(cert, f"https://127.0.0.1:{port}/")
+
+
 async def main(args):
     ca = None
     if args[:1] == ["--ca"]:
         ca, args = args[1], args[2:]
     if args[:1] == ["--h2"]:
         await h2(ca, args[1])
+        return
+    if args[:1] == ["--h2-self"]:
+        await h2_self(ca, args[1])
         return
     times = 1
     if args[:1] == ["--repeat"]:
