@@ -43,15 +43,17 @@
 	X(int, dup3, (int oldfd, int newfd, int flags), (oldfd, newfd, flags))
 
 /* The TLS libraries (tls.c): the calls that carry the socket source's
- * clear text.  Looked up on first use (linker_tls_real), since the library
- * may be loaded late (Python's _ssl). */
-#define AUTHTAP_TLS_HOOKS(X)                                                                       \
+ * clear text, and the end of a session followed by its pointer.  Looked up
+ * on first use (linker_tls_real), since the library may be loaded late
+ * (Python's _ssl). */
+#define AUTHTAP_TLS_HOOKS(X, XV)                                                                   \
 	X(int, SSL_read, (void *ssl, void *buf, int num), (ssl, buf, num))                         \
 	X(int, SSL_read_ex, (void *ssl, void *buf, size_t num, size_t *readbytes),                 \
 	  (ssl, buf, num, readbytes))                                                              \
 	X(int, SSL_write, (void *ssl, const void *buf, int num), (ssl, buf, num))                  \
 	X(int, SSL_write_ex, (void *ssl, const void *buf, size_t num, size_t *written),            \
 	  (ssl, buf, num, written))                                                                \
+	XV(SSL_free, (void *ssl), (ssl))                                                           \
 	X(ssize_t, gnutls_record_recv, (void *session, void *data, size_t size),                   \
 	  (session, data, size))                                                                   \
 	X(ssize_t, gnutls_record_send, (void *session, const void *data, size_t size),             \
@@ -60,7 +62,13 @@
 /* The TLS libraries' functions authtap calls without interposing them. */
 #define AUTHTAP_TLS_CALLED(X)                                                                      \
 	X(int, SSL_get_fd, (const void *ssl), (ssl))                                               \
-	X(int, gnutls_transport_get_int, (void *session), (session))
+	X(void, SSL_get0_alpn_selected,                                                            \
+	  (const void *ssl, const unsigned char **data, unsigned *len), (ssl, data, len))          \
+	X(const char *, SSL_get_servername, (const void *ssl, int type), (ssl, type))              \
+	X(int, SSL_is_server, (const void *ssl), (ssl))                                            \
+	X(int, gnutls_transport_get_int, (void *session), (session))                               \
+	X(int, gnutls_alpn_get_selected_protocol, (void *session, struct gnutls_datum *protocol),  \
+	  (session, protocol))
 
 /* libcurl (hook.c): the transfer's end, in the order of linker.c's routes.
  * Looked up per loaded libcurl (struct curl_lib, curl_lib.h). */

@@ -27,8 +27,8 @@ static const char *const exported[] = {
      * descriptors, which the log's check hears of too. */
     AUTHTAP_LIBC_HOOKS(NAME, NAME_VOID)
     /* The TLS libraries' functions that carry the socket source's clear
-     * text. */
-    AUTHTAP_TLS_HOOKS(NAME)};
+     * text, and the end of a session. */
+    AUTHTAP_TLS_HOOKS(NAME, NAME_VOID)};
 
 Test(abi, exports_exactly_the_documented_symbols)
 {
