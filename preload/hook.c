@@ -356,10 +356,17 @@ struct over_ctx {
 	const struct curl_lib *lib;
 };
 
+/* The common case inline, as in capture_transfer: one response, nothing to
+ * record.  multi_over keeps errno. */
 static void *snapshot_of(const void *h, void *arg)
 {
 	const struct over_ctx *c = arg;
+	long status = 0;
 
+	c->lib->real_curl_easy_getinfo((CURL *)h, CURLINFO_RESPONSE_CODE, &status);
+	if (config_status_skipped(c->cfg, status) && c->lib->real_curl_easy_header &&
+	    !capture_has_request(c->lib, (CURL *)h, 1))
+		return NULL;
 	return capture_snapshot(c->cfg, c->lib, (CURL *)h);
 }
 
