@@ -226,9 +226,10 @@ CURLMcode curl_multi_add_handle(CURLM *m, CURL *h)
 {
 	if (self_call(__builtin_return_address(0)))
 		return hook_easy.inner->real_curl_multi_add_handle(m, h);
+	/* A multi handle with a set is the program's: libcurl's own, inside
+	 * curl_easy_perform, never gets one. */
 	struct pending_multi *pm = pending_last;
-	if (__builtin_expect(atomic_load_explicit(&pm->multi, memory_order_relaxed) != m, 0) ||
-	    hook_easy.depth)
+	if (__builtin_expect(atomic_load_explicit(&pm->multi, memory_order_relaxed) != m, 0))
 		pm = NULL;
 	return multi_add(m, h, __builtin_return_address(0), pm);
 }
@@ -276,7 +277,12 @@ static __attribute__((noinline)) CURLMsg *info_read_known(struct pending_multi *
 	hook_taken.handle = msg->easy_handle;
 	hook_taken.multi = m;
 	hook_taken.lib = lib;
-	if (__builtin_expect(snap != NULL, 0))
+	/* Found over earlier, with nothing to record: only a table entry of
+	 * an earlier transfer may be left to drop. */
+	if (snap == PENDING_NOTHING) {
+		if (!table_surely_absent(msg->easy_handle))
+			multi_record(lib, msg->easy_handle, msg->data.result, &conn, snap);
+	} else if (__builtin_expect(snap != NULL, 0))
 		multi_record(lib, msg->easy_handle, msg->data.result, &conn, snap);
 	else
 		capture_transfer(&preload_cfg, lib, msg->easy_handle, msg->data.result,
@@ -289,8 +295,7 @@ CURLMsg *curl_multi_info_read(CURLM *m, int *msgs_in_queue)
 	if (self_call(__builtin_return_address(0)))
 		return hook_easy.inner->real_curl_multi_info_read(m, msgs_in_queue);
 	struct pending_multi *pm = pending_last;
-	if (__builtin_expect(atomic_load_explicit(&pm->multi, memory_order_relaxed) == m, 1) &&
-	    !hook_easy.depth)
+	if (__builtin_expect(atomic_load_explicit(&pm->multi, memory_order_relaxed) == m, 1))
 		return info_read_known(pm, m, msgs_in_queue);
 	return multi_info_read(m, msgs_in_queue, __builtin_return_address(0));
 }
