@@ -19,13 +19,19 @@ static _Atomic(struct pending_multi *) pending_sets;
 /* Serialises making and freeing sets, not their use. */
 static pthread_mutex_t pending_sets_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* A snapshot with something to record, in the list the destructor takes;
- * the entry that made it owns the node. */
+/* A snapshot with something to record, in the list the destructor takes.
+ * The entry that made it owns it until it claims it (its snap goes NULL,
+ * no lock); the destructor takes it under the lock (its snap goes
+ * PENDING_TAKEN); a node whose snap is NULL is unlinked, under the lock,
+ * by the next pending_all_done, which keeps it for its next snapshot. */
 struct pending_snap {
-	struct pending_snap *prev, *next;
-	void *snap; /* NULL once taken at exit */
-	bool linked;
+	struct pending_snap *next;
+	_Atomic(void *) snap;
 };
+
+static char pending_taken;
+#define PENDING_TAKEN ((void *)&pending_taken)
+#define PENDING_SPARE_MAX 64
 
 static pthread_mutex_t pending_snaps_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct pending_snap *pending_snaps;
@@ -143,7 +149,7 @@ void *pending_add_slow(struct pending_multi *pm, const void *handle, struct net_
 			if (!old)
 				pm->unsnapped--;
 			else if (old != PENDING_NOTHING)
-				old = pending_snap_claim(old);
+				old = pending_snap_claim(pm, old);
 			t->e[i].snap = NULL;
 			t->e[i].conn = conn;
 			pm->unsnapped++;
@@ -188,26 +194,14 @@ void pending_shift(struct pending_tab *t, size_t i)
 	atomic_store_explicit(&t->e[i].handle, NULL, memory_order_release);
 }
 
-void *pending_snap_claim(void *node)
+void *pending_snap_claim(struct pending_multi *pm, void *node)
 {
 	struct pending_snap *n = node;
-	void *snap = PENDING_NOTHING;
-	int saved = errno;
+	void *snap = atomic_exchange_explicit(&n->snap, NULL, memory_order_acq_rel);
 
-	pthread_mutex_lock(&pending_snaps_lock);
-	if (n->linked) {
-		snap = n->snap;
-		if (n->prev)
-			n->prev->next = n->next;
-		else
-			pending_snaps = n->next;
-		if (n->next)
-			n->next->prev = n->prev;
-	}
-	pthread_mutex_unlock(&pending_snaps_lock);
-	free(n);
-	errno = saved;
-	return snap ? snap : PENDING_NOTHING;
+	(void)pm;
+	/* PENDING_TAKEN: logged at exit already. */
+	return snap && snap != PENDING_TAKEN ? snap : PENDING_NOTHING;
 }
 
 /* pending_take in a set another thread may be changing (it is driving a
@@ -286,34 +280,62 @@ void pending_release(const void *multi)
 	pthread_mutex_unlock(&pending_sets_lock);
 }
 
-static void *snap_node(void *snap)
+/* A node for snap, put at the head of the chain *first (linked into the
+ * list later, in one go). */
+static struct pending_snap *snap_node(struct pending_multi *pm, void *snap,
+                                      struct pending_snap **first, struct pending_snap **last)
 {
-	struct pending_snap *n = malloc(sizeof(*n));
+	struct pending_snap *n = pm->spare;
 
-	if (!n)
+	if (n) {
+		pm->spare = n->next;
+		pm->nspare--;
+	} else if (!(n = malloc(sizeof(*n)))) {
 		return NULL;
-	n->snap = snap;
-	n->prev = NULL;
-	n->linked = true;
-	pthread_mutex_lock(&pending_snaps_lock);
-	n->next = pending_snaps;
-	if (pending_snaps)
-		pending_snaps->prev = n;
-	pending_snaps = n;
-	pthread_mutex_unlock(&pending_snaps_lock);
+	}
+	atomic_store_explicit(&n->snap, snap, memory_order_relaxed);
+	n->next = *first;
+	if (!*first)
+		*last = n;
+	*first = n;
 	return n;
+}
+
+/* Under the lock: unlinks the nodes their entries claimed, keeping up to
+ * PENDING_SPARE_MAX of them for pm's next snapshots. */
+static void reap_locked(struct pending_multi *pm)
+{
+	struct pending_snap **at = &pending_snaps;
+
+	while (*at) {
+		struct pending_snap *n = *at;
+		if (atomic_load_explicit(&n->snap, memory_order_acquire)) {
+			at = &n->next;
+			continue;
+		}
+		*at = n->next;
+		if (pm->nspare < PENDING_SPARE_MAX) {
+			n->next = pm->spare;
+			pm->spare = n;
+			pm->nspare++;
+		} else {
+			free(n);
+		}
+	}
 }
 
 void pending_all_done(struct pending_multi *pm, void *(*fn)(const void *handle, void *arg),
                       void *arg)
 {
 	struct pending_tab *t = atomic_load_explicit(&pm->tab, memory_order_relaxed);
+	struct pending_snap *first = NULL, *last = NULL;
 
 	for (size_t i = 0; i <= t->mask && pm->unsnapped; i++) {
-		if (!atomic_load_explicit(&t->e[i].handle, memory_order_relaxed) || t->e[i].snap)
+		const void *h = atomic_load_explicit(&t->e[i].handle, memory_order_relaxed);
+		if (!h || t->e[i].snap)
 			continue;
-		void *snap = fn(atomic_load_explicit(&t->e[i].handle, memory_order_relaxed), arg);
-		void *node = snap ? snap_node(snap) : PENDING_NOTHING;
+		void *snap = fn(h, arg);
+		void *node = snap ? (void *)snap_node(pm, snap, &first, &last) : PENDING_NOTHING;
 		if (!node) {
 			/* No memory for the node: it will be read from libcurl. */
 			free(snap);
@@ -322,6 +344,16 @@ void pending_all_done(struct pending_multi *pm, void *(*fn)(const void *handle, 
 		t->e[i].snap = node;
 		pm->unsnapped--;
 	}
+	if (!first && !pending_snaps)
+		return;
+	/* Only this thread knows of the new nodes until they are linked. */
+	pthread_mutex_lock(&pending_snaps_lock);
+	reap_locked(pm);
+	if (first) {
+		last->next = pending_snaps;
+		pending_snaps = first;
+	}
+	pthread_mutex_unlock(&pending_snaps_lock);
 }
 
 size_t pending_take_snaps(void **snaps, size_t max)
@@ -329,14 +361,12 @@ size_t pending_take_snaps(void **snaps, size_t max)
 	size_t n = 0;
 
 	pthread_mutex_lock(&pending_snaps_lock);
-	while (pending_snaps && n < max) {
-		struct pending_snap *s = pending_snaps;
-		pending_snaps = s->next;
-		if (pending_snaps)
-			pending_snaps->prev = NULL;
-		s->linked = false;
-		snaps[n++] = s->snap;
-		s->snap = NULL;
+	for (struct pending_snap *s = pending_snaps; s && n < max; s = s->next) {
+		void *snap = atomic_load_explicit(&s->snap, memory_order_acquire);
+		if (!snap || snap == PENDING_TAKEN ||
+		    !atomic_compare_exchange_strong(&s->snap, &snap, PENDING_TAKEN))
+			continue;
+		snaps[n++] = snap;
 	}
 	pthread_mutex_unlock(&pending_snaps_lock);
 	return n;

@@ -50,8 +50,10 @@ struct pending_multi {
 	_Atomic(const void *) multi;
 	const void *lib; /* the libcurl multi came from (opaque here) */
 	_Atomic(struct pending_tab *) tab;
-	size_t count;               /* entries in use */
-	size_t unsnapped;           /* of which with snap NULL */
+	size_t count;     /* entries in use */
+	size_t unsnapped; /* of which with snap NULL */
+	void *spare;      /* snapshot nodes free for the next ones */
+	size_t nspare;
 	struct pending_multi *next; /* every set ever made; never unlinked */
 };
 
@@ -117,7 +119,7 @@ void pending_snap_free(void *snap);
 
 /* Empties slot i of t, which holds an entry of pm, and hands out what it
  * kept; out of line when it kept a snapshot. */
-void *pending_snap_claim(void *node);
+void *pending_snap_claim(struct pending_multi *pm, void *node);
 /* Empties slot i of t, moving back the later entries of its run. */
 void pending_shift(struct pending_tab *t, size_t i);
 static inline void pending_erase(struct pending_multi *pm, struct pending_tab *t, size_t i,
@@ -130,7 +132,7 @@ static inline void pending_erase(struct pending_multi *pm, struct pending_tab *t
 	if (!s)
 		pm->unsnapped--;
 	else if (s != PENDING_NOTHING)
-		s = pending_snap_claim(s);
+		s = pending_snap_claim(pm, s);
 	*snap = s;
 	pm->count--;
 	/* Mostly the run ends at i. */

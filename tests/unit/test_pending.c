@@ -190,3 +190,25 @@ Test(pending, threads_with_a_multi_handle_each)
 		cr_expect_eq((long)lost, 0, "thread %d lost %ld handles", k, (long)lost);
 	}
 }
+
+/* Claimed nodes are unlinked by the next pending_all_done and reused:
+ * round after round, each snapshot reaches its transfer once, and none is
+ * left for the exit. */
+Test(pending, snapshot_nodes_are_reused_round_after_round)
+{
+	struct pending_multi *pm = set_of(M(1));
+	void *snaps[4], *snap;
+
+	for (int round = 0; round < 200; round++) {
+		pending_add(pm, H(1), (struct net_ref){0});
+		pending_add(pm, H(2), (struct net_ref){0});
+		pending_all_done(pm, fake_snapshot, NULL);
+		cr_assert(take(M(1), H(1), &snap));
+		cr_assert(snap && snap != PENDING_NOTHING, "round %d: no snapshot", round);
+		free(snap);
+		cr_assert(take(M(1), H(2), &snap));
+		cr_assert_eq(snap, PENDING_NOTHING);
+	}
+	cr_expect_leq(pm->nspare, 1, "nodes kept: %zu", pm->nspare);
+	cr_expect_eq(pending_take_snaps(snaps, 4), 0);
+}
