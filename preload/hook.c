@@ -260,8 +260,8 @@ static __attribute__((noinline)) CURLMsg *multi_info_read(CURLM *m, int *msgs_in
 }
 
 /* The program reading a message of the multi handle of this thread's last
- * set (libcurl and the configuration known, as for multi_add_known): a
- * finished transfer's common path, one response with nothing to record,
+ * set (libcurl and the configuration known, as for multi_add with a set):
+ * a finished transfer's common path, one response with nothing to record,
  * is inline here. */
 static __attribute__((noinline)) CURLMsg *info_read_known(struct pending_multi *pm, CURLM *m,
                                                           int *msgs_in_queue)
