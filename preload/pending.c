@@ -34,7 +34,9 @@ static char pending_taken;
 #define PENDING_SPARE_MAX 64
 
 static pthread_mutex_t pending_snaps_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct pending_snap *pending_snaps;
+/* The list's head: written under the lock, read without it only to see
+ * whether there is anything to reap. */
+static _Atomic(struct pending_snap *) pending_snaps;
 
 void pending_snap_free(void *snap)
 {
@@ -305,15 +307,20 @@ static struct pending_snap *snap_node(struct pending_multi *pm, void *snap,
  * PENDING_SPARE_MAX of them for pm's next snapshots. */
 static void reap_locked(struct pending_multi *pm)
 {
-	struct pending_snap **at = &pending_snaps;
+	struct pending_snap *prev = NULL,
+	                    *n = atomic_load_explicit(&pending_snaps, memory_order_relaxed);
 
-	while (*at) {
-		struct pending_snap *n = *at;
+	while (n) {
+		struct pending_snap *next = n->next;
 		if (atomic_load_explicit(&n->snap, memory_order_acquire)) {
-			at = &n->next;
+			prev = n;
+			n = next;
 			continue;
 		}
-		*at = n->next;
+		if (prev)
+			prev->next = next;
+		else
+			atomic_store_explicit(&pending_snaps, next, memory_order_relaxed);
 		if (pm->nspare < PENDING_SPARE_MAX) {
 			n->next = pm->spare;
 			pm->spare = n;
@@ -321,6 +328,7 @@ static void reap_locked(struct pending_multi *pm)
 		} else {
 			free(n);
 		}
+		n = next;
 	}
 }
 
@@ -344,14 +352,14 @@ void pending_all_done(struct pending_multi *pm, void *(*fn)(const void *handle, 
 		t->e[i].snap = node;
 		pm->unsnapped--;
 	}
-	if (!first && !pending_snaps)
+	if (!first && !atomic_load_explicit(&pending_snaps, memory_order_relaxed))
 		return;
 	/* Only this thread knows of the new nodes until they are linked. */
 	pthread_mutex_lock(&pending_snaps_lock);
 	reap_locked(pm);
 	if (first) {
-		last->next = pending_snaps;
-		pending_snaps = first;
+		last->next = atomic_load_explicit(&pending_snaps, memory_order_relaxed);
+		atomic_store_explicit(&pending_snaps, first, memory_order_relaxed);
 	}
 	pthread_mutex_unlock(&pending_snaps_lock);
 }
@@ -361,7 +369,8 @@ size_t pending_take_snaps(void **snaps, size_t max)
 	size_t n = 0;
 
 	pthread_mutex_lock(&pending_snaps_lock);
-	for (struct pending_snap *s = pending_snaps; s && n < max; s = s->next) {
+	for (struct pending_snap *s = atomic_load_explicit(&pending_snaps, memory_order_relaxed);
+	     s && n < max; s = s->next) {
 		void *snap = atomic_load_explicit(&s->snap, memory_order_acquire);
 		if (!snap || snap == PENDING_TAKEN ||
 		    !atomic_compare_exchange_strong(&s->snap, &snap, PENDING_TAKEN))
