@@ -56,12 +56,13 @@ static __thread __attribute__((tls_model("initial-exec"))) struct {
 	const struct curl_lib *inner;
 } hook_easy = {.inner = &hook_no_lib};
 
-/* The handle whose message this thread read last, and its multi handle:
- * its entry was taken then, so its removal right after, the usual next
- * step, need not look for it.  Cleared when this thread adds or cleans up
- * a handle. */
+/* The handle whose message this thread read last, its multi handle and
+ * the libcurl that handed it over: its entry was taken then, so its
+ * removal right after, the usual next step, need not look for it nor for
+ * the library.  Cleared when this thread adds or cleans up a handle. */
 static __thread __attribute__((tls_model("initial-exec"))) struct {
 	const void *handle, *multi;
+	const struct curl_lib *lib;
 } hook_taken;
 
 /* The libcurl running h's curl_easy_perform on this thread, innermost
@@ -76,9 +77,9 @@ static const struct curl_lib *easy_lib_of(const void *h)
 	return NULL;
 }
 
-static bool in_easy_perform(const void *h)
+static inline bool in_easy_perform(const void *h)
 {
-	return easy_lib_of(h) != NULL;
+	return __builtin_expect(hook_easy.depth != 0, 0) && easy_lib_of(h) != NULL;
 }
 
 /* The libcurl whose curl_easy_perform this thread is inside, when the call
@@ -156,7 +157,7 @@ void curl_easy_cleanup(CURL *h)
 		struct net_ref conn = {0};
 		hook_taken.handle = NULL;
 		void *snap;
-		if (lib && pending_take(h, &conn, &snap))
+		if (lib && pending_take_any(h, &conn, &snap))
 			multi_record(lib, h, RECORD_RESULT_UNKNOWN, &conn, snap);
 		table_drop(h);
 		errno = saved;
@@ -168,37 +169,49 @@ void curl_easy_cleanup(CURL *h)
 /* The multi hooks below are entered three times per easy transfer from
  * inside libcurl: each tests self_call and passes straight through, and
  * only then enters the full hook, kept out of line so that the short path
- * sets up no frame. */
-static __attribute__((noinline)) CURLMcode multi_add(CURLM *m, CURL *h, const void *caller)
+ * sets up no frame.
+ *
+ * pm: the set of m when it is this thread's last one (the program's
+ * usual case): m's libcurl is known then, and so is the configuration (a
+ * set is made only when authtap is enabled).  NULL: found here. */
+static __attribute__((noinline)) CURLMcode multi_add(CURLM *m, CURL *h, const void *caller,
+                                                     struct pending_multi *pm)
 {
-	/* Inside curl_easy_perform, libcurl adding its own handle: nothing
-	 * to record, and the library is the one already running it. */
-	const struct curl_lib *lib = easy_lib_of(h);
-	if (lib)
-		return lib->real_curl_multi_add_handle(m, h);
+	const struct curl_lib *lib;
+	const struct config *cfg = &preload_cfg;
 
-	lib = caller_lib(caller);
-	if (!lib)
-		return CURLM_INTERNAL_ERROR;
+	if (pm) {
+		lib = pm->lib;
+	} else {
+		/* Inside curl_easy_perform, libcurl adding its own handle:
+		 * nothing to record, and the library is the one already
+		 * running it. */
+		if (__builtin_expect(hook_easy.depth != 0, 0) && (lib = easy_lib_of(h)))
+			return lib->real_curl_multi_add_handle(m, h);
+		lib = caller_lib(caller);
+		if (!lib)
+			return CURLM_INTERNAL_ERROR;
+	}
 	hook_taken.handle = NULL;
 	CURLMcode rc = lib->real_curl_multi_add_handle(m, h);
-	if (rc != CURLM_OK || !h)
+	if (__builtin_expect(rc != CURLM_OK || !h, 0))
 		return rc;
-	const struct config *cfg = preload_config();
-	if (!cfg->disabled) {
-		struct net_ref conn = {0};
-		if (cfg->verdict) {
-			int saved = errno;
-			conn = verdict_transfer_start();
-			errno = saved;
-		}
-		/* pending_add preserves errno; an old snapshot is rare. */
-		void *old = pending_add(h, m, conn);
-		if (old) {
-			int saved = errno;
-			pending_snap_free(old);
-			errno = saved;
-		}
+	if (!pm && (cfg = preload_config())->disabled)
+		return rc;
+	struct net_ref conn = {0};
+	if (cfg->verdict) {
+		int saved = errno;
+		conn = verdict_transfer_start();
+		errno = saved;
+	}
+	/* pending_add preserves errno; an old snapshot is rare. */
+	if (!pm && !(pm = pending_of(m, lib)))
+		return rc;
+	void *old = pending_add(pm, h, conn);
+	if (__builtin_expect(old != NULL, 0)) {
+		int saved = errno;
+		pending_snap_free(old);
+		errno = saved;
 	}
 	return rc;
 }
@@ -207,7 +220,12 @@ CURLMcode curl_multi_add_handle(CURLM *m, CURL *h)
 {
 	if (self_call(__builtin_return_address(0)))
 		return hook_easy.inner->real_curl_multi_add_handle(m, h);
-	return multi_add(m, h, __builtin_return_address(0));
+	/* A multi handle with a set is the program's: libcurl's own, inside
+	 * curl_easy_perform, never gets one. */
+	struct pending_multi *pm = pending_last;
+	if (__builtin_expect(atomic_load_explicit(&pm->multi, memory_order_relaxed) != m, 0))
+		pm = NULL;
+	return multi_add(m, h, __builtin_return_address(0), pm);
 }
 
 static __attribute__((noinline)) CURLMsg *multi_info_read(CURLM *m, int *msgs_in_queue,
@@ -223,12 +241,46 @@ static __attribute__((noinline)) CURLMsg *multi_info_read(CURLM *m, int *msgs_in
 	CURLMsg *msg = lib->real_curl_multi_info_read(m, msgs_in_queue);
 	struct net_ref conn = {0};
 	void *snap;
+	struct pending_multi *pm;
 	if (msg && msg->msg == CURLMSG_DONE && msg->easy_handle &&
-	    !in_easy_perform(msg->easy_handle) && pending_take(msg->easy_handle, &conn, &snap)) {
+	    !in_easy_perform(msg->easy_handle) && (pm = pending_of(m, NULL)) &&
+	    pending_take(pm, msg->easy_handle, &conn, &snap)) {
 		hook_taken.handle = msg->easy_handle;
 		hook_taken.multi = m;
+		hook_taken.lib = lib;
 		multi_record(lib, msg->easy_handle, msg->data.result, &conn, snap);
 	}
+	return msg;
+}
+
+/* The program reading a message of the multi handle of this thread's last
+ * set (libcurl and the configuration known, as for multi_add with a set):
+ * a finished transfer's common path, one response with nothing to record,
+ * is inline here. */
+static __attribute__((noinline)) CURLMsg *info_read_known(struct pending_multi *pm, CURLM *m,
+                                                          int *msgs_in_queue)
+{
+	const struct curl_lib *lib = pm->lib;
+	CURLMsg *msg = lib->real_curl_multi_info_read(m, msgs_in_queue);
+	struct net_ref conn = {0};
+	void *snap;
+
+	if (!msg || msg->msg != CURLMSG_DONE || !msg->easy_handle ||
+	    !pending_take(pm, msg->easy_handle, &conn, &snap))
+		return msg;
+	hook_taken.handle = msg->easy_handle;
+	hook_taken.multi = m;
+	hook_taken.lib = lib;
+	/* Found over earlier, with nothing to record: only a table entry of
+	 * an earlier transfer may be left to drop. */
+	if (snap == PENDING_NOTHING) {
+		if (!table_surely_absent(msg->easy_handle))
+			multi_record(lib, msg->easy_handle, msg->data.result, &conn, snap);
+	} else if (__builtin_expect(snap != NULL, 0))
+		multi_record(lib, msg->easy_handle, msg->data.result, &conn, snap);
+	else
+		capture_transfer(&preload_cfg, lib, msg->easy_handle, msg->data.result,
+		                 RECORD_API_MULTI, &conn);
 	return msg;
 }
 
@@ -236,13 +288,16 @@ CURLMsg *curl_multi_info_read(CURLM *m, int *msgs_in_queue)
 {
 	if (self_call(__builtin_return_address(0)))
 		return hook_easy.inner->real_curl_multi_info_read(m, msgs_in_queue);
+	struct pending_multi *pm = pending_last;
+	if (__builtin_expect(atomic_load_explicit(&pm->multi, memory_order_relaxed) == m, 1))
+		return info_read_known(pm, m, msgs_in_queue);
 	return multi_info_read(m, msgs_in_queue, __builtin_return_address(0));
 }
 
 static __attribute__((noinline)) CURLMcode multi_remove(CURLM *m, CURL *h, const void *caller)
 {
-	const struct curl_lib *lib = easy_lib_of(h);
-	if (lib)
+	const struct curl_lib *lib;
+	if (__builtin_expect(hook_easy.depth != 0, 0) && (lib = easy_lib_of(h)))
 		return lib->real_curl_multi_remove_handle(m, h);
 
 	lib = caller_lib(caller);
@@ -251,12 +306,10 @@ static __attribute__((noinline)) CURLMcode multi_remove(CURLM *m, CURL *h, const
 	/* Read before the removal, while the handle is surely still valid
 	 * and its headers are those of the transfer that is ending. */
 	struct net_ref conn = {0};
-	if (h == hook_taken.handle && m == hook_taken.multi) {
-		hook_taken.handle = NULL;
-		return lib->real_curl_multi_remove_handle(m, h);
-	}
 	void *snap;
-	if (h && !in_easy_perform(h) && pending_take(h, &conn, &snap))
+	struct pending_multi *pm;
+	if (h && !in_easy_perform(h) && (pm = pending_of(m, NULL)) &&
+	    pending_take(pm, h, &conn, &snap))
 		multi_record(lib, h, RECORD_RESULT_UNKNOWN, &conn, snap);
 	return lib->real_curl_multi_remove_handle(m, h);
 }
@@ -265,6 +318,11 @@ CURLMcode curl_multi_remove_handle(CURLM *m, CURL *h)
 {
 	if (self_call(__builtin_return_address(0)))
 		return hook_easy.inner->real_curl_multi_remove_handle(m, h);
+	/* The handle whose message this thread just read: taken then. */
+	if (h == hook_taken.handle && m == hook_taken.multi) {
+		hook_taken.handle = NULL;
+		return hook_taken.lib->real_curl_multi_remove_handle(m, h);
+	}
 	return multi_remove(m, h, __builtin_return_address(0));
 }
 
@@ -287,6 +345,7 @@ CURLMcode curl_multi_cleanup(CURLM *m)
 			multi_record(lib, (CURL *)handles[i], RECORD_RESULT_UNKNOWN, &conns[i],
 			             snaps[i]);
 		}
+	pending_release(m);
 	errno = saved;
 	return lib->real_curl_multi_cleanup(m);
 }
@@ -296,10 +355,17 @@ struct over_ctx {
 	const struct curl_lib *lib;
 };
 
+/* The common case inline, as in capture_transfer: one response, nothing to
+ * record.  multi_over keeps errno. */
 static void *snapshot_of(const void *h, void *arg)
 {
 	const struct over_ctx *c = arg;
+	long status = 0;
 
+	c->lib->real_curl_easy_getinfo((CURL *)h, CURLINFO_RESPONSE_CODE, &status);
+	if (config_status_skipped(c->cfg, status) && c->lib->real_curl_easy_header &&
+	    !capture_has_request(c->lib, (CURL *)h, 1))
+		return NULL;
 	return capture_snapshot(c->cfg, c->lib, (CURL *)h);
 }
 
@@ -315,9 +381,21 @@ static __attribute__((noinline)) void multi_over(const struct curl_lib *lib, CUR
 	if (cfg->disabled)
 		return;
 	int saved = errno;
-	struct over_ctx c = {cfg, lib};
-	pending_all_done(m, snapshot_of, &c);
+	struct pending_multi *pm = pending_of(m, NULL);
+	if (pm && pm->unsnapped) {
+		struct over_ctx c = {cfg, lib};
+		pending_all_done(pm, snapshot_of, &c);
+	}
 	errno = saved;
+}
+
+/* Whether m may have transfers not known to be over: false when this
+ * thread's last set is m's and has none. */
+static inline bool maybe_unsnapped(const CURLM *m)
+{
+	const struct pending_multi *pm = pending_last;
+
+	return atomic_load_explicit(&pm->multi, memory_order_relaxed) != m || pm->unsnapped;
 }
 
 /* Debian's curl_easy_perform calls curl_multi_perform through the PLT,
@@ -330,7 +408,7 @@ static __attribute__((noinline)) CURLMcode multi_perform(CURLM *m, int *running_
 	if (!lib)
 		return CURLM_INTERNAL_ERROR;
 	CURLMcode rc = lib->real_curl_multi_perform(m, running_handles);
-	if (rc == CURLM_OK && running_handles && !*running_handles && pending_maybe_nonempty())
+	if (rc == CURLM_OK && running_handles && !*running_handles && maybe_unsnapped(m))
 		multi_over(lib, m);
 	return rc;
 }
@@ -350,7 +428,7 @@ static __attribute__((noinline)) CURLMcode multi_socket_action(CURLM *m, curl_so
 	if (!lib)
 		return CURLM_INTERNAL_ERROR;
 	CURLMcode rc = lib->real_curl_multi_socket_action(m, s, ev_bitmask, running_handles);
-	if (rc == CURLM_OK && running_handles && !*running_handles && pending_maybe_nonempty())
+	if (rc == CURLM_OK && running_handles && !*running_handles && maybe_unsnapped(m))
 		multi_over(lib, m);
 	return rc;
 }

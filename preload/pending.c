@@ -2,37 +2,41 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdalign.h>
-#include <stdatomic.h>
-#include <stdint.h>
 #include <stdlib.h>
 
-#define HASH_NONFATAL_OOM 1
-#include <uthash.h>
+#define PENDING_FIRST_BITS 4
 
-/* A handle goes into one bucket of eight slots, picked by its address.  A
- * slot's key is 0 when free, PENDING_BUSY while a thread fills or empties
- * it, else the handle; the slot's other fields belong to whoever set the
- * key.  A handle is added and taken by the thread the program drives it
- * on (libcurl wants a handle used by one thread at a time), so two threads
- * only ever meet over different handles in the same bucket, which the
- * compare-and-swap on the key settles. */
-#define PENDING_BUCKET_BITS 8
-#define PENDING_BUCKETS (1u << PENDING_BUCKET_BITS)
-#define PENDING_WAYS 8
-#define PENDING_BUSY ((uintptr_t)1)
+char pending_nothing;
+char pending_free;
 
-struct pending_bucket {
-	alignas(64) _Atomic uintptr_t key[PENDING_WAYS];
-};
+/* The empty set no multi handle has: a thread's cache before its first. */
+static struct pending_multi pending_none = {.multi = PENDING_FREE};
+__thread struct pending_multi *pending_last __attribute__((tls_model("initial-exec"))) =
+    &pending_none;
 
-struct pending_slot {
-	_Atomic(const void *) multi;
-	struct net_ref conn;
+/* Every set ever made, newest first; sets are never freed. */
+static _Atomic(struct pending_multi *) pending_sets;
+/* Serialises making and freeing sets, not their use. */
+static pthread_mutex_t pending_sets_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* A snapshot with something to record, in the list the destructor takes.
+ * The entry that made it owns it until it claims it (its snap goes NULL,
+ * no lock); the destructor takes it under the lock (its snap goes
+ * PENDING_TAKEN); a node whose snap is NULL is unlinked, under the lock,
+ * by the next pending_all_done, which keeps it for its next snapshot. */
+struct pending_snap {
+	struct pending_snap *next;
 	_Atomic(void *) snap;
 };
 
-char pending_nothing;
+static char pending_taken;
+#define PENDING_TAKEN ((void *)&pending_taken)
+#define PENDING_SPARE_MAX 64
+
+static pthread_mutex_t pending_snaps_lock = PTHREAD_MUTEX_INITIALIZER;
+/* The list's head: written under the lock, read without it only to see
+ * whether there is anything to reap. */
+static _Atomic(struct pending_snap *) pending_snaps;
 
 void pending_snap_free(void *snap)
 {
@@ -40,387 +44,357 @@ void pending_snap_free(void *snap)
 		free(snap);
 }
 
-/* A snapshot as the caller gets it, freed if the caller wants none. */
-static void snap_out_of(void *sn, void **snap)
+static struct pending_tab *tab_new(unsigned bits)
 {
-	if (snap)
-		*snap = sn;
-	else
-		pending_snap_free(sn);
+	size_t n = (size_t)1 << bits;
+	struct pending_tab *t = calloc(1, sizeof(*t) + n * sizeof(t->e[0]));
+
+	if (t) {
+		t->mask = n - 1;
+		t->shift = 64 - bits;
+	}
+	return t;
 }
 
-static struct pending_bucket pending_keys[PENDING_BUCKETS];
-static struct pending_slot pending_slots[PENDING_BUCKETS][PENDING_WAYS];
-
-/* Buckets that may hold a key: set when one is added, cleared by the scans
- * that find a bucket empty, so that a scan looks at the few buckets in use
- * only. */
-static _Atomic uint64_t pending_used[PENDING_BUCKETS / 64];
-
-/* Handles whose bucket was full go to a locked hash table. */
-struct pending_over {
-	const void *handle;
-	const void *multi;
-	struct net_ref conn;
-	void *snap;
-	UT_hash_handle hh;
-};
-
-static pthread_mutex_t pending_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct pending_over *pending_over_head;
-static atomic_size_t pending_over_count;
-
-static inline unsigned bucket_of(const void *handle)
+static struct pending_multi *find_locked_or_not(const void *multi)
 {
-	return (unsigned)(((uintptr_t)handle * UINT64_C(0x9e3779b97f4a7c15)) >>
-	                  (64 - PENDING_BUCKET_BITS));
+	for (struct pending_multi *pm = atomic_load_explicit(&pending_sets, memory_order_acquire);
+	     pm; pm = pm->next)
+		if (atomic_load_explicit(&pm->multi, memory_order_acquire) == multi)
+			return pm;
+	return NULL;
 }
 
-static inline void mark_used(unsigned b)
+struct pending_multi *pending_find(const void *multi, const void *lib)
 {
-	uint64_t bit = UINT64_C(1) << (b % 64);
+	struct pending_multi *pm;
 
-	if (!(atomic_load(&pending_used[b / 64]) & bit))
-		atomic_fetch_or(&pending_used[b / 64], bit);
-}
-
-/* A scan found bucket b empty: its bit goes, unless an add came in
- * between (that add set its key before it looked at the bit). */
-static void unmark_if_empty(unsigned b)
-{
-	uint64_t bit = UINT64_C(1) << (b % 64);
-
-	for (unsigned w = 0; w < PENDING_WAYS; w++)
-		if (atomic_load(&pending_keys[b].key[w]))
-			return;
-	atomic_fetch_and(&pending_used[b / 64], ~bit);
-	for (unsigned w = 0; w < PENDING_WAYS; w++)
-		if (atomic_load(&pending_keys[b].key[w])) {
-			atomic_fetch_or(&pending_used[b / 64], bit);
-			return;
-		}
-}
-
-static void *over_add(const void *handle, const void *multi, struct net_ref conn)
-{
-	struct pending_over *p;
-	void *old = NULL;
+	if (!multi || multi == PENDING_FREE)
+		return NULL;
+	if ((pm = find_locked_or_not(multi))) {
+		pending_last = pm;
+		return pm;
+	}
+	if (!lib)
+		return NULL;
 	int saved = errno;
-
-	pthread_mutex_lock(&pending_lock);
-	HASH_FIND_PTR(pending_over_head, &handle, p);
-	if (p) {
-		snap_out_of(p->snap, &old);
-		p->snap = NULL;
-		p->multi = multi;
-		p->conn = conn;
-	} else if ((p = malloc(sizeof(*p)))) {
-		p->handle = handle;
-		p->multi = multi;
-		p->conn = conn;
-		p->snap = NULL;
-		HASH_ADD_PTR(pending_over_head, handle, p);
-		/* With HASH_NONFATAL_OOM a failed add leaves p out. */
-		if (!p->hh.tbl)
-			free(p);
-		else
-			atomic_fetch_add(&pending_over_count, 1);
+	pthread_mutex_lock(&pending_sets_lock);
+	if (!(pm = find_locked_or_not(multi))) {
+		struct pending_multi *p;
+		for (p = atomic_load_explicit(&pending_sets, memory_order_acquire); p; p = p->next)
+			if (atomic_load_explicit(&p->multi, memory_order_relaxed) == PENDING_FREE)
+				break;
+		if (p) {
+			pm = p;
+		} else if ((pm = calloc(1, sizeof(*pm)))) {
+			struct pending_tab *t = tab_new(PENDING_FIRST_BITS);
+			if (!t) {
+				free(pm);
+				pm = NULL;
+			} else {
+				atomic_store_explicit(&pm->tab, t, memory_order_relaxed);
+				pm->next =
+				    atomic_load_explicit(&pending_sets, memory_order_relaxed);
+				atomic_store_explicit(&pending_sets, pm, memory_order_release);
+			}
+		}
+		/* A set that was freed is empty: pending_release saw to it. */
+		if (pm) {
+			pm->lib = lib;
+			atomic_store_explicit(&pm->multi, multi, memory_order_release);
+		}
 	}
-	pthread_mutex_unlock(&pending_lock);
+	pthread_mutex_unlock(&pending_sets_lock);
 	errno = saved;
-	return old;
+	if (pm)
+		pending_last = pm;
+	return pm;
 }
 
-void *pending_add(const void *handle, const void *multi, struct net_ref conn)
+/* Moves every entry of pm into a table twice the size; the old one is
+ * kept (a curl_easy_cleanup on another thread may be reading it). */
+static bool grow(struct pending_multi *pm)
 {
-	unsigned b = bucket_of(handle);
-	struct pending_bucket *bk = &pending_keys[b];
-	uintptr_t h = (uintptr_t)handle;
+	struct pending_tab *old = atomic_load_explicit(&pm->tab, memory_order_relaxed);
+	unsigned bits = 64 - old->shift + 1;
+	struct pending_tab *t = tab_new(bits);
 
-	if (h <= PENDING_BUSY)
-		return NULL;
-	/* libcurl refuses a handle that is in a multi handle already, and
-	 * every way out of one takes the handle's entry: the handle is not
-	 * here, and the first free slot will do. */
-	for (unsigned w = 0; w < PENDING_WAYS; w++) {
-		uintptr_t expected = 0;
-		if (atomic_load_explicit(&bk->key[w], memory_order_relaxed) ||
-		    !atomic_compare_exchange_strong(&bk->key[w], &expected, PENDING_BUSY))
+	if (!t)
+		return false;
+	for (size_t j = 0; j <= old->mask; j++) {
+		const void *k = atomic_load_explicit(&old->e[j].handle, memory_order_relaxed);
+		if (!k)
 			continue;
-		struct pending_slot *s = &pending_slots[b][w];
-		atomic_store_explicit(&s->multi, multi, memory_order_relaxed);
-		s->conn = conn;
-		atomic_store_explicit(&s->snap, NULL, memory_order_relaxed);
-		atomic_store_explicit(&bk->key[w], h, memory_order_release);
-		mark_used(b);
+		size_t i = pending_slot(t, k);
+		while (atomic_load_explicit(&t->e[i].handle, memory_order_relaxed))
+			i = (i + 1) & t->mask;
+		t->e[i].snap = old->e[j].snap;
+		t->e[i].conn = old->e[j].conn;
+		atomic_store_explicit(&t->e[i].handle, k, memory_order_relaxed);
+	}
+	t->older = old;
+	atomic_store_explicit(&pm->tab, t, memory_order_release);
+	return true;
+}
+
+void *pending_add_slow(struct pending_multi *pm, const void *handle, struct net_ref conn)
+{
+	struct pending_tab *t = atomic_load_explicit(&pm->tab, memory_order_relaxed);
+	size_t i = pending_slot(t, handle);
+	const void *k;
+
+	/* Already there (a handle libcurl let go of without authtap seeing
+	 * it): the entry starts again. */
+	while ((k = atomic_load_explicit(&t->e[i].handle, memory_order_relaxed))) {
+		if (k == handle) {
+			void *old = t->e[i].snap;
+			if (!old)
+				pm->unsnapped--;
+			else if (old != PENDING_NOTHING)
+				old = pending_snap_claim(pm, old);
+			t->e[i].snap = NULL;
+			t->e[i].conn = conn;
+			pm->unsnapped++;
+			return old == PENDING_NOTHING ? NULL : old;
+		}
+		i = (i + 1) & t->mask;
+	}
+	int saved = errno;
+	bool grown = grow(pm);
+	errno = saved;
+	/* Short of memory, the table may still take it up to full but one. */
+	if (!grown && pm->count + 1 > t->mask)
 		return NULL;
+	t = atomic_load_explicit(&pm->tab, memory_order_relaxed);
+	i = pending_slot(t, handle);
+	while (atomic_load_explicit(&t->e[i].handle, memory_order_relaxed))
+		i = (i + 1) & t->mask;
+	t->e[i].snap = NULL;
+	t->e[i].conn = conn;
+	atomic_store_explicit(&t->e[i].handle, handle, memory_order_release);
+	pm->count++;
+	pm->unsnapped++;
+	return NULL;
+}
+
+/* Backward shift: each later entry of the run that may sit at i moves
+ * there, so that no probe meets a hole before its key. */
+void pending_shift(struct pending_tab *t, size_t i)
+{
+	for (size_t j = (i + 1) & t->mask;; j = (j + 1) & t->mask) {
+		const void *k = atomic_load_explicit(&t->e[j].handle, memory_order_relaxed);
+		if (!k)
+			break;
+		size_t home = pending_slot(t, k);
+		if (((j - home) & t->mask) < ((j - i) & t->mask))
+			continue;
+		t->e[i].snap = t->e[j].snap;
+		t->e[i].conn = t->e[j].conn;
+		atomic_store_explicit(&t->e[i].handle, k, memory_order_release);
+		i = j;
 	}
-	return over_add(handle, multi, conn);
+	atomic_store_explicit(&t->e[i].handle, NULL, memory_order_release);
 }
 
-/* Empties slot w of bucket b, whose key this thread has just claimed. */
-static void slot_take(unsigned b, unsigned w, struct net_ref *conn, void **snap)
+void *pending_snap_claim(struct pending_multi *pm, void *node)
 {
-	struct pending_slot *s = &pending_slots[b][w];
-	if (conn)
-		*conn = s->conn;
-	snap_out_of(atomic_exchange(&s->snap, NULL), snap);
-	atomic_store_explicit(&pending_keys[b].key[w], 0, memory_order_release);
+	struct pending_snap *n = node;
+	void *snap = atomic_exchange_explicit(&n->snap, NULL, memory_order_acq_rel);
+
+	(void)pm;
+	/* PENDING_TAKEN: logged at exit already. */
+	return snap && snap != PENDING_TAKEN ? snap : PENDING_NOTHING;
 }
 
-static bool over_take(const void *handle, struct net_ref *conn, void **snap)
+/* pending_take in a set another thread may be changing (it is driving a
+ * multi handle handle is not in): the walk is bounded, and the table it
+ * reads is never freed. */
+static bool take_bounded(struct pending_multi *pm, const void *handle, struct net_ref *conn,
+                         void **snap)
 {
-	struct pending_over *p;
+	struct pending_tab *t = atomic_load_explicit(&pm->tab, memory_order_acquire);
+	size_t i = pending_slot(t, handle);
 
-	if (!atomic_load_explicit(&pending_over_count, memory_order_relaxed))
-		return false;
-	pthread_mutex_lock(&pending_lock);
-	HASH_FIND_PTR(pending_over_head, &handle, p);
-	if (p) {
-		HASH_DEL(pending_over_head, p);
-		atomic_fetch_sub(&pending_over_count, 1);
-		if (conn)
-			*conn = p->conn;
-		snap_out_of(p->snap, snap);
-		free(p);
-	}
-	pthread_mutex_unlock(&pending_lock);
-	return p != NULL;
-}
-
-bool pending_take(const void *handle, struct net_ref *conn, void **snap)
-{
-	unsigned b = bucket_of(handle);
-	struct pending_bucket *bk = &pending_keys[b];
-	uintptr_t h = (uintptr_t)handle;
-
-	if (snap)
-		*snap = NULL;
-	if (h <= PENDING_BUSY)
-		return false;
-	for (unsigned w = 0; w < PENDING_WAYS; w++) {
-		uintptr_t k = atomic_load_explicit(&bk->key[w], memory_order_acquire);
-		if (k == h && atomic_compare_exchange_strong(&bk->key[w], &k, PENDING_BUSY)) {
-			slot_take(b, w, conn, snap);
+	for (size_t n = 0; n <= t->mask; n++, i = (i + 1) & t->mask) {
+		const void *k = atomic_load_explicit(&t->e[i].handle, memory_order_relaxed);
+		if (!k)
+			return false;
+		if (k == handle) {
+			pending_erase(pm, t, i, conn, snap);
 			return true;
 		}
 	}
-	return over_take(handle, conn, snap);
+	return false;
 }
 
-/* Calls fn on every slot that holds a handle, in the buckets in use, until
- * it returns false; clears the bits of buckets found empty. */
-static void each_slot(bool (*fn)(unsigned b, unsigned w, uintptr_t key, void *arg), void *arg)
+bool pending_take_any(const void *handle, struct net_ref *conn, void **snap)
 {
-	for (unsigned i = 0; i < PENDING_BUCKETS / 64; i++) {
-		uint64_t used = atomic_load(&pending_used[i]);
-		while (used) {
-			unsigned b = i * 64 + (unsigned)__builtin_ctzll(used);
-			used &= used - 1;
-			bool any = false;
-			for (unsigned w = 0; w < PENDING_WAYS; w++) {
-				uintptr_t k = atomic_load_explicit(&pending_keys[b].key[w],
-				                                   memory_order_acquire);
-				if (!k)
-					continue;
-				any = true;
-				if (k != PENDING_BUSY && !fn(b, w, k, arg))
-					return;
-			}
-			if (!any)
-				unmark_if_empty(b);
-		}
-	}
-}
+	struct pending_multi *pm = pending_last;
 
-/* Claims slot w of bucket b if it still holds key and belongs to multi. */
-static bool claim_of(unsigned b, unsigned w, uintptr_t key, const void *multi)
-{
-	struct pending_slot *s = &pending_slots[b][w];
-
-	if (atomic_load_explicit(&s->multi, memory_order_relaxed) != multi ||
-	    !atomic_compare_exchange_strong(&pending_keys[b].key[w], &key, PENDING_BUSY))
+	*snap = NULL;
+	if (!handle)
 		return false;
-	/* The handle may have been taken and added again in between. */
-	if (atomic_load_explicit(&s->multi, memory_order_relaxed) != multi) {
-		atomic_store_explicit(&pending_keys[b].key[w], key, memory_order_release);
-		return false;
-	}
-	return true;
-}
-
-struct take_multi {
-	const void *multi;
-	const void **handles;
-	struct net_ref *conns;
-	void **snaps;
-	size_t n, max;
-};
-
-static bool take_one(unsigned b, unsigned w, uintptr_t key, void *arg)
-{
-	struct take_multi *t = arg;
-
-	if (t->n == t->max)
-		return false;
-	if (!claim_of(b, w, key, t->multi))
+	if (pm != &pending_none &&
+	    atomic_load_explicit(&pm->multi, memory_order_relaxed) != PENDING_FREE &&
+	    take_bounded(pm, handle, conn, snap))
 		return true;
-	t->handles[t->n] = (const void *)key;
-	slot_take(b, w, &t->conns[t->n], &t->snaps[t->n]);
-	t->n++;
-	return true;
+	for (struct pending_multi *p = atomic_load_explicit(&pending_sets, memory_order_acquire); p;
+	     p = p->next)
+		if (p != pm &&
+		    atomic_load_explicit(&p->multi, memory_order_acquire) != PENDING_FREE &&
+		    take_bounded(p, handle, conn, snap))
+			return true;
+	return false;
 }
 
 size_t pending_take_multi(const void *multi, const void **handles, struct net_ref *conns,
                           void **snaps, size_t max)
 {
-	struct take_multi t = {multi, handles, conns, snaps, 0, max};
-	struct pending_over *p, *tmp;
+	struct pending_multi *pm = pending_find(multi, NULL);
+	size_t n = 0;
 
-	each_slot(take_one, &t);
-	if (t.n == max || !atomic_load(&pending_over_count))
-		return t.n;
-	pthread_mutex_lock(&pending_lock);
-	HASH_ITER(hh, pending_over_head, p, tmp)
-	{
-		if (t.n == max)
-			break;
-		if (p->multi != multi)
+	if (!pm)
+		return 0;
+	struct pending_tab *t = atomic_load_explicit(&pm->tab, memory_order_relaxed);
+	/* Each erase may shift a later entry back to i: look at i again. */
+	for (size_t i = 0; i <= t->mask && n < max;) {
+		const void *k = atomic_load_explicit(&t->e[i].handle, memory_order_relaxed);
+		if (!k) {
+			i++;
 			continue;
-		handles[t.n] = p->handle;
-		conns[t.n] = p->conn;
-		snap_out_of(p->snap, &snaps[t.n++]);
-		HASH_DEL(pending_over_head, p);
-		atomic_fetch_sub(&pending_over_count, 1);
-		free(p);
+		}
+		handles[n] = k;
+		pending_erase(pm, t, i, &conns[n], &snaps[n]);
+		n++;
 	}
-	pthread_mutex_unlock(&pending_lock);
-	return t.n;
+	return n;
 }
 
-struct all_done {
-	const void *multi;
-	void *(*fn)(const void *handle, void *arg);
-	void *arg;
-};
-
-static bool snap_one(unsigned b, unsigned w, uintptr_t key, void *arg)
+void pending_release(const void *multi)
 {
-	struct all_done *d = arg;
-	struct pending_slot *s = &pending_slots[b][w];
+	struct pending_multi *pm = pending_find(multi, NULL);
 
-	if (atomic_load_explicit(&s->multi, memory_order_relaxed) != d->multi ||
-	    atomic_load(&s->snap))
-		return true;
-	void *snap = d->fn((const void *)key, d->arg), *none = NULL;
-	if (!snap)
-		snap = PENDING_NOTHING;
-	/* Only this thread drives the handle; should it have been taken
-	 * meanwhile all the same, the snapshot is dropped. */
-	if (atomic_load(&pending_keys[b].key[w]) != key ||
-	    !atomic_compare_exchange_strong(&s->snap, &none, snap))
-		snap_out_of(snap, NULL);
-	return true;
-}
-
-void pending_all_done(const void *multi, void *(*fn)(const void *handle, void *arg), void *arg)
-{
-	struct all_done d = {multi, fn, arg};
-	struct pending_over *p, *tmp;
-
-	each_slot(snap_one, &d);
-	if (!atomic_load(&pending_over_count))
+	if (!pm || pm->count)
 		return;
-	/* The overflow's lock is not held across fn, which calls libcurl:
-	 * its handles are collected first, a batch at a time; each gets a
-	 * snapshot or PENDING_NOTHING, so that the next batch moves on. */
-	const void *batch[64];
-	size_t n;
-	do {
-		n = 0;
-		pthread_mutex_lock(&pending_lock);
-		HASH_ITER(hh, pending_over_head, p, tmp)
-		{
-			if (p->multi == multi && !p->snap && n < 64)
-				batch[n++] = p->handle;
-		}
-		pthread_mutex_unlock(&pending_lock);
-		for (size_t i = 0; i < n; i++) {
-			void *snap = fn(batch[i], arg);
-			if (!snap)
-				snap = PENDING_NOTHING;
-			pthread_mutex_lock(&pending_lock);
-			HASH_FIND_PTR(pending_over_head, &batch[i], p);
-			if (p && !p->snap) {
-				p->snap = snap;
-				snap = NULL;
-			}
-			pthread_mutex_unlock(&pending_lock);
-			snap_out_of(snap, NULL);
-		}
-	} while (n == 64);
+	pthread_mutex_lock(&pending_sets_lock);
+	pm->unsnapped = 0;
+	atomic_store_explicit(&pm->multi, PENDING_FREE, memory_order_release);
+	pthread_mutex_unlock(&pending_sets_lock);
 }
 
-struct take_snaps {
-	void **snaps;
-	size_t n, max;
-};
-
-static bool snap_out(unsigned b, unsigned w, uintptr_t key, void *arg)
+/* A node for snap, put at the head of the chain *first (linked into the
+ * list later, in one go). */
+static struct pending_snap *snap_node(struct pending_multi *pm, void *snap,
+                                      struct pending_snap **first, struct pending_snap **last)
 {
-	struct take_snaps *t = arg;
+	struct pending_snap *n = pm->spare;
 
-	(void)key;
-	if (t->n == t->max)
-		return false;
-	void *snap = atomic_load(&pending_slots[b][w].snap);
-	if (snap && snap != PENDING_NOTHING &&
-	    atomic_compare_exchange_strong(&pending_slots[b][w].snap, &snap, PENDING_NOTHING))
-		t->snaps[t->n++] = snap;
-	return true;
+	if (n) {
+		pm->spare = n->next;
+		pm->nspare--;
+	} else if (!(n = malloc(sizeof(*n)))) {
+		return NULL;
+	}
+	atomic_store_explicit(&n->snap, snap, memory_order_relaxed);
+	n->next = *first;
+	if (!*first)
+		*last = n;
+	*first = n;
+	return n;
+}
+
+/* Under the lock: unlinks the nodes their entries claimed, keeping up to
+ * PENDING_SPARE_MAX of them for pm's next snapshots. */
+static void reap_locked(struct pending_multi *pm)
+{
+	struct pending_snap *prev = NULL,
+	                    *n = atomic_load_explicit(&pending_snaps, memory_order_relaxed);
+
+	while (n) {
+		struct pending_snap *next = n->next;
+		if (atomic_load_explicit(&n->snap, memory_order_acquire)) {
+			prev = n;
+			n = next;
+			continue;
+		}
+		if (prev)
+			prev->next = next;
+		else
+			atomic_store_explicit(&pending_snaps, next, memory_order_relaxed);
+		if (pm->nspare < PENDING_SPARE_MAX) {
+			n->next = pm->spare;
+			pm->spare = n;
+			pm->nspare++;
+		} else {
+			free(n);
+		}
+		n = next;
+	}
+}
+
+void pending_all_done(struct pending_multi *pm, void *(*fn)(const void *handle, void *arg),
+                      void *arg)
+{
+	struct pending_tab *t = atomic_load_explicit(&pm->tab, memory_order_relaxed);
+	struct pending_snap *first = NULL, *last = NULL;
+
+	for (size_t i = 0; i <= t->mask && pm->unsnapped; i++) {
+		const void *h = atomic_load_explicit(&t->e[i].handle, memory_order_relaxed);
+		if (!h || t->e[i].snap)
+			continue;
+		void *snap = fn(h, arg);
+		void *node = snap ? (void *)snap_node(pm, snap, &first, &last) : PENDING_NOTHING;
+		if (!node) {
+			/* No memory for the node: it will be read from libcurl. */
+			free(snap);
+			continue;
+		}
+		t->e[i].snap = node;
+		pm->unsnapped--;
+	}
+	if (!first && !atomic_load_explicit(&pending_snaps, memory_order_relaxed))
+		return;
+	/* Only this thread knows of the new nodes until they are linked. */
+	pthread_mutex_lock(&pending_snaps_lock);
+	reap_locked(pm);
+	if (first) {
+		last->next = atomic_load_explicit(&pending_snaps, memory_order_relaxed);
+		atomic_store_explicit(&pending_snaps, first, memory_order_relaxed);
+	}
+	pthread_mutex_unlock(&pending_snaps_lock);
 }
 
 size_t pending_take_snaps(void **snaps, size_t max)
 {
-	struct take_snaps t = {snaps, 0, max};
-	struct pending_over *p, *tmp;
+	size_t n = 0;
 
-	each_slot(snap_out, &t);
-	if (!atomic_load(&pending_over_count))
-		return t.n;
-	pthread_mutex_lock(&pending_lock);
-	HASH_ITER(hh, pending_over_head, p, tmp)
-	{
-		if (t.n == max)
-			break;
-		if (p->snap && p->snap != PENDING_NOTHING) {
-			snaps[t.n++] = p->snap;
-			p->snap = PENDING_NOTHING;
-		}
+	pthread_mutex_lock(&pending_snaps_lock);
+	for (struct pending_snap *s = atomic_load_explicit(&pending_snaps, memory_order_relaxed);
+	     s && n < max; s = s->next) {
+		void *snap = atomic_load_explicit(&s->snap, memory_order_acquire);
+		if (!snap || snap == PENDING_TAKEN ||
+		    !atomic_compare_exchange_strong(&s->snap, &snap, PENDING_TAKEN))
+			continue;
+		snaps[n++] = snap;
 	}
-	pthread_mutex_unlock(&pending_lock);
-	return t.n;
-}
-
-bool pending_maybe_nonempty(void)
-{
-	for (unsigned i = 0; i < PENDING_BUCKETS / 64; i++)
-		if (atomic_load_explicit(&pending_used[i], memory_order_relaxed))
-			return true;
-	return atomic_load_explicit(&pending_over_count, memory_order_relaxed) != 0;
+	pthread_mutex_unlock(&pending_snaps_lock);
+	return n;
 }
 
 void pending_atfork_prepare(void)
 {
-	pthread_mutex_lock(&pending_lock);
+	pthread_mutex_lock(&pending_sets_lock);
+	pthread_mutex_lock(&pending_snaps_lock);
 }
 
 void pending_atfork_parent(void)
 {
-	pthread_mutex_unlock(&pending_lock);
+	pthread_mutex_unlock(&pending_snaps_lock);
+	pthread_mutex_unlock(&pending_sets_lock);
 }
 
 void pending_atfork_child(void)
 {
-	pthread_mutex_unlock(&pending_lock);
+	pthread_mutex_unlock(&pending_snaps_lock);
+	pthread_mutex_unlock(&pending_sets_lock);
 }

@@ -4,53 +4,184 @@
  * carry a snapshot of what it is to record (opaque here, owned by whoever
  * takes it), for a program that exits without ever reading it.
  *
- * Adding and taking take no process-wide lock: a fixed table of small
- * buckets, claimed with compare-and-swap, and a locked overflow for a
- * bucket that is full. */
+ * The set is kept per multi handle.  libcurl forbids using one multi handle
+ * (or an easy handle in it) from two threads at once, so the thread the
+ * program drives a multi handle on owns its set for the call: adding and
+ * taking take no lock, and a thread finds its multi handle's set through a
+ * one-entry cache.  A set is an open-addressing hash of the easy handles
+ * (linear probing, at most half full, backward-shift deletion), grown by
+ * doubling; a table outgrown is kept, never freed, and so is a set whose
+ * multi handle was cleaned up (the next new multi handle reuses it), so
+ * that curl_easy_cleanup, which must look in every set, never reads freed
+ * memory.  Only the snapshots of transfers with something to record (found
+ * over before their message was read) are also in one locked list, which
+ * the destructor takes at exit. */
 #ifndef AUTHTAP_PENDING_H
 #define AUTHTAP_PENDING_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "net.h"
-
-/* multi: the multi handle it was added to; conn: the client connection
- * the transfer serves, if any.  Returns the snapshot of an entry the
- * handle already had (for the caller to free), or NULL.  Preserves
- * errno. */
-void *pending_add(const void *handle, const void *multi, struct net_ref conn);
 
 /* The snapshot of a transfer that was found over with nothing to record. */
 extern char pending_nothing;
 #define PENDING_NOTHING ((void *)&pending_nothing)
 
+struct pending_entry {
+	_Atomic(const void *) handle; /* NULL: free */
+	/* NULL: not known to be over; PENDING_NOTHING; else a snapshot's
+	 * node in the locked list (pending.c). */
+	void *snap;
+	struct net_ref conn;
+};
+
+struct pending_tab {
+	struct pending_tab *older; /* outgrown, kept */
+	size_t mask;
+	unsigned shift;
+	struct pending_entry e[];
+};
+
+struct pending_multi {
+	/* PENDING_FREE: free for the next multi handle */
+	_Atomic(const void *) multi;
+	const void *lib; /* the libcurl multi came from (opaque here) */
+	_Atomic(struct pending_tab *) tab;
+	size_t count;     /* entries in use */
+	size_t unsnapped; /* of which with snap NULL */
+	void *spare;      /* snapshot nodes free for the next ones */
+	size_t nspare;
+	struct pending_multi *next; /* every set ever made; never unlinked */
+};
+
+/* What a set that belongs to no multi handle has for one (never NULL, so
+ * that a NULL multi handle matches no set). */
+extern char pending_free;
+#define PENDING_FREE ((const void *)&pending_free)
+
+/* This thread's last set; never NULL (an empty one with no multi handle and
+ * no table). */
+extern __thread struct pending_multi *pending_last __attribute__((tls_model("initial-exec")));
+
+/* The set of multi, made for the library lib (opaque here) when lib is
+ * not NULL and there is none; NULL when there is none (or, making one, no
+ * memory).  It becomes this thread's last set.  Preserves errno. */
+struct pending_multi *pending_find(const void *multi, const void *lib);
+
+/* The same, through this thread's last set first. */
+static inline struct pending_multi *pending_of(const void *multi, const void *lib)
+{
+	struct pending_multi *pm = pending_last;
+
+	if (__builtin_expect(atomic_load_explicit(&pm->multi, memory_order_relaxed) == multi, 1))
+		return pm;
+	return pending_find(multi, lib);
+}
+
+static inline size_t pending_slot(const struct pending_tab *t, const void *handle)
+{
+	return (size_t)(((uintptr_t)handle * UINT64_C(0x9e3779b97f4a7c15)) >> t->shift);
+}
+
+/* Adds handle when the table must grow, or had it already. */
+void *pending_add_slow(struct pending_multi *pm, const void *handle, struct net_ref conn);
+
+/* Adds handle (not NULL) to pm with conn, the client connection the
+ * transfer serves, if any.  Returns the snapshot of an entry the handle
+ * already had (for the caller to free), or NULL.  Preserves errno. */
+static inline void *pending_add(struct pending_multi *pm, const void *handle, struct net_ref conn)
+{
+	struct pending_tab *t = atomic_load_explicit(&pm->tab, memory_order_relaxed);
+
+	if (__builtin_expect(2 * (pm->count + 1) > t->mask + 1, 0))
+		return pending_add_slow(pm, handle, conn);
+	size_t i = pending_slot(t, handle);
+	const void *k;
+	while ((k = atomic_load_explicit(&t->e[i].handle, memory_order_relaxed))) {
+		if (k == handle)
+			return pending_add_slow(pm, handle, conn);
+		i = (i + 1) & t->mask;
+	}
+	t->e[i].snap = NULL;
+	t->e[i].conn = conn;
+	atomic_store_explicit(&t->e[i].handle, handle, memory_order_release);
+	pm->count++;
+	pm->unsnapped++;
+	return NULL;
+}
+
 /* Frees a snapshot handed out by the functions below (PENDING_NOTHING
  * included). */
 void pending_snap_free(void *snap);
 
-/* True, once, for a handle that was added and not yet taken; *conn and
- * *snap (either may be NULL) get what was kept with it: NULL (none),
+/* Empties slot i of t, which holds an entry of pm, and hands out what it
+ * kept; out of line when it kept a snapshot. */
+void *pending_snap_claim(struct pending_multi *pm, void *node);
+/* Empties slot i of t, moving back the later entries of its run. */
+void pending_shift(struct pending_tab *t, size_t i);
+static inline void pending_erase(struct pending_multi *pm, struct pending_tab *t, size_t i,
+                                 struct net_ref *conn, void **snap)
+{
+	void *s = t->e[i].snap;
+
+	if (conn)
+		*conn = t->e[i].conn;
+	if (!s)
+		pm->unsnapped--;
+	else if (s != PENDING_NOTHING)
+		s = pending_snap_claim(pm, s);
+	*snap = s;
+	pm->count--;
+	/* Mostly the run ends at i. */
+	if (__builtin_expect(
+	        !atomic_load_explicit(&t->e[(i + 1) & t->mask].handle, memory_order_relaxed), 1))
+		atomic_store_explicit(&t->e[i].handle, NULL, memory_order_release);
+	else
+		pending_shift(t, i);
+}
+
+/* True, once, for a handle added to pm and not yet taken; *conn (may be
+ * NULL) and *snap get what was kept with it: *snap NULL (none),
  * PENDING_NOTHING, or a snapshot the caller then owns. */
-bool pending_take(const void *handle, struct net_ref *conn, void **snap);
+static inline bool pending_take(struct pending_multi *pm, const void *handle, struct net_ref *conn,
+                                void **snap)
+{
+	struct pending_tab *t = atomic_load_explicit(&pm->tab, memory_order_relaxed);
+	size_t i = pending_slot(t, handle);
+	const void *k;
+
+	while ((k = atomic_load_explicit(&t->e[i].handle, memory_order_relaxed)) != handle) {
+		if (!k)
+			return false;
+		i = (i + 1) & t->mask;
+	}
+	pending_erase(pm, t, i, conn, snap);
+	return true;
+}
+
+/* pending_take in whichever set holds handle: for curl_easy_cleanup, which
+ * is not told the multi handle. */
+bool pending_take_any(const void *handle, struct net_ref *conn, void **snap);
 
 /* Takes up to max handles added to multi, with their connections and
  * snapshots; returns how many.  For curl_multi_cleanup, which ends them
- * all. */
+ * all: pending_release then frees the set for another multi handle. */
 size_t pending_take_multi(const void *multi, const void **handles, struct net_ref *conns,
                           void **snaps, size_t max);
+void pending_release(const void *multi);
 
-/* Every transfer of multi is over (nothing of it runs any more): fn makes
- * a snapshot for each of its handles that has none yet, on the calling
- * thread, which is the one driving multi. */
-void pending_all_done(const void *multi, void *(*fn)(const void *handle, void *arg), void *arg);
+/* Every transfer of pm is over (nothing of it runs any more): fn makes a
+ * snapshot for each of its handles that has none yet, on the calling
+ * thread, which is the one driving it. */
+void pending_all_done(struct pending_multi *pm, void *(*fn)(const void *handle, void *arg),
+                      void *arg);
 
 /* Takes up to max snapshots out of the pending transfers, which stay
  * pending; returns how many.  At exit. */
 size_t pending_take_snaps(void **snaps, size_t max);
-
-/* False when nothing is pending (one load, no lock). */
-bool pending_maybe_nonempty(void);
 
 void pending_atfork_prepare(void);
 void pending_atfork_parent(void);

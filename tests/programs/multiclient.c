@@ -36,6 +36,12 @@
  *   reuse         one handle: URL 0 through the multi interface (message read,
  *                 handle removed at once), URL 1 through curl_easy_perform,
  *                 URL 2 through the multi interface again
+ *   two           two multi handles on one thread, URL i on the (i % 2)th,
+ *                 driven in turns to the end; no message read: each easy
+ *                 handle is cleaned up while still in its multi handle, then
+ *                 both multi handles; then a third multi handle runs every
+ *                 URL again (transfers N..2N-1, new handles), its messages
+ *                 read and its handles removed as they come
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -66,6 +72,7 @@ enum mode {
 	MODE_CLOSE,
 	MODE_EASY_CLEANUP,
 	MODE_EXIT,
+	MODE_TWO,
 };
 
 static struct {
@@ -375,6 +382,69 @@ out:
 	curl_multi_cleanup(m);
 }
 
+/* Drives m[0] and m[1] in turns until neither runs. */
+static int drive_two(CURLM **m)
+{
+	struct timespec start;
+	int running[2] = {1, 1};
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (running[0] || running[1]) {
+		for (int k = 0; k < 2; k++)
+			if (curl_multi_perform(m[k], &running[k]) != CURLM_OK)
+				return -1;
+		for (int k = 0; k < 2; k++)
+			if (running[k] && curl_multi_poll(m[k], NULL, 0, 10, NULL) != CURLM_OK)
+				return -1;
+		if (expired(&start))
+			return -1;
+	}
+	return 0;
+}
+
+static void run_two(struct worker *w)
+{
+	CURLM *m[2] = {curl_multi_init(), curl_multi_init()}, *third = NULL;
+	int n = opt.nurls;
+
+	if (!m[0] || !m[1] || 2 * n > URLS_MAX) {
+		w->failed = true;
+		goto out;
+	}
+	for (int i = 0; i < n; i++)
+		if (!make_handle(&w->t[i], i, opt.urls[i]) ||
+		    curl_multi_add_handle(m[i % 2], w->t[i].h) != CURLM_OK) {
+			w->failed = true;
+			goto out;
+		}
+	if (drive_two(m))
+		w->failed = true;
+	for (int i = 0; i < n; i++) {
+		report(&w->t[i], "multi", -1);
+		curl_easy_cleanup(w->t[i].h);
+		w->t[i].h = NULL;
+	}
+	curl_multi_cleanup(m[0]);
+	curl_multi_cleanup(m[1]);
+	m[0] = m[1] = NULL;
+	if (!(third = curl_multi_init())) {
+		w->failed = true;
+		goto out;
+	}
+	for (int i = 0; i < n; i++)
+		if (!make_handle(&w->t[n + i], n + i, opt.urls[i]) ||
+		    curl_multi_add_handle(third, w->t[n + i].h) != CURLM_OK) {
+			w->failed = true;
+			goto out;
+		}
+	if (drive(third, true, true))
+		w->failed = true;
+out:
+	curl_multi_cleanup(third);
+	curl_multi_cleanup(m[0]);
+	curl_multi_cleanup(m[1]);
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -386,6 +456,9 @@ static void *worker_main(void *arg)
 		break;
 	case MODE_REUSE:
 		run_reuse(w);
+		break;
+	case MODE_TWO:
+		run_two(w);
 		break;
 	default:
 		run_all(w);
@@ -406,7 +479,7 @@ static void *worker_main(void *arg)
 static void usage(FILE *f)
 {
 	fputs("usage: multiclient [options] read|noread|abort|nested|nested-multi|reuse|close|\n"
-	      "       easy-cleanup|exit URL...\n"
+	      "       easy-cleanup|exit|two URL...\n"
 	      "  --follow            CURLOPT_FOLLOWLOCATION\n"
 	      "  --fail              CURLOPT_FAILONERROR\n"
 	      "  --digest USER:PASS  CURLAUTH_DIGEST\n"
@@ -421,9 +494,9 @@ static void usage(FILE *f)
 
 static int parse_args(int argc, char **argv)
 {
-	static const char *const modes[] = {"read",   "noread",       "abort",
-	                                    "nested", "nested-multi", "reuse",
-	                                    "close",  "easy-cleanup", "exit"};
+	static const char *const modes[] = {"read",         "noread", "abort", "nested",
+	                                    "nested-multi", "reuse",  "close", "easy-cleanup",
+	                                    "exit",         "two"};
 	int i;
 
 	for (i = 1; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
