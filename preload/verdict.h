@@ -42,6 +42,9 @@ struct verdict {
 	const void *handle;
 	const char *method, *url;
 	long upstream_status, downstream_status;
+	/* converted: the upstream's challenge (or its resource_metadata) was
+	 * found in the first bytes of the body written to the client. */
+	bool carried;
 	size_t nheaders;
 	const struct verdict_header *headers;
 };
@@ -79,6 +82,8 @@ void verdict_expect_from_socket(struct net_conn *self, struct net_ref conn, cons
 
 /* Called by net.c, owning the connection's slot. */
 void verdict_head(struct net_conn *c, const struct head *h);
+/* The next bytes of the body that follows that head; len 0 when it ends. */
+void verdict_body(struct net_conn *c, const char *data, size_t len);
 void verdict_conn_gone(struct net_conn *c);
 
 /* At exit: what is still waiting is unpaired; then the summary. */
