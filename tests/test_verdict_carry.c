@@ -46,13 +46,14 @@ TestSuite(verdict_carry, .init = setup, .fini = teardown, .timeout = 120);
  * proxy's log. */
 struct outcome {
 	char *client;
+	char *text; /* the log's path, when it is text */
 	json_t **recs;
 	size_t n;
 };
 
 /* The child's environment: the preload and its log, or nothing (the
  * control); a sanitizer build's options either way. */
-static char **proxy_env(const char *log)
+static char **proxy_env(const char *log, const char *extra)
 {
 	char **env = calloc(8, sizeof(char *));
 	size_t e = 0;
@@ -66,6 +67,8 @@ static char **proxy_env(const char *log)
 	for (size_t i = 0; i < 2; i++)
 		if (getenv(keep[i]))
 			cr_assert(asprintf(&env[e++], "%s=%s", keep[i], getenv(keep[i])) > 0);
+	if (log && extra)
+		env[e++] = strdup(extra);
 	return env;
 }
 
@@ -79,7 +82,7 @@ static void expect_exit_ok(pid_t pid, const char *what)
 /* tests/verdict/stream_proxy.py in mode, over TLS when cert is set, under
  * the preload when log is set; its client is the curl command. */
 static struct outcome through_python(const char *mode, const char *cert, const char *key,
-                                     bool preload)
+                                     bool preload, const char *extra)
 {
 	char *log = preload ? temp_path("proxy.json") : NULL;
 	char *up = server_url(&upstream, "/401");
@@ -95,7 +98,7 @@ static struct outcome through_python(const char *mode, const char *cert, const c
 		close(out[0]);
 		alarm(60);
 		const char *argv[] = {PYTHON, STREAM_PROXY, mode, up, cert, key, NULL};
-		execve(PYTHON, (char *const *)argv, proxy_env(log));
+		execve(PYTHON, (char *const *)argv, proxy_env(log, extra));
 		_exit(127);
 	}
 	close(out[1]);
@@ -120,7 +123,9 @@ static struct outcome through_python(const char *mode, const char *cert, const c
 	struct outcome o = {.client = r.out};
 	r.out = NULL;
 	run_free(&r);
-	if (log)
+	if (log && extra)
+		o.text = log;
+	else if (log)
 		o.recs = log_read(log, &o.n);
 	return o;
 }
@@ -183,8 +188,8 @@ static bool carried(json_t *v)
  * answer; the preload's run is returned. */
 static struct outcome python_proxy(const char *mode, const char *cert, const char *key)
 {
-	struct outcome control = through_python(mode, cert, key, false);
-	struct outcome o = through_python(mode, cert, key, true);
+	struct outcome control = through_python(mode, cert, key, false, NULL);
+	struct outcome o = through_python(mode, cert, key, true, NULL);
 	cr_expect_str_eq(without_date(o.client), without_date(control.client),
 	                 "the client's answer changed under the preload");
 	return o;
@@ -209,6 +214,34 @@ Test(verdict_carry, streaming_proxy_that_carries_nothing)
 	json_t *v = the_verdict(&o, "converted", 200);
 	cr_expect(!json_object_get(v, "carried"), "%s", json_dumps(v, 0));
 	expect_summary(&o, "converted");
+}
+
+/* The challenge after the first 16 KiB of the body is not looked for: a
+ * plain conversion. */
+Test(verdict_carry, a_challenge_past_the_scanned_bytes_is_not_seen)
+{
+	struct outcome o = python_proxy("late", NULL, NULL);
+	cr_expect(strstr(o.client, "wwwAuthenticate"), "%s", o.client);
+	json_t *v = the_verdict(&o, "converted", 200);
+	cr_expect(!json_object_get(v, "carried"), "%s", json_dumps(v, 0));
+}
+
+/* In text, the verdict says so on its first line. */
+Test(verdict_carry, the_text_log_says_the_challenge_was_carried)
+{
+	struct outcome o = through_python("stream", NULL, NULL, true, "AUTHTAP_FORMAT=text");
+	FILE *f = fopen(o.text, "r");
+	char line[4096];
+	size_t n = 0;
+	cr_assert(f, "no log %s", o.text);
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "authtap[", 8) == 0 && strstr(line, "] verdict converted: ")) {
+			n++;
+			cr_expect(strstr(line, " -> client 200 (challenge carried in the body); "),
+			          "%s", line);
+		}
+	fclose(f);
+	cr_expect_eq(n, 1, "want one verdict line");
 }
 
 /* A throw-away certificate for 127.0.0.1. */
@@ -321,7 +354,7 @@ static void fpm_start(struct fpm *f, const char *log)
 		if (f->pid == 0) {
 			alarm(120);
 			execle(PHP_FPM, PHP_FPM, "-F", "-R", "-y", conf, (char *)NULL,
-			       proxy_env(log));
+			       proxy_env(log, NULL));
 			_exit(127);
 		}
 		for (int i = 0; i < 1000; i++) {

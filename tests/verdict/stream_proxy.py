@@ -12,6 +12,8 @@ one request by MODE, then exits:
              first, then the upstream call, then one SSE event whose
              JSON-RPC error carries the upstream's challenge
     silent   the same, the event carrying no challenge
+    late     the same as stream, after 20 KiB of SSE comments (past the
+             16 KiB that authtap reads of a body)
     forward  the upstream's status and WWW-Authenticate header
     drop     the upstream's status only
 """
@@ -41,16 +43,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
     def do_GET(self):
-        if MODE in ("stream", "silent"):
+        if MODE in ("stream", "silent", "late"):
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Cache-Control", "no-cache")
             self.end_headers()
             status, challenges = call_upstream()
             error = {"code": -32001, "message": "Unauthorized"}
-            if MODE == "stream" and challenges:
+            if MODE in ("stream", "late") and challenges:
                 error["data"] = {"status": status, "wwwAuthenticate": challenges[0]}
             event = {"jsonrpc": "2.0", "id": 1, "error": error}
+            if MODE == "late":
+                for _ in range(20):
+                    self.wfile.write(b":" + b"." * 1021 + b"\r\n")
             self.wfile.write(b"event: message\r\ndata: " + json.dumps(event).encode() + b"\r\n\r\n")
             return
         status, challenges = call_upstream()
