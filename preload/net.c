@@ -594,6 +594,8 @@ static void tls_accepted(struct net_conn *c, int fd, int api, bool written, cons
 	uint64_t s;
 	int saved = errno;
 
+	if (!written && c->api == api)
+		goto request;
 	if (!conn_try_take(c, &s)) {
 		if (written)
 			atomic_store_explicit(&c->skipped, true, memory_order_relaxed);
@@ -612,6 +614,7 @@ static void tls_accepted(struct net_conn *c, int fd, int api, bool written, cons
 	if (written)
 		conn_written(c, buf, n);
 	conn_give_back(c);
+request:
 	if (!written) {
 		s = atomic_load_explicit(&c->state, memory_order_acquire);
 		if (s & NET_LIVE) {
@@ -672,7 +675,9 @@ static void note_write(int fd, const struct iovec *iov, int iovcnt, size_t n)
 	struct net_conn *c = conn_of(fd);
 	uint64_t s;
 
-	if (!c)
+	/* An accepted connection under TLS: the socket's bytes are
+	 * ciphertext, the library's hooks hand over the clear text. */
+	if (!c || (c->kind == NET_ACCEPTED && c->api != RECORD_API_SOCKET))
 		return;
 	int saved = errno;
 	if (!conn_try_take(c, &s)) {
