@@ -216,6 +216,16 @@ Test(verdict_carry, streaming_proxy_that_carries_nothing)
 	expect_summary(&o, "converted");
 }
 
+/* The program exits while the scan waits for more of the body: the
+ * verdict is written at exit. */
+Test(verdict_carry, a_scan_still_waiting_at_exit_gives_its_verdict)
+{
+	struct outcome o = python_proxy("exit", NULL, NULL);
+	json_t *v = the_verdict(&o, "converted", 200);
+	cr_expect(!json_object_get(v, "carried"), "%s", json_dumps(v, 0));
+	expect_summary(&o, "converted");
+}
+
 /* The challenge after the first 16 KiB of the body is not looked for: a
  * plain conversion. */
 Test(verdict_carry, a_challenge_past_the_scanned_bytes_is_not_seen)

@@ -12,11 +12,14 @@ one request by MODE, then exits:
              first, then the upstream call, then one SSE event whose
              JSON-RPC error carries the upstream's challenge
     silent   the same, the event carrying no challenge
+    exit     the same as silent, then the program exits with the connection
+             still open (its descriptor is never closed)
     late     the same as stream, after 20 KiB of SSE comments (past the
              16 KiB that authtap reads of a body)
     forward  the upstream's status and WWW-Authenticate header
     drop     the upstream's status only
 """
+import ctypes
 import http.server
 import json
 import ssl
@@ -43,7 +46,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
     def do_GET(self):
-        if MODE in ("stream", "silent", "late"):
+        if MODE in ("stream", "silent", "late", "exit"):
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Cache-Control", "no-cache")
@@ -57,6 +60,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 for _ in range(20):
                     self.wfile.write(b":" + b"." * 1021 + b"\r\n")
             self.wfile.write(b"event: message\r\ndata: " + json.dumps(event).encode() + b"\r\n\r\n")
+            if MODE == "exit":
+                # libc's exit, before Python closes anything.
+                sys.stdout.flush()
+                ctypes.CDLL(None).exit(0)
             return
         status, challenges = call_upstream()
         body = b'{"error":"unauthorized"}'
