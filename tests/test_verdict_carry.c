@@ -469,3 +469,15 @@ Test(verdict_carry, php_fpm_carries_the_challenge_in_a_json_body)
 	json_t *v = the_verdict(&o, "converted", 200);
 	cr_expect(carried(v), "not carried: %s", json_dumps(v, 0));
 }
+
+/* php-fpm streaming: the script flushes its event-stream head before it
+ * calls the upstream with php-curl, then carries the challenge in an SSE
+ * event; the transfer ends while the response is being written, and is
+ * held against it. */
+Test(verdict_carry, php_fpm_streaming_carries_the_challenge_in_an_sse_event)
+{
+	struct outcome o = fpm_proxy("stream");
+	cr_expect(strstr(o.client, "data: {"), "%s", o.client);
+	json_t *v = the_verdict(&o, "converted", 200);
+	cr_expect(carried(v), "not carried: %s", json_dumps(v, 0));
+}
