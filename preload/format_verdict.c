@@ -61,6 +61,8 @@ void format_verdict_json(struct buf *b, const struct verdict *v, const struct lo
 		json_cstr(b, v->unpaired_why);
 	} else {
 		buf_printf(b, "%ld", v->downstream_status);
+		if (v->carried)
+			buf_puts(b, ",\"carried\":\"body\"");
 	}
 	buf_puts(b, ",\"challenges\":[");
 	for (size_t i = 0; i < v->nheaders; i++) {
@@ -139,6 +141,8 @@ void format_verdict_text(struct buf *b, const struct verdict *v, const struct lo
 		buf_putc(b, ')');
 	} else {
 		buf_printf(b, " -> client %ld", v->downstream_status);
+		if (v->carried)
+			buf_puts(b, " (challenge carried in the body)");
 	}
 	for (size_t i = 0; i < v->nheaders; i++) {
 		const struct verdict_header *h = &v->headers[i];

@@ -15,7 +15,12 @@ void head_init(struct head_reader *r, char *buf, size_t cap)
 
 void head_init_cgi(struct head_reader *r)
 {
-	head_init(r, NULL, 0);
+	head_init_cgi_in(r, NULL, 0);
+}
+
+void head_init_cgi_in(struct head_reader *r, char *buf, size_t cap)
+{
+	head_init(r, buf, cap);
 	r->cgi = true;
 }
 

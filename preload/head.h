@@ -86,6 +86,9 @@ void head_init(struct head_reader *r, char *buf, size_t cap);
  * follows itself) is given up on: no callback, nothing more read.  One
  * reader reads one response: start a new one for the next request. */
 void head_init_cgi(struct head_reader *r);
+/* The same, keeping the head in buf (cap bytes) as head_init does: no
+ * allocation, for the hooks. */
+void head_init_cgi_in(struct head_reader *r, char *buf, size_t cap);
 void head_free(struct head_reader *r);
 
 /* Feeds written bytes; calls done for each final (non-1xx) head. */

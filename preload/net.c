@@ -186,6 +186,104 @@ static void conn_give_back(struct net_conn *c)
 	net_busy = false;
 }
 
+/* The body of the response the host is writing to its client, piece by
+ * piece; len 0 when it ends by its framing. */
+static void conn_body(const char *data, size_t len, void *arg)
+{
+	struct net_conn *c = arg;
+
+	verdict_body(c, data, len);
+	if (!len)
+		c->answering = false;
+}
+
+/* A final response head the host wrote: its body follows. */
+static void head_done(const struct head *h, void *arg)
+{
+	struct net_conn *c = arg;
+
+	c->answering = true;
+	c->answer_len = h->raw_len;
+	c->answer_status = h->status;
+	c->answer_cgi = h->cgi;
+	c->answer_paired = false;
+	verdict_head(c, h);
+}
+
+/* What an accepted connection's host writes, read from its start. */
+static void writer_init(struct net_conn *c)
+{
+	c->proto = NET_PROTO_UNSURE;
+	c->answering = false;
+	head_init(&c->reader, c->head, sizeof(c->head));
+	c->reader.body = conn_body;
+}
+
+/* The next CGI response of a FastCGI connection. */
+static void cgi_init(struct net_conn *c)
+{
+	c->answering = false;
+	head_init_cgi_in(&c->reader, c->head, sizeof(c->head));
+	c->reader.body = conn_body;
+}
+
+/* Bytes went by unread: nothing more is read on this connection. */
+static void writer_lost(struct net_conn *c)
+{
+	c->reader.state = HEAD_LOST;
+	c->fcgi.status = FCGI_NOT;
+	if (c->proto == NET_PROTO_UNSURE)
+		c->proto = NET_PROTO_HTTP;
+	c->answering = false;
+}
+
+/* FastCGI: a request's FCGI_STDOUT is its CGI response; the response ends
+ * with the stream (an empty FCGI_STDOUT record) or the request. */
+static void fcgi_event(const struct fcgi_event *ev, void *arg)
+{
+	struct net_conn *c = arg;
+
+	if (ev->type == FCGI_EVENT_STDOUT) {
+		head_feed(&c->reader, ev->data, ev->len, head_done, c);
+		return;
+	}
+	if (c->answering)
+		conn_body(NULL, 0, c);
+	cgi_init(c);
+}
+
+/* Bytes the host wrote on an accepted connection (the clear text, under
+ * TLS): an HTTP/1.x response, or FastCGI records, by the first byte. */
+static void conn_written(struct net_conn *c, const char *p, size_t n)
+{
+	if (!n)
+		return;
+	if (c->proto == NET_PROTO_UNSURE) {
+		c->proto = (unsigned char)p[0] == 1 ? NET_PROTO_FCGI : NET_PROTO_HTTP;
+		if (c->proto == NET_PROTO_FCGI) {
+			fcgi_init(&c->fcgi);
+			cgi_init(c);
+		}
+	}
+	if (c->proto == NET_PROTO_FCGI) {
+		if (fcgi_feed(&c->fcgi, p, n, fcgi_event, c) == FCGI_NOT)
+			c->answering = false;
+	} else {
+		head_feed(&c->reader, p, n, head_done, c);
+	}
+}
+
+bool net_answering(const struct net_conn *c, struct head *out)
+{
+	if (!c->answering || c->answer_paired || c->kind != NET_ACCEPTED)
+		return false;
+	*out = (struct head){.status = c->answer_status,
+	                     .raw = c->head,
+	                     .raw_len = c->answer_len,
+	                     .cgi = c->answer_cgi};
+	return true;
+}
+
 /* A new connection in slot c, named fd (-1 for a TLS session without
  * one).  A slot still owned elsewhere (a descriptor closed and handed out
  * again while a hook of another thread is still inside it) is left alone:
@@ -217,6 +315,9 @@ static bool conn_start(struct net_conn *c, int fd, enum net_kind kind)
 	atomic_store_explicit(&c->skipped, false, memory_order_relaxed);
 	head_init(&c->reader, c->head, sizeof(c->head));
 	c->api = RECORD_API_SOCKET;
+	c->carrying = NULL;
+	if (kind == NET_ACCEPTED)
+		writer_init(c);
 	if (kind == NET_CONNECTED) {
 		head_init(&c->req, c->req_head, sizeof(c->req_head));
 		c->req.request = true;
@@ -304,6 +405,18 @@ static void note_response(struct net_conn *c, const struct iovec *iov, int iovcn
 	errno = saved;
 }
 
+/* Request bytes the host read on an accepted connection, state s. */
+static void note_request(struct net_conn *c, uint64_t s, const struct iovec *iov, int iovcnt,
+                         size_t n)
+{
+	const char *data = iovcnt > 0 ? iov[0].iov_base : NULL;
+	if (data && iov[0].iov_len >= 5 && n >= 5 && memcmp(data, "HEAD ", 5) == 0 &&
+	    conn_try_take(c, &s)) {
+		c->reader.head_request = true;
+		conn_give_back(c);
+	}
+}
+
 /* Bytes the host read: on an accepted connection, a request arrived, and
  * this thread now works for that connection (a HEAD request's answer has
  * a length but no body); on a connected one, the response is read. */
@@ -322,12 +435,11 @@ static void note_read(int fd, const struct iovec *iov, int iovcnt, size_t n)
 		return;
 	}
 	net_last_read = (struct net_ref){fd, s >> NET_ID_SHIFT};
-	const char *data = iovcnt > 0 ? iov[0].iov_base : NULL;
-	if (data && iov[0].iov_len >= 5 && n >= 5 && memcmp(data, "HEAD ", 5) == 0 &&
-	    conn_try_take(c, &s)) {
-		c->reader.head_request = true;
-		conn_give_back(c);
-	}
+	/* Under TLS the socket carries ciphertext: the request is the
+	 * library's clear text (net_tls_data). */
+	if (c->api != RECORD_API_SOCKET)
+		return;
+	note_request(c, s, iov, iovcnt, n);
 }
 
 static void request_done(const struct head *h, void *arg)
@@ -413,11 +525,60 @@ void net_tls_gone(const void *session)
 	errno = saved;
 }
 
+/* Clear text on a connection the host accepted, which serves HTTPS: what
+ * it writes is its response, what it reads its client's request. */
+static void tls_accepted(struct net_conn *c, const struct net_tls *t, bool written, const void *buf,
+                         size_t n)
+{
+	int fd = t->fd, api = t->api;
+	uint64_t s;
+	int saved = errno;
+
+	if (!written && c->api == api)
+		goto request;
+	if (!conn_try_take(c, &s)) {
+		if (written)
+			atomic_store_explicit(&c->skipped, true, memory_order_relaxed);
+		errno = saved;
+		return;
+	}
+	if (c->api != api) {
+		/* The first clear text: what the host wrote on the socket was
+		 * the handshake. */
+		c->api = api;
+		writer_init(c);
+		atomic_store_explicit(&c->skipped, false, memory_order_relaxed);
+		/* HTTP/2 is not read. */
+		if (t->h2)
+			writer_lost(c);
+	}
+	if (atomic_load_explicit(&c->skipped, memory_order_relaxed))
+		writer_lost(c);
+	if (written)
+		conn_written(c, buf, n);
+	conn_give_back(c);
+request:
+	if (!written) {
+		s = atomic_load_explicit(&c->state, memory_order_acquire);
+		if (s & NET_LIVE) {
+			struct iovec iov = {(void *)buf, n};
+			net_last_read = (struct net_ref){fd, s >> NET_ID_SHIFT};
+			note_request(c, s, &iov, 1, n);
+		}
+	}
+	errno = saved;
+}
+
 void net_tls_data(const struct net_tls *t, bool written, const void *buf, size_t n)
 {
 	unsigned at;
 	struct net_conn *c = t->fd >= 0 ? conn_of(t->fd) : session_of(t->session, &at);
 	uint64_t s;
+
+	if (c && t->fd >= 0 && c->kind == NET_ACCEPTED) {
+		tls_accepted(c, t, written, buf, n);
+		return;
+	}
 
 	int saved = errno;
 	/* A session is followed from its first clear text, which a client
@@ -462,18 +623,15 @@ static void note_read1(int fd, void *buf, size_t n)
 	note_read(fd, &iov, 1, n);
 }
 
-static void head_done(const struct head *h, void *arg)
-{
-	verdict_head(arg, h);
-}
-
 /* Bytes the host wrote to its client: read for response heads. */
 static void note_write(int fd, const struct iovec *iov, int iovcnt, size_t n)
 {
 	struct net_conn *c = conn_of(fd);
 	uint64_t s;
 
-	if (!c)
+	/* An accepted connection under TLS: the socket's bytes are
+	 * ciphertext, the library's hooks hand over the clear text. */
+	if (!c || (c->kind == NET_ACCEPTED && c->api != RECORD_API_SOCKET))
 		return;
 	int saved = errno;
 	if (!conn_try_take(c, &s)) {
@@ -482,15 +640,20 @@ static void note_write(int fd, const struct iovec *iov, int iovcnt, size_t n)
 		errno = saved;
 		return;
 	}
-	if (atomic_load_explicit(&c->skipped, memory_order_relaxed))
-		c->reader.state = c->req.state = HEAD_LOST;
-	for (int i = 0; i < iovcnt && n && (c->kind == NET_ACCEPTED || c->api == RECORD_API_SOCKET);
-	     i++) {
+	if (atomic_load_explicit(&c->skipped, memory_order_relaxed)) {
+		if (c->kind == NET_ACCEPTED)
+			writer_lost(c);
+		else
+			c->reader.state = c->req.state = HEAD_LOST;
+	}
+	/* Under TLS, the socket carries ciphertext: the library's hooks
+	 * hand over the clear text. */
+	for (int i = 0; i < iovcnt && n && c->api == RECORD_API_SOCKET; i++) {
 		size_t k = iov[i].iov_len < n ? iov[i].iov_len : n;
 		if (c->kind == NET_CONNECTED)
 			head_feed(&c->req, iov[i].iov_base, k, request_done, c);
 		else
-			head_feed(&c->reader, iov[i].iov_base, k, head_done, c);
+			conn_written(c, iov[i].iov_base, k);
 		n -= k;
 	}
 	conn_give_back(c);

@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "carry.h"
+#include "fcgi.h"
 #include "head.h"
 
 /* A followed connection, named by descriptor and a number that is never
@@ -38,6 +40,16 @@ enum net_kind {
 	NET_CONNECTED, /* the host is the client: the socket source */
 };
 
+/* What the host writes on a connection it accepted: HTTP/1.x, or FastCGI
+ * records (a FastCGI application such as php-fpm), whose FCGI_STDOUT
+ * streams are CGI responses.  Decided by the first byte written: 1, the
+ * version of every FastCGI record, never begins an HTTP response. */
+enum net_proto {
+	NET_PROTO_UNSURE,
+	NET_PROTO_HTTP,
+	NET_PROTO_FCGI,
+};
+
 /* A request written on a connected socket, waiting for its response. */
 struct net_request {
 	char method[NET_METHOD_MAX];
@@ -56,6 +68,24 @@ struct net_conn {
 	int api;
 	struct head_reader reader; /* response heads: written (accepted) or read */
 	void *expect;              /* owned by verdict.c */
+	/* Accepted connections: the protocol written, the FastCGI records'
+	 * reader, and the response being written: from its head until its
+	 * body ends, the head stays in head[] (the reader starts the next
+	 * one only after), so that a transfer that ends while the body goes
+	 * (a streaming proxy answers before it calls the upstream) is held
+	 * against it. */
+	enum net_proto proto;
+	bool answering;
+	size_t answer_len;
+	int answer_status;
+	bool answer_cgi;
+	bool answer_paired; /* verdict.c: the head answered a transfer */
+	struct fcgi_reader fcgi;
+	/* verdict.c's: a verdict whose client response body is being
+	 * scanned for the challenge, and the scan (about 15 KiB: here, never
+	 * on a hook's stack). */
+	void *carrying;
+	struct carry carry;
 	/* Connected sockets: the request heads written, and those waiting
 	 * for a response, oldest first (pipelining). */
 	struct head_reader req;
@@ -105,7 +135,7 @@ bool net_following(void);
 
 /* A TLS session of the host's, as its library's hooks see it. */
 struct net_tls {
-	int fd;              /* the connected socket underneath; -1: none (a memory BIO) */
+	int fd; /* the socket underneath, connected or accepted; -1: none (a memory BIO) */
 	const void *session; /* the library's session: names it when fd is -1 */
 	int api;             /* RECORD_API_OPENSSL or RECORD_API_GNUTLS */
 	bool h2;             /* ALPN chose HTTP/2 */
@@ -113,13 +143,19 @@ struct net_tls {
 };
 
 /* Clear text the TLS library read or wrote on the session: from now on it
- * is followed instead of the socket's bytes.  A session without a
+ * is followed instead of the socket's bytes, on a connection the host
+ * connected or accepted (a server of HTTPS: its clear text is its
+ * response).  A session without a
  * descriptor is followed from the first clear text the host writes, as a
  * connection of its own, until net_tls_gone. */
 void net_tls_data(const struct net_tls *t, bool written, const void *buf, size_t n);
 
 /* The library frees the session. */
 void net_tls_gone(const void *session);
+
+/* The head of the response c's host is writing, while its body goes:
+ * false when no response is under way.  Owning c. */
+bool net_answering(const struct net_conn *c, struct head *out);
 
 /* True once the process has accepted a connection. */
 bool net_accepted(void);

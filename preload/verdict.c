@@ -120,6 +120,7 @@ struct scratch {
 	struct verdict_change changes[VERDICT_MAX_CHANGES];
 	size_t nchanges;
 	struct parsed u, d;
+	struct verdict held; /* converted, its body being scanned (carry_begin) */
 	size_t used;
 	char arena[];
 };
@@ -360,16 +361,74 @@ static void emit_unpaired(struct net_conn *c, struct expect *e, const char *why)
 	count(VERDICT_UNPAIRED);
 }
 
-/* The head of the response the host wrote, held against what it was
- * expected to answer.  Runs in the write hook, perhaps in a signal handler:
- * nothing here allocates or locks. */
-void verdict_head(struct net_conn *c, const struct head *h)
+/* A converted verdict waits while the first bytes of the body written to
+ * the client are scanned for what the upstream sent: its challenge header
+ * values and their resource_metadata URLs (a streaming proxy carries them
+ * in a JSON-RPC error).  False when there is nothing to look for. */
+static bool carry_begin(struct net_conn *c, struct scratch *s, struct expect *e,
+                        const struct head *h, const struct verdict *v)
 {
-	struct expect *e = c->expect;
+	struct head_field f;
+	size_t pos = 0;
+	bool sse = false;
+
+	while (head_next_field(h, &pos, &f))
+		if (f.name_len == 12 && strncasecmp(f.name, "Content-Type", 12) == 0)
+			sse = carry_is_event_stream(f.value, f.value_len);
+	carry_init(&c->carry, sse ? CARRY_SSE : CARRY_PLAIN, 0);
+	bool any = false;
+	for (size_t i = 0; i < e->n; i++) {
+		any |= carry_add(&c->carry, CARRY_CHALLENGE, e->value[i], strlen(e->value[i])) >= 0;
+		parse_all(e->value[i], strlen(e->value[i]), &s->u);
+		for (size_t k = 0; k < s->u.n; k++) {
+			struct challenge_param p;
+			if (!find_param(&s->u.ch[k],
+			                (struct challenge_view){"resource_metadata", 17}, &p))
+				continue;
+			const char *url = arena_param(s, &p);
+			any |= carry_add(&c->carry, CARRY_URL, url, strlen(url)) >= 0;
+		}
+	}
+	if (!any)
+		return false;
+	s->held = *v;
+	c->carrying = e;
+	return true;
+}
+
+/* The scan is over (found, the bound reached, the body or the connection
+ * ended, or something else needs the scratch): the verdict goes out. */
+static void held_settle(struct net_conn *c)
+{
+	struct expect *e = c->carrying;
 	if (!e)
 		return;
-	c->expect = NULL;
+	c->carrying = NULL;
+	struct scratch *s = (struct scratch *)(void *)c->scratch;
+	s->held.carried = c->carry.found != 0;
+	log_verdict(&s->held);
+	count(VERDICT_CONVERTED);
+	expect_retire(e);
+}
 
+void verdict_body(struct net_conn *c, const char *data, size_t len)
+{
+	if (!c->carrying)
+		return;
+	if (!len)
+		carry_end(&c->carry);
+	else
+		carry_feed(&c->carry, data, len);
+	if (!len || c->carry.found || carry_done(&c->carry))
+		held_settle(c);
+}
+
+/* The head h of the response the host wrote, held against e, what it was
+ * expected to answer.  Runs in the write hook, perhaps in a signal handler:
+ * nothing here allocates or locks. */
+static void judge(struct net_conn *c, struct expect *e, const struct head *h)
+{
+	c->answer_paired = true;
 	struct scratch *s = scratch_of(c);
 	struct verdict_header *hs = s->hs;
 	size_t forwarded = 0, dropped = 0;
@@ -430,14 +489,44 @@ void verdict_head(struct net_conn *c, const struct head *h)
 		v.kind = VERDICT_DROPPED;
 	else
 		v.kind = VERDICT_ALTERED;
+	if (v.kind == VERDICT_CONVERTED && carry_begin(c, s, e, h, &v))
+		return;
 	log_verdict(&v);
 	count(v.kind);
 	expect_retire(e);
 }
 
+void verdict_head(struct net_conn *c, const struct head *h)
+{
+	held_settle(c);
+	struct expect *e = c->expect;
+	if (!e)
+		return;
+	c->expect = NULL;
+	judge(c, e, h);
+}
+
+/* e waits for the next head written to c, unless c's host is writing a
+ * response already (a streaming proxy sends its head before it calls the
+ * upstream): then that head answers it. */
+static void expect_on(struct net_conn *c, struct expect *e)
+{
+	struct head h;
+
+	if (net_answering(c, &h))
+		judge(c, e, &h);
+	else
+		c->expect = e;
+}
+
 /* The connection ends: in the close hook, perhaps in a signal handler. */
 void verdict_conn_gone(struct net_conn *c)
 {
+	if (c->carrying) {
+		/* A body that runs until the connection closes ends here. */
+		carry_end(&c->carry);
+		held_settle(c);
+	}
 	if (c->expect) {
 		emit_unpaired(c, c->expect, "the client connection closed before a response");
 		expect_retire(c->expect);
@@ -448,6 +537,7 @@ void verdict_conn_gone(struct net_conn *c)
 static void unpair_on_new_transfer(struct net_conn *c, void *arg)
 {
 	(void)arg;
+	held_settle(c);
 	if (c->expect) {
 		emit_unpaired(c, c->expect, "another transfer started for the same client");
 		expect_retire(c->expect);
@@ -471,7 +561,7 @@ static void set_expect(struct net_conn *c, void *arg)
 	struct handover *h = arg;
 
 	unpair_on_new_transfer(c, NULL);
-	c->expect = h->e;
+	expect_on(c, h->e);
 	h->taken = true;
 }
 
@@ -501,6 +591,7 @@ void verdict_expect(struct net_ref conn, const struct record *r)
 static void unpair_at_exit(struct net_conn *c, void *arg)
 {
 	(void)arg;
+	held_settle(c);
 	if (c->expect) {
 		emit_unpaired(c, c->expect, "the program exited before a response");
 		expect_retire(c->expect);
@@ -574,7 +665,7 @@ void verdict_expect_from_socket(struct net_conn *self, struct net_ref conn, cons
 	switch (net_take_nested(conn, &c)) {
 	case NET_TAKEN:
 		unpair_on_new_transfer(c, NULL);
-		c->expect = e;
+		expect_on(c, e);
 		net_give_nested(c);
 		break;
 	case NET_NOT_FOLLOWED:

@@ -36,6 +36,8 @@ void verdict_expect_from_socket(struct net_conn *self, struct net_ref conn, cons
 
 /* Called by net.c, owning the connection's slot. */
 void verdict_head(struct net_conn *c, const struct head *h);
+/* The next bytes of the body that follows that head; len 0 when it ends. */
+void verdict_body(struct net_conn *c, const char *data, size_t len);
 void verdict_conn_gone(struct net_conn *c);
 
 /* At exit: what is still waiting is unpaired; then the summary. */

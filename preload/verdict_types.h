@@ -4,6 +4,7 @@
 #ifndef AUTHTAP_VERDICT_TYPES_H
 #define AUTHTAP_VERDICT_TYPES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum verdict_kind {
@@ -38,6 +39,9 @@ struct verdict {
 	const void *handle;
 	const char *method, *url;
 	long upstream_status, downstream_status;
+	/* converted: the upstream's challenge (or its resource_metadata) was
+	 * found in the first bytes of the body written to the client. */
+	bool carried;
 	size_t nheaders;
 	const struct verdict_header *headers;
 };
