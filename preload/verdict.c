@@ -38,12 +38,12 @@ struct expect_store {
 
 _Static_assert(sizeof(struct expect_store) + 2048 <= NET_EXPECT_STORE, "the store is too small");
 
-static atomic_ulong verdict_counts[5];
+static atomic_ulong verdict_counts[6];
 
 const char *verdict_name(enum verdict_kind k)
 {
-	static const char *const names[] = {"forwarded", "dropped", "altered", "converted",
-	                                    "unpaired"};
+	static const char *const names[] = {"forwarded", "dropped",  "altered",
+	                                    "converted", "unpaired", "ambiguous"};
 	return names[k];
 }
 
@@ -340,36 +340,41 @@ static void expect_reap(void)
 	}
 }
 
-static void emit_unpaired(struct net_conn *c, struct expect *e, const char *why)
+/* No verdict but "unpaired" (why), or "ambiguous" among candidates
+ * connections: the upstream's side alone.  answered: the status of the
+ * head the client already had. */
+static void emit_without_head(struct net_conn *c, struct expect *e, enum verdict_kind kind,
+                              const char *why, long answered, unsigned long candidates)
 {
 	struct scratch *s = scratch_of(c);
 	struct verdict v = {
-	    .kind = VERDICT_UNPAIRED,
+	    .kind = kind,
 	    .unpaired_why = why,
+	    .answered_status = answered,
+	    .candidates = candidates,
 	    .handle = e->handle,
 	    .method = e->method,
 	    .url = e->url,
 	    .upstream_status = e->status,
 	};
 	for (size_t i = 0; i < e->n; i++)
-		s->hs[i] = (struct verdict_header){e->name[i],       e->value[i], NULL,
-		                                   VERDICT_UNPAIRED, 0,           NULL};
+		s->hs[i] = (struct verdict_header){e->name[i], e->value[i], NULL, kind, 0, NULL};
 	v.nheaders = e->n;
 	v.headers = s->hs;
 	log_verdict(&v);
-	count(VERDICT_UNPAIRED);
+	count(kind);
+}
+
+static void emit_unpaired(struct net_conn *c, struct expect *e, const char *why)
+{
+	emit_without_head(c, e, VERDICT_UNPAIRED, why, 0, 0);
 }
 
 /* The head of the response the host wrote, held against what it was
  * expected to answer.  Runs in the write hook, perhaps in a signal handler:
  * nothing here allocates or locks. */
-void verdict_head(struct net_conn *c, const struct head *h)
+static void judge(struct net_conn *c, struct expect *e, const struct head *h)
 {
-	struct expect *e = c->expect;
-	if (!e)
-		return;
-	c->expect = NULL;
-
 	struct scratch *s = scratch_of(c);
 	struct verdict_header *hs = s->hs;
 	size_t forwarded = 0, dropped = 0;
@@ -432,9 +437,611 @@ void verdict_head(struct net_conn *c, const struct head *h)
 		v.kind = VERDICT_ALTERED;
 	log_verdict(&v);
 	count(v.kind);
-	expect_retire(e);
 }
 
+/* Pairing a transfer with the client connection it serves.
+ *
+ * An event loop reads several requests before its callbacks start their
+ * transfers, so "the connection this thread last read from" is not enough.
+ * When a transfer starts, its candidates are the accepted connections with
+ * a request read and not yet answered (the one this thread read, when it
+ * read only one of them); when its response is recorded, those answered
+ * meanwhile are out, and the method and target of their requests narrow
+ * the rest against the upstream request.  One left: paired as it is.
+ * Several: each one's next head is kept, reduced to what a verdict reads,
+ * and once all are known the verdict is the one they agree on, or the one
+ * head that carries the upstream's challenge byte for byte, else
+ * "ambiguous": never a guess. */
+
+#define PAIR_RING 1024
+#define PAIR_SYN_CAP 4096
+
+enum member_state {
+	MEMBER_WAITING,
+	MEMBER_HEAD,     /* its next head was written */
+	MEMBER_GONE,     /* closed before one */
+	MEMBER_EXIT,     /* still waiting when the program exited */
+	MEMBER_ANSWERED, /* answered before the transfer started */
+};
+
+struct pairing;
+
+struct member {
+	struct net_ref ref;
+	unsigned heads; /* heads written to it when the transfer started */
+	int status;     /* MEMBER_ANSWERED, MEMBER_HEAD: the head's */
+	bool out;       /* ruled out when the response was recorded */
+	bool matches;   /* its request against the upstream's */
+	char method[NET_METHOD_MAX];
+	char *target; /* NULL: unknown */
+	_Atomic int state;
+	bool exact, shared, syn_ok;
+	bool linked; /* to its connection's waits */
+	/* Its head's status line and challenge fields, as a head. */
+	char *syn;
+	size_t syn_len;
+	struct member *next_wait;
+	struct pairing *g;
+};
+
+struct pairing {
+	uint64_t id;
+	struct expect *e;
+	/* Members still to be resolved, plus one held while it is set up:
+	 * whoever takes it to 0 decides. */
+	_Atomic unsigned left;
+	unsigned n;
+	struct pairing *next_dead;
+	struct member m[];
+};
+
+/* Candidate sets from transfer start to record, by id; an old one gives
+ * way (its transfer will have no verdict). */
+static struct pairing *_Atomic pair_ring[PAIR_RING];
+static atomic_uint_fast64_t pair_next;
+static struct pairing *_Atomic pair_dead;
+
+static void pairing_free(struct pairing *p)
+{
+	if (!p)
+		return;
+	for (unsigned i = 0; i < p->n; i++) {
+		free(p->m[i].target);
+		free(p->m[i].syn);
+	}
+	expect_free(p->e);
+	free(p);
+}
+
+static void pairing_retire(struct pairing *p)
+{
+	p->next_dead = atomic_load_explicit(&pair_dead, memory_order_relaxed);
+	while (!atomic_compare_exchange_weak_explicit(&pair_dead, &p->next_dead, p,
+	                                              memory_order_release, memory_order_relaxed))
+		;
+}
+
+static void pairing_reap(void)
+{
+	struct pairing *p = atomic_exchange_explicit(&pair_dead, NULL, memory_order_acquire);
+	while (p) {
+		struct pairing *next = p->next_dead;
+		pairing_free(p);
+		p = next;
+	}
+}
+
+static uint64_t pair_put(struct pairing *p)
+{
+	p->id = atomic_fetch_add(&pair_next, 1) + 1;
+	pairing_free(atomic_exchange(&pair_ring[p->id % PAIR_RING], p));
+	return p->id;
+}
+
+static struct pairing *pair_take(uint64_t id)
+{
+	struct pairing *p = atomic_exchange(&pair_ring[id % PAIR_RING], NULL);
+	if (p && p->id != id) {
+		struct pairing *none = NULL;
+		if (!atomic_compare_exchange_strong(&pair_ring[id % PAIR_RING], &none, p))
+			pairing_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* A head is strong evidence when its status and every challenge line are
+ * the upstream's, byte for byte. */
+static bool head_exact(const struct expect *e, const struct head *h)
+{
+	if (h->status != e->status)
+		return false;
+	for (size_t i = 0; i < e->n; i++) {
+		size_t name_len = strlen(e->name[i]), value_len = strlen(e->value[i]), pos = 0;
+		struct head_field f;
+		bool found = false;
+		while (!found && head_next_field(h, &pos, &f))
+			found = f.name_len == name_len && f.value_len == value_len &&
+			        strncasecmp(f.name, e->name[i], name_len) == 0 &&
+			        memcmp(f.value, e->value[i], value_len) == 0;
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+static bool syn_put(struct member *m, const char *p, size_t n)
+{
+	if (n > PAIR_SYN_CAP - m->syn_len)
+		return false;
+	memcpy(m->syn + m->syn_len, p, n);
+	m->syn_len += n;
+	return true;
+}
+
+/* The head, reduced to what judge reads: its status and the fields named
+ * as the upstream's challenge headers, in order.  In a hook: no malloc. */
+static void syn_build(struct member *m, const struct expect *e, const struct head *h)
+{
+	char line[32] = "HTTP/1.1 ";
+	size_t n = 9;
+	int st = h->status < 0 ? 0 : h->status > 999 ? 999 : h->status;
+	line[n++] = (char)('0' + st / 100);
+	line[n++] = (char)('0' + st / 10 % 10);
+	line[n++] = (char)('0' + st % 10);
+	memcpy(line + n, " \r\n", 3);
+	n += 3;
+	m->syn_len = 0;
+	m->syn_ok = m->syn && syn_put(m, line, n);
+	struct head_field f;
+	size_t pos = 0;
+	while (m->syn_ok && head_next_field(h, &pos, &f)) {
+		bool named = false;
+		for (size_t i = 0; i < e->n && !named; i++)
+			named = strlen(e->name[i]) == f.name_len &&
+			        strncasecmp(f.name, e->name[i], f.name_len) == 0;
+		if (named)
+			m->syn_ok = syn_put(m, f.name, f.name_len) && syn_put(m, ": ", 2) &&
+			            syn_put(m, f.value, f.value_len) && syn_put(m, "\r\n", 2);
+	}
+	m->syn_ok = m->syn_ok && syn_put(m, "\r\n", 2);
+}
+
+static const char *member_why(int state)
+{
+	switch (state) {
+	case MEMBER_GONE:
+		return "the client connection closed before a response";
+	case MEMBER_EXIT:
+		return "the program exited before a response";
+	case MEMBER_ANSWERED:
+		return "client already answered";
+	}
+	return NULL;
+}
+
+/* Two members lead to the same verdict. */
+static bool same_outcome(const struct member *a, const struct member *b)
+{
+	int sa = atomic_load(&a->state), sb = atomic_load(&b->state);
+	if (sa != sb)
+		return false;
+	if (sa == MEMBER_ANSWERED)
+		return a->status == b->status;
+	if (sa != MEMBER_HEAD)
+		return true;
+	return a->syn_ok && b->syn_ok && a->syn_len == b->syn_len &&
+	       memcmp(a->syn, b->syn, a->syn_len) == 0;
+}
+
+/* Every member is resolved: the verdict, in c's scratch. */
+static void pairing_decide(struct net_conn *c, struct pairing *g)
+{
+	struct expect *e = g->e;
+	struct member *first = NULL, *exact = NULL;
+	unsigned in = 0, nexact = 0;
+	bool agree = true;
+
+	for (unsigned i = 0; i < g->n; i++) {
+		struct member *m = &g->m[i];
+		if (m->out)
+			continue;
+		in++;
+		if (!first)
+			first = m;
+		else if (!same_outcome(first, m))
+			agree = false;
+		if (atomic_load(&m->state) == MEMBER_HEAD && m->exact && !m->shared) {
+			nexact++;
+			exact = m;
+		}
+	}
+	if (!first)
+		return;
+	if (nexact == 1 && !agree) {
+		/* The one head that carries the challenge: forwarded. */
+		struct head h = {
+		    .status = exact->status, .raw = exact->syn, .raw_len = exact->syn_len};
+		if (exact->syn_ok) {
+			judge(c, e, &h);
+			return;
+		}
+	}
+	if (agree) {
+		int st = atomic_load(&first->state);
+		if (st == MEMBER_HEAD) {
+			struct head h = {
+			    .status = first->status, .raw = first->syn, .raw_len = first->syn_len};
+			judge(c, e, &h);
+		} else {
+			emit_without_head(c, e, VERDICT_UNPAIRED, member_why(st),
+			                  st == MEMBER_ANSWERED ? first->status : 0, 0);
+		}
+		return;
+	}
+	emit_without_head(c, e, VERDICT_AMBIGUOUS, NULL, 0, in);
+}
+
+/* One member less to wait for; the last one decides, in c's scratch. */
+static void pairing_release(struct net_conn *c, struct pairing *g)
+{
+	if (atomic_fetch_sub_explicit(&g->left, 1, memory_order_acq_rel) != 1)
+		return;
+	pairing_decide(c, g);
+	pairing_retire(g);
+}
+
+static void member_resolve(struct net_conn *c, struct member *m, int state)
+{
+	atomic_store_explicit(&m->state, state, memory_order_release);
+	pairing_release(c, m->g);
+}
+
+/* The members waiting on c, resolved by how it ended. */
+static void waits_end(struct net_conn *c, int state)
+{
+	struct member *m = c->waits;
+	c->waits = NULL;
+	while (m) {
+		struct member *next = m->next_wait;
+		member_resolve(c, m, state);
+		m = next;
+	}
+}
+
+/* The head of the response the host wrote, held against what it was
+ * expected to answer.  Runs in the write hook, perhaps in a signal handler:
+ * nothing here allocates or locks. */
+void verdict_head(struct net_conn *c, const struct head *h)
+{
+	struct expect *e = c->expect;
+	unsigned exact = 0;
+
+	c->acc_heads++;
+	c->acc_status = h->status;
+	if (e && head_exact(e, h))
+		exact++;
+	for (struct member *m = c->waits; m; m = m->next_wait)
+		if ((m->exact = head_exact(m->g->e, h)))
+			exact++;
+	if (e) {
+		c->expect = NULL;
+		judge(c, e, h);
+		expect_retire(e);
+	}
+	struct member *m = c->waits;
+	c->waits = NULL;
+	while (m) {
+		struct member *next = m->next_wait;
+		m->shared = exact > 1;
+		m->status = h->status;
+		syn_build(m, m->g->e, h);
+		member_resolve(c, m, MEMBER_HEAD);
+		m = next;
+	}
+}
+
+/* What a scan at transfer start finds on one accepted connection. */
+struct cand {
+	struct net_ref ref;
+	unsigned heads;
+	int status;
+	bool mine, answered;
+	char method[NET_METHOD_MAX];
+	char *target;
+};
+
+struct scan {
+	const void *me;
+	struct net_ref last;
+	struct cand *v;
+	size_t n, cap;
+	bool oom;
+	bool last_found, last_lost;
+	struct cand last_answered; /* ref.id 0: the last one was not answered */
+};
+
+static void cand_request(struct cand *k, const struct net_request *r)
+{
+	memcpy(k->method, r->method, sizeof(k->method));
+	k->target = strdup(r->url);
+}
+
+static void scan_one(struct net_conn *c, void *arg)
+{
+	struct scan *sc = arg;
+
+	if (c->kind != NET_ACCEPTED)
+		return;
+	bool lost = net_requests_lost(c);
+	bool is_last = c->ref.id == sc->last.id && c->ref.fd == sc->last.fd;
+	if (is_last) {
+		sc->last_found = true;
+		sc->last_lost = lost;
+	}
+	if (lost)
+		return;
+	struct cand k = {.ref = c->ref,
+	                 .heads = c->acc_heads,
+	                 .status = c->acc_status,
+	                 .mine = c->acc_thread == sc->me};
+	if (c->acc_reads > c->acc_heads) {
+		if (sc->n == sc->cap) {
+			size_t cap = sc->cap ? sc->cap * 2 : 16;
+			struct cand *v = realloc(sc->v, cap * sizeof(*v));
+			if (!v) {
+				sc->oom = true;
+				return;
+			}
+			sc->v = v;
+			sc->cap = cap;
+		}
+		/* The request it answers next, if still kept. */
+		if (c->acc_reads - c->acc_heads <= NET_PIPELINE)
+			cand_request(&k, &c->reqs[c->acc_heads % NET_PIPELINE]);
+		sc->v[sc->n++] = k;
+	} else if (is_last && c->acc_reads) {
+		k.answered = true;
+		cand_request(&k, &c->reqs[(c->acc_reads - 1) % NET_PIPELINE]);
+		sc->last_answered = k;
+	}
+}
+
+static struct net_ref pair_single(struct net_ref ref)
+{
+	verdict_unpair_waiting(ref);
+	return ref;
+}
+
+struct net_ref verdict_pair_start(void)
+{
+	int saved = errno;
+	struct scan sc = {.me = net_thread_self(), .last = net_thread_conn()};
+	struct net_ref out = {0};
+
+	pairing_reap();
+	net_each_conn(scan_one, &sc);
+	size_t mine = 0, mine_at = 0;
+	for (size_t i = 0; i < sc.n; i++)
+		if (sc.v[i].mine) {
+			mine++;
+			mine_at = i;
+		}
+	bool answered = sc.last_answered.ref.id != 0;
+	size_t n = sc.n + (answered ? 1 : 0);
+
+	if (sc.oom) {
+		/* Not every candidate is known: no pairing at all. */
+	} else if (sc.last_found && sc.last_lost) {
+		/* Requests it cannot read: the thread's last read, as before. */
+		out = pair_single(sc.last);
+	} else if (mine == 1 && !answered) {
+		out = pair_single(sc.v[mine_at].ref);
+	} else if (n == 1 && !answered) {
+		out = pair_single(sc.v[0].ref);
+	} else if (n) {
+		/* Answered before the transfer started, by the thread that
+		 * starts it, with nothing else it read waiting: that client
+		 * alone (mine == 0); otherwise one candidate among the rest. */
+		if (answered && !mine)
+			n = 1;
+		struct pairing *p = calloc(1, sizeof(*p) + n * sizeof(struct member));
+		if (p) {
+			p->n = (unsigned)n;
+			size_t at = 0;
+			if (answered) {
+				struct member *m = &p->m[at++];
+				m->ref = sc.last_answered.ref;
+				m->status = sc.last_answered.status;
+				atomic_init(&m->state, MEMBER_ANSWERED);
+				memcpy(m->method, sc.last_answered.method, sizeof(m->method));
+				m->target = sc.last_answered.target;
+				sc.last_answered.target = NULL;
+			}
+			for (size_t i = 0; i < sc.n && at < n; i++) {
+				struct member *m = &p->m[at++];
+				m->ref = sc.v[i].ref;
+				m->heads = sc.v[i].heads;
+				memcpy(m->method, sc.v[i].method, sizeof(m->method));
+				m->target = sc.v[i].target;
+				sc.v[i].target = NULL;
+			}
+			out = (struct net_ref){-1, pair_put(p)};
+		}
+	}
+	for (size_t i = 0; i < sc.n; i++)
+		free(sc.v[i].target);
+	free(sc.last_answered.target);
+	free(sc.v);
+	errno = saved;
+	return out;
+}
+
+/* The path of a request target or URL: after scheme and authority, before
+ * the query or fragment. */
+static void path_of(const char *s, const char **p, size_t *n)
+{
+	const char *colon = strstr(s, "://");
+	if (colon && s[0] != '/') {
+		s = colon + 3;
+		s += strcspn(s, "/?#");
+	}
+	*p = s;
+	*n = strcspn(s, "?#");
+}
+
+/* A member's request could be the one the upstream request was made for:
+ * the same method, and one path is the other or ends it (a proxy may
+ * strip or add a prefix).  Unknown: it could. */
+static bool request_matches(const struct member *m, const struct expect *e)
+{
+	if (!m->target || !m->method[0] || !e->method || !e->url)
+		return true;
+	if (strcmp(m->method, e->method) != 0)
+		return false;
+	const char *a, *b;
+	size_t na, nb;
+	path_of(m->target, &a, &na);
+	path_of(e->url, &b, &nb);
+	if (!na || !nb)
+		return na == nb;
+	if (na > nb) {
+		const char *t = a;
+		size_t tn = na;
+		a = b, na = nb, b = t, nb = tn;
+	}
+	return memcmp(a, b + nb - na, na) == 0 && (na == nb || a[0] == '/');
+}
+
+struct probe {
+	struct member *m;
+	bool found;
+};
+
+/* At record time: still waiting for the answer it waited for when the
+ * transfer started? */
+static void probe_member(struct net_conn *c, void *arg)
+{
+	struct probe *pr = arg;
+	pr->found = true;
+	if (c->acc_heads != pr->m->heads)
+		pr->m->out = true;
+}
+
+static void link_member(struct net_conn *c, void *arg)
+{
+	struct probe *pr = arg;
+	pr->found = true;
+	if (c->acc_heads != pr->m->heads) {
+		/* Answered meanwhile: its head is not known. */
+		pr->m->syn_ok = false;
+		atomic_store(&pr->m->state, MEMBER_HEAD);
+		pr->found = false;
+		return;
+	}
+	pr->m->linked = true;
+	pr->m->next_wait = c->waits;
+	c->waits = pr->m;
+}
+
+static void emit_spare(struct expect *e, enum verdict_kind kind, const char *why, long answered)
+{
+	struct net_conn *spare = calloc(1, sizeof(*spare));
+	if (spare)
+		emit_without_head(spare, e, kind, why, answered, 0);
+	free(spare);
+}
+
+struct handover {
+	struct expect *e;
+	bool taken;
+};
+
+static void set_expect(struct net_conn *c, void *arg);
+
+/* The response of a transfer that had several candidates is recorded. */
+static void pair_expect(uint64_t id, const struct record *r)
+{
+	struct pairing *g = pair_take(id);
+	if (!g)
+		return;
+	g->e = expect_new(r);
+	if (!g->e) {
+		pairing_free(g);
+		return;
+	}
+	unsigned in = 0, matching = 0;
+	for (unsigned i = 0; i < g->n; i++) {
+		struct member *m = &g->m[i];
+		m->g = g;
+		if (atomic_load(&m->state) == MEMBER_WAITING) {
+			struct probe pr = {m, false};
+			net_with_conn(m->ref, probe_member, &pr);
+			if (!pr.found)
+				atomic_store(&m->state, MEMBER_GONE);
+		}
+		if (m->out)
+			continue;
+		in++;
+		if ((m->matches = request_matches(m, g->e)))
+			matching++;
+	}
+	for (unsigned i = 0; i < g->n && matching && matching < in; i++)
+		if (!g->m[i].out && !g->m[i].matches)
+			g->m[i].out = true;
+	if (matching && matching < in)
+		in = matching;
+
+	if (!in) {
+		emit_spare(g->e, VERDICT_UNPAIRED,
+		           "every client it could serve was answered before the response", 0);
+		pairing_free(g);
+		return;
+	}
+	if (in == 1) {
+		struct member *m = g->m;
+		while (m->out)
+			m++;
+		int st = atomic_load(&m->state);
+		if (st == MEMBER_WAITING) {
+			struct handover h = {g->e, false};
+			net_with_conn(m->ref, set_expect, &h);
+			if (h.taken)
+				g->e = NULL;
+			else
+				st = MEMBER_GONE;
+		}
+		if (st != MEMBER_WAITING)
+			emit_spare(g->e, VERDICT_UNPAIRED, member_why(st),
+			           st == MEMBER_ANSWERED ? m->status : 0);
+		pairing_free(g);
+		return;
+	}
+	atomic_init(&g->left, in + 1);
+	for (unsigned i = 0; i < g->n; i++) {
+		struct member *m = &g->m[i];
+		if (m->out || atomic_load(&m->state) != MEMBER_WAITING)
+			continue;
+		m->syn = malloc(PAIR_SYN_CAP);
+		struct probe pr = {m, false};
+		net_with_conn(m->ref, link_member, &pr);
+		if (!pr.found && atomic_load(&m->state) == MEMBER_WAITING)
+			atomic_store(&m->state, MEMBER_GONE);
+	}
+	/* Those not linked are resolved already, and the guard goes. */
+	for (unsigned i = 0; i <= g->n; i++) {
+		if (i < g->n && (g->m[i].out || g->m[i].linked))
+			continue;
+		if (atomic_fetch_sub_explicit(&g->left, 1, memory_order_acq_rel) == 1) {
+			struct net_conn *spare = calloc(1, sizeof(*spare));
+			if (spare)
+				pairing_decide(spare, g);
+			free(spare);
+			pairing_free(g);
+			return;
+		}
+	}
+}
 /* The connection ends: in the close hook, perhaps in a signal handler. */
 void verdict_conn_gone(struct net_conn *c)
 {
@@ -443,6 +1050,7 @@ void verdict_conn_gone(struct net_conn *c)
 		expect_retire(c->expect);
 		c->expect = NULL;
 	}
+	waits_end(c, MEMBER_GONE);
 }
 
 static void unpair_on_new_transfer(struct net_conn *c, void *arg)
@@ -461,11 +1069,6 @@ void verdict_unpair_waiting(struct net_ref conn)
 	expect_reap();
 }
 
-struct handover {
-	struct expect *e;
-	bool taken;
-};
-
 static void set_expect(struct net_conn *c, void *arg)
 {
 	struct handover *h = arg;
@@ -481,6 +1084,13 @@ void verdict_expect(struct net_ref conn, const struct record *r)
 		return;
 	int saved = errno;
 	expect_reap();
+	pairing_reap();
+	if (conn.fd < 0) {
+		pair_expect(conn.id, r);
+		expect_reap();
+		errno = saved;
+		return;
+	}
 	struct handover h = {expect_new(r), false};
 	if (h.e)
 		net_with_conn(conn, set_expect, &h);
@@ -506,6 +1116,7 @@ static void unpair_at_exit(struct net_conn *c, void *arg)
 		expect_retire(c->expect);
 		c->expect = NULL;
 	}
+	waits_end(c, MEMBER_EXIT);
 }
 
 void verdict_finish(void)
@@ -514,14 +1125,16 @@ void verdict_finish(void)
 		return;
 	net_each_conn(unpair_at_exit, NULL);
 	expect_reap();
+	pairing_reap();
 	struct verdict_summary s = {
 	    .forwarded = atomic_load(&verdict_counts[VERDICT_FORWARDED]),
 	    .dropped = atomic_load(&verdict_counts[VERDICT_DROPPED]),
 	    .altered = atomic_load(&verdict_counts[VERDICT_ALTERED]),
 	    .converted = atomic_load(&verdict_counts[VERDICT_CONVERTED]),
 	    .unpaired = atomic_load(&verdict_counts[VERDICT_UNPAIRED]),
+	    .ambiguous = atomic_load(&verdict_counts[VERDICT_AMBIGUOUS]),
 	};
-	s.challenges = s.forwarded + s.dropped + s.altered + s.converted + s.unpaired;
+	s.challenges = s.forwarded + s.dropped + s.altered + s.converted + s.unpaired + s.ambiguous;
 	if (s.challenges)
 		log_summary(&s);
 }

@@ -16,6 +16,7 @@ enum verdict_kind {
 	VERDICT_ALTERED,   /* same status, challenges present but changed */
 	VERDICT_CONVERTED, /* another status */
 	VERDICT_UNPAIRED,  /* no response head followed */
+	VERDICT_AMBIGUOUS, /* several client connections remain possible */
 };
 
 /* One change inside a challenge.  param NULL: the whole challenge of that
@@ -39,6 +40,10 @@ struct verdict_header {
 struct verdict {
 	enum verdict_kind kind;
 	const char *unpaired_why;
+	/* Unpaired: the status of the head the client already had (0: none).
+	 * Ambiguous: how many client connections remain possible. */
+	long answered_status;
+	unsigned long candidates;
 	const void *handle;
 	const char *method, *url;
 	long upstream_status, downstream_status;
@@ -49,7 +54,7 @@ struct verdict {
 /* Counted per upstream response that was recorded and had a client
  * connection to answer. */
 struct verdict_summary {
-	unsigned long challenges, forwarded, dropped, altered, converted, unpaired;
+	unsigned long challenges, forwarded, dropped, altered, converted, unpaired, ambiguous;
 };
 
 const char *verdict_name(enum verdict_kind k);
@@ -58,14 +63,18 @@ const char *verdict_name(enum verdict_kind k);
  * the transfer that starts now. */
 void verdict_unpair_waiting(struct net_ref conn);
 
-/* A transfer starts on this thread, for the client connection it last read
- * a request from, which it returns (id 0 when none). */
+/* A transfer starts on this thread.  Its client connection: the one this
+ * thread read the only request still waiting for an answer from, or a
+ * set of candidates (fd -1, kept here until the response is recorded,
+ * narrowed then by method and target and, if several remain, by the heads
+ * they are answered with); id 0 when none. */
+struct net_ref verdict_pair_start(void);
+
 static inline struct net_ref verdict_transfer_start(void)
 {
-	struct net_ref conn = net_thread_conn();
-	if (conn.id)
-		verdict_unpair_waiting(conn);
-	return conn;
+	if (!net_accepted())
+		return (struct net_ref){0};
+	return verdict_pair_start();
 }
 
 /* The transfer's final response r was recorded: the next head written to
