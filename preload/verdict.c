@@ -445,8 +445,9 @@ static void judge(struct net_conn *c, struct expect *e, const struct head *h)
  * transfers, so "the connection this thread last read from" is not enough.
  * When a transfer starts, its candidates are the accepted connections with
  * a request read and not yet answered (the one this thread read, when it
- * read only one of them); when its response is recorded, those answered
- * meanwhile are out, and the method and target of their requests narrow
+ * read only one of them), each followed from then on; when its response is
+ * recorded, those answered meanwhile are out (an answer follows the
+ * response it relays), and the method and target of their requests narrow
  * the rest against the upstream request.  One left: paired as it is.
  * Several: each one's next head is kept, reduced to what a verdict reads,
  * and once all are known the verdict is the one they agree on, or the one
@@ -470,13 +471,15 @@ struct member {
 	struct net_ref ref;
 	unsigned heads; /* heads written to it when the transfer started */
 	int status;     /* MEMBER_ANSWERED, MEMBER_HEAD: the head's */
-	bool out;       /* ruled out when the response was recorded */
-	bool matches;   /* its request against the upstream's */
+	/* Answered while the transfer ran (by a hook), or ruled out by its
+	 * request when the response was recorded. */
+	bool out, narrowed_out, matches;
 	char method[NET_METHOD_MAX];
 	char *target; /* NULL: unknown */
 	_Atomic int state;
 	bool exact, shared, syn_ok;
-	bool linked; /* to its connection's waits */
+	bool linked;     /* to its connection's waits */
+	bool was_linked; /* once: a hook may still hold it */
 	/* Its head's status line and challenge fields, as a head. */
 	char *syn;
 	size_t syn_len;
@@ -486,9 +489,11 @@ struct member {
 
 struct pairing {
 	uint64_t id;
-	struct expect *e;
-	/* Members still to be resolved, plus one held while it is set up:
-	 * whoever takes it to 0 decides. */
+	/* Set when the response is recorded: until then, a head written to a
+	 * member answers something else. */
+	struct expect *_Atomic e;
+	/* Members linked to their connection, plus one held by the transfer
+	 * until its response is recorded: whoever takes it to 0 decides. */
 	_Atomic unsigned left;
 	unsigned n;
 	struct pairing *next_dead;
@@ -501,15 +506,30 @@ static struct pairing *_Atomic pair_ring[PAIR_RING];
 static atomic_uint_fast64_t pair_next;
 static struct pairing *_Atomic pair_dead;
 
+static void unlink_member(struct net_conn *c, void *arg)
+{
+	for (struct member **at = (struct member **)&c->waits; *at; at = &(*at)->next_wait)
+		if (*at == arg) {
+			*at = (*at)->next_wait;
+			return;
+		}
+}
+
+/* In a libcurl hook.  A set whose transfer was never recorded may still
+ * have members linked: they are taken off their connections first. */
 static void pairing_free(struct pairing *p)
 {
 	if (!p)
 		return;
+	if (atomic_load(&p->left))
+		for (unsigned i = 0; i < p->n; i++)
+			if (p->m[i].was_linked)
+				net_with_conn(p->m[i].ref, unlink_member, &p->m[i]);
 	for (unsigned i = 0; i < p->n; i++) {
 		free(p->m[i].target);
 		free(p->m[i].syn);
 	}
-	expect_free(p->e);
+	expect_free(atomic_load(&p->e));
 	free(p);
 }
 
@@ -637,14 +657,14 @@ static bool same_outcome(const struct member *a, const struct member *b)
 /* Every member is resolved: the verdict, in c's scratch. */
 static void pairing_decide(struct net_conn *c, struct pairing *g)
 {
-	struct expect *e = g->e;
+	struct expect *e = atomic_load_explicit(&g->e, memory_order_acquire);
 	struct member *first = NULL, *exact = NULL;
 	unsigned in = 0, nexact = 0;
 	bool agree = true;
 
 	for (unsigned i = 0; i < g->n; i++) {
 		struct member *m = &g->m[i];
-		if (m->out)
+		if (m->out || m->narrowed_out)
 			continue;
 		in++;
 		if (!first)
@@ -656,7 +676,7 @@ static void pairing_decide(struct net_conn *c, struct pairing *g)
 			exact = m;
 		}
 	}
-	if (!first)
+	if (!first || !e)
 		return;
 	if (nexact == 1 && !agree) {
 		/* The one head that carries the challenge: forwarded. */
@@ -691,9 +711,15 @@ static void pairing_release(struct net_conn *c, struct pairing *g)
 	pairing_retire(g);
 }
 
+/* A member taken off its connection: resolved by how it ended.  A head
+ * before the response was recorded answered something else. */
 static void member_resolve(struct net_conn *c, struct member *m, int state)
 {
-	atomic_store_explicit(&m->state, state, memory_order_release);
+	m->linked = false;
+	if (state == MEMBER_HEAD && !atomic_load_explicit(&m->g->e, memory_order_acquire))
+		m->out = true;
+	else
+		atomic_store_explicit(&m->state, state, memory_order_release);
 	pairing_release(c, m->g);
 }
 
@@ -721,9 +747,11 @@ void verdict_head(struct net_conn *c, const struct head *h)
 	c->acc_status = h->status;
 	if (e && head_exact(e, h))
 		exact++;
-	for (struct member *m = c->waits; m; m = m->next_wait)
-		if ((m->exact = head_exact(m->g->e, h)))
-			exact++;
+	for (struct member *m = c->waits; m; m = m->next_wait) {
+		struct expect *me = atomic_load_explicit(&m->g->e, memory_order_acquire);
+		m->exact = me && !m->narrowed_out && head_exact(me, h);
+		exact += m->exact;
+	}
 	if (e) {
 		c->expect = NULL;
 		judge(c, e, h);
@@ -733,9 +761,11 @@ void verdict_head(struct net_conn *c, const struct head *h)
 	c->waits = NULL;
 	while (m) {
 		struct member *next = m->next_wait;
+		struct expect *me = atomic_load_explicit(&m->g->e, memory_order_acquire);
 		m->shared = exact > 1;
 		m->status = h->status;
-		syn_build(m, m->g->e, h);
+		if (me)
+			syn_build(m, me, h);
 		member_resolve(c, m, MEMBER_HEAD);
 		m = next;
 	}
@@ -807,6 +837,16 @@ static void scan_one(struct net_conn *c, void *arg)
 	}
 }
 
+static void link_member(struct net_conn *c, void *arg)
+{
+	struct member *m = arg;
+	if (c->acc_heads != m->heads)
+		return;
+	m->linked = m->was_linked = true;
+	m->next_wait = c->waits;
+	c->waits = m;
+}
+
 static struct net_ref pair_single(struct net_ref ref)
 {
 	verdict_unpair_waiting(ref);
@@ -866,6 +906,21 @@ struct net_ref verdict_pair_start(void)
 				m->target = sc.v[i].target;
 				sc.v[i].target = NULL;
 			}
+			/* The transfer's hold, then each member followed. */
+			atomic_init(&p->left, 1);
+			for (unsigned i = 0; i < p->n; i++) {
+				struct member *m = &p->m[i];
+				m->g = p;
+				if (atomic_load(&m->state) != MEMBER_WAITING)
+					continue;
+				atomic_fetch_add(&p->left, 1);
+				net_with_conn(m->ref, link_member, m);
+				if (!m->linked) {
+					/* Gone or answered since the scan. */
+					m->out = true;
+					atomic_fetch_sub(&p->left, 1);
+				}
+			}
 			out = (struct net_ref){-1, pair_put(p)};
 		}
 	}
@@ -913,37 +968,6 @@ static bool request_matches(const struct member *m, const struct expect *e)
 	return memcmp(a, b + nb - na, na) == 0 && (na == nb || a[0] == '/');
 }
 
-struct probe {
-	struct member *m;
-	bool found;
-};
-
-/* At record time: still waiting for the answer it waited for when the
- * transfer started? */
-static void probe_member(struct net_conn *c, void *arg)
-{
-	struct probe *pr = arg;
-	pr->found = true;
-	if (c->acc_heads != pr->m->heads)
-		pr->m->out = true;
-}
-
-static void link_member(struct net_conn *c, void *arg)
-{
-	struct probe *pr = arg;
-	pr->found = true;
-	if (c->acc_heads != pr->m->heads) {
-		/* Answered meanwhile: its head is not known. */
-		pr->m->syn_ok = false;
-		atomic_store(&pr->m->state, MEMBER_HEAD);
-		pr->found = false;
-		return;
-	}
-	pr->m->linked = true;
-	pr->m->next_wait = c->waits;
-	c->waits = pr->m;
-}
-
 static void emit_spare(struct expect *e, enum verdict_kind kind, const char *why, long answered)
 {
 	struct net_conn *spare = calloc(1, sizeof(*spare));
@@ -965,83 +989,66 @@ static void pair_expect(uint64_t id, const struct record *r)
 	struct pairing *g = pair_take(id);
 	if (!g)
 		return;
-	g->e = expect_new(r);
-	if (!g->e) {
+	struct expect *e = expect_new(r);
+	if (!e) {
 		pairing_free(g);
 		return;
 	}
+	/* Those answered while it ran are out; of the rest, those whose
+	 * request matches the upstream's, if any does. */
 	unsigned in = 0, matching = 0;
 	for (unsigned i = 0; i < g->n; i++) {
 		struct member *m = &g->m[i];
-		m->g = g;
-		if (atomic_load(&m->state) == MEMBER_WAITING) {
-			struct probe pr = {m, false};
-			net_with_conn(m->ref, probe_member, &pr);
-			if (!pr.found)
-				atomic_store(&m->state, MEMBER_GONE);
-		}
 		if (m->out)
 			continue;
 		in++;
-		if ((m->matches = request_matches(m, g->e)))
+		if ((m->matches = request_matches(m, e)))
 			matching++;
 	}
-	for (unsigned i = 0; i < g->n && matching && matching < in; i++)
-		if (!g->m[i].out && !g->m[i].matches)
-			g->m[i].out = true;
-	if (matching && matching < in)
+	if (matching && matching < in) {
+		for (unsigned i = 0; i < g->n; i++)
+			if (!g->m[i].out && !g->m[i].matches)
+				g->m[i].narrowed_out = true;
 		in = matching;
+	}
+	struct member *only = NULL;
+	for (unsigned i = 0; i < g->n && in == 1 && !only; i++)
+		if (!g->m[i].out && !g->m[i].narrowed_out)
+			only = &g->m[i];
 
 	if (!in) {
-		emit_spare(g->e, VERDICT_UNPAIRED,
+		emit_spare(e, VERDICT_UNPAIRED,
 		           "every client it could serve was answered before the response", 0);
-		pairing_free(g);
-		return;
-	}
-	if (in == 1) {
-		struct member *m = g->m;
-		while (m->out)
-			m++;
-		int st = atomic_load(&m->state);
-		if (st == MEMBER_WAITING) {
-			struct handover h = {g->e, false};
-			net_with_conn(m->ref, set_expect, &h);
-			if (h.taken)
-				g->e = NULL;
-			else
-				st = MEMBER_GONE;
+		expect_free(e);
+		e = NULL;
+	} else if (only && atomic_load(&only->state) == MEMBER_WAITING) {
+		/* One left, still waiting: paired with its next head, as a
+		 * connection of its own is. */
+		struct handover h = {e, false};
+		only->narrowed_out = true;
+		net_with_conn(only->ref, set_expect, &h);
+		if (!h.taken) {
+			emit_spare(e, VERDICT_UNPAIRED, member_why(MEMBER_GONE), 0);
+			expect_free(e);
 		}
-		if (st != MEMBER_WAITING)
-			emit_spare(g->e, VERDICT_UNPAIRED, member_why(st),
-			           st == MEMBER_ANSWERED ? m->status : 0);
+		e = NULL;
+	} else {
+		for (unsigned i = 0; i < g->n; i++)
+			if (!g->m[i].out && !g->m[i].narrowed_out && g->m[i].linked)
+				g->m[i].syn = malloc(PAIR_SYN_CAP);
+	}
+	atomic_store_explicit(&g->e, e, memory_order_release);
+	/* The transfer's hold goes: once every member is resolved, the last
+	 * one decides. */
+	if (atomic_fetch_sub_explicit(&g->left, 1, memory_order_acq_rel) == 1) {
+		struct net_conn *spare = e ? calloc(1, sizeof(*spare)) : NULL;
+		if (spare)
+			pairing_decide(spare, g);
+		free(spare);
 		pairing_free(g);
-		return;
-	}
-	atomic_init(&g->left, in + 1);
-	for (unsigned i = 0; i < g->n; i++) {
-		struct member *m = &g->m[i];
-		if (m->out || atomic_load(&m->state) != MEMBER_WAITING)
-			continue;
-		m->syn = malloc(PAIR_SYN_CAP);
-		struct probe pr = {m, false};
-		net_with_conn(m->ref, link_member, &pr);
-		if (!pr.found && atomic_load(&m->state) == MEMBER_WAITING)
-			atomic_store(&m->state, MEMBER_GONE);
-	}
-	/* Those not linked are resolved already, and the guard goes. */
-	for (unsigned i = 0; i <= g->n; i++) {
-		if (i < g->n && (g->m[i].out || g->m[i].linked))
-			continue;
-		if (atomic_fetch_sub_explicit(&g->left, 1, memory_order_acq_rel) == 1) {
-			struct net_conn *spare = calloc(1, sizeof(*spare));
-			if (spare)
-				pairing_decide(spare, g);
-			free(spare);
-			pairing_free(g);
-			return;
-		}
 	}
 }
+
 /* The connection ends: in the close hook, perhaps in a signal handler. */
 void verdict_conn_gone(struct net_conn *c)
 {
