@@ -11,6 +11,7 @@ challenge), drop (status and body only), answer-first (a 200 written and
 flushed before the upstream is asked).  It prints its port, and exits once
 it has answered COUNT requests.
 """
+import logging
 import sys
 
 import tornado.httpclient
@@ -64,6 +65,8 @@ class Proxy(tornado.web.RequestHandler):
 
 
 def main():
+    # Its access log would go to the test's output.
+    logging.getLogger("tornado.access").disabled = True
     tornado.httpclient.AsyncHTTPClient.configure(
         "tornado.curl_httpclient.CurlAsyncHTTPClient", max_clients=256)
     app = tornado.web.Application([(r"/.*", Proxy)])
