@@ -473,13 +473,14 @@ struct member {
 	int status;     /* MEMBER_ANSWERED, MEMBER_HEAD: the head's */
 	/* Answered while the transfer ran (by a hook), or ruled out by its
 	 * request when the response was recorded. */
-	bool out, narrowed_out, matches;
+	_Atomic bool out;
+	bool narrowed_out, matches;
 	char method[NET_METHOD_MAX];
 	char *target; /* NULL: unknown */
 	_Atomic int state;
 	bool exact, shared, syn_ok;
-	bool linked;     /* to its connection's waits */
-	bool was_linked; /* once: a hook may still hold it */
+	_Atomic bool linked; /* to its connection's waits */
+	bool was_linked;     /* once: a hook may still hold it */
 	/* Its head's status line and challenge fields, as a head. */
 	char *syn;
 	size_t syn_len;
