@@ -11,7 +11,7 @@
 #include "escape.h"
 
 static const char *const flag_names[] = {
-    "no_challenge", "incomplete", "truncated", "status_inferred", "connect", "at_exit",
+    "no_challenge", "incomplete", "truncated", "status_inferred", "connect", "at_exit", "http2",
 };
 
 /* The names of the flags set, comma-separated, as JSON strings or bare. */
@@ -751,7 +751,9 @@ void format_response_text(struct buf *b, const struct record *r, const struct lo
 	else
 		buf_putc(b, '-');
 
-	if (!r->headers_known)
+	if (r->flags & RECORD_HTTP2)
+		buf_puts(b, " (an HTTP/2 connection: not read)");
+	else if (!r->headers_known)
 		buf_puts(b, " (headers unknown: this libcurl has no header API)");
 	else if (!r->nheaders)
 		buf_puts(b, " (no challenge)");

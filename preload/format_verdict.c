@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "escape.h"
-#include "verdict.h"
+#include "verdict_types.h"
 
 static void json_cstr(struct buf *b, const char *s)
 {

@@ -26,27 +26,30 @@ void head_free(struct head_reader *r)
 	head_init(r, NULL, 0);
 }
 
-static void head_keep(struct head_reader *r, char c)
+/* Keeps n more bytes of the head, up to the cap; the rest is dropped. */
+static void head_keep(struct head_reader *r, const char *p, size_t n)
 {
-	if (r->fixed && r->len == r->cap) {
+	size_t limit = r->fixed ? r->cap : HEAD_MAX_BYTES;
+	if (n > limit - r->len) {
 		r->oversize = true;
-		return;
+		n = limit - r->len;
 	}
-	if (r->len == HEAD_MAX_BYTES) {
-		r->oversize = true;
+	if (!n)
 		return;
-	}
-	if (r->len == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 512;
-		char *p = realloc(r->buf, cap);
-		if (!p) {
+	if (r->len + n > r->cap) {
+		size_t cap = r->cap ? r->cap : 512;
+		while (cap < r->len + n)
+			cap *= 2;
+		char *q = realloc(r->buf, cap);
+		if (!q) {
 			r->oversize = true;
 			return;
 		}
-		r->buf = p;
+		r->buf = q;
 		r->cap = cap;
 	}
-	r->buf[r->len++] = c;
+	memcpy(r->buf + r->len, p, n);
+	r->len += n;
 }
 
 static bool field_is(const struct head_field *f, const char *name)
@@ -76,29 +79,58 @@ static bool value_has_token(const struct head_field *f, const char *token)
 	return false;
 }
 
+/* A field line of the head being read, complete in buf at [at, at + n)
+ * without its line end: Content-Length and Transfer-Encoding say what
+ * follows the head, a request's Host names the server.  A later
+ * Content-Length overrides an earlier one; a line that is not a field
+ * (no colon, or folded) says nothing. */
+static void head_note_field(struct head_reader *r, size_t at, size_t n)
+{
+	const char *line = r->buf + at;
+	char first = (char)(line[0] | 0x20);
+	if (first != 'c' && first != 't' && !(r->request && first == 'h'))
+		return;
+	const char *colon = memchr(line, ':', n);
+	if (!colon)
+		return;
+	/* Only the names' lengths: Host, Content-Length, Transfer-Encoding. */
+	size_t name_len = (size_t)(colon - line);
+	if (name_len != 4 && name_len != 14 && name_len != 17)
+		return;
+	const char *v = colon + 1, *end = line + n;
+	if (end > v && end[-1] == '\r')
+		end--;
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	struct head_field f = {line, v, name_len, (size_t)(end - v)};
+	if (field_is(&f, "Transfer-Encoding")) {
+		r->chunked |= value_has_token(&f, "chunked");
+	} else if (field_is(&f, "Content-Length")) {
+		unsigned long long v = 0;
+		size_t i = 0;
+		for (; i < f.value_len && f.value[i] >= '0' && f.value[i] <= '9'; i++)
+			v = v * 10 + (unsigned)(f.value[i] - '0');
+		if (i && i == f.value_len) {
+			r->counted = true;
+			r->length = v;
+		}
+	} else if (r->request && !r->has_host && field_is(&f, "Host")) {
+		r->has_host = true;
+		r->host_at = (size_t)(f.value - r->buf);
+		r->host_len = f.value_len;
+	}
+}
+
 /* What follows a final head: no body, a counted one, chunks, or the rest
  * of the stream. */
 static void head_frame(struct head_reader *r, const struct head *h, void *arg)
 {
-	struct head_field f;
-	size_t pos = 0;
-	bool chunked = false, counted = false;
-	unsigned long long length = 0;
+	bool chunked = r->chunked, counted = r->counted;
+	unsigned long long length = r->length;
 
-	while (head_next_field(h, &pos, &f)) {
-		if (field_is(&f, "Transfer-Encoding") && value_has_token(&f, "chunked")) {
-			chunked = true;
-		} else if (field_is(&f, "Content-Length")) {
-			unsigned long long v = 0;
-			size_t i = 0;
-			for (; i < f.value_len && f.value[i] >= '0' && f.value[i] <= '9'; i++)
-				v = v * 10 + (unsigned)(f.value[i] - '0');
-			if (i && i == f.value_len) {
-				counted = true;
-				length = v;
-			}
-		}
-	}
+	(void)h;
 	if (r->cgi) {
 		/* A CGI body is the rest of the script's output. */
 		r->state = HEAD_UNTIL_CLOSE;
@@ -126,9 +158,9 @@ static bool has_scheme(const char *v, size_t len)
 {
 	size_t i = 0;
 
-	while (i < len && ((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') ||
-			   (i && ((v[i] >= '0' && v[i] <= '9') || v[i] == '+' || v[i] == '-' ||
-				  v[i] == '.'))))
+	while (i < len &&
+	       ((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') ||
+	        (i && ((v[i] >= '0' && v[i] <= '9') || v[i] == '+' || v[i] == '-' || v[i] == '.'))))
 		i++;
 	return i && i < len && v[i] == ':';
 }
@@ -203,14 +235,18 @@ static int parse_status(const char *s, size_t len)
 }
 
 static void head_complete(struct head_reader *r, void (*done)(const struct head *, void *),
-			  void *arg)
+                          void *arg)
 {
 	struct head h = {.raw = r->buf, .raw_len = r->len, .cgi = r->cgi};
+	if (r->has_host) {
+		h.host = r->buf + r->host_at;
+		h.host_len = r->host_len;
+	}
 	/* A CGI head cut at the cap may have lost its Status. */
-	h.status = r->request ? 0
-		 : !r->cgi    ? parse_status(r->buf, r->len)
-		 : r->oversize ? -1
-			       : cgi_status(&h);
+	h.status = r->request    ? 0
+	           : !r->cgi     ? parse_status(r->buf, r->len)
+	           : r->oversize ? -1
+	                         : cgi_status(&h);
 
 	r->len = 0;
 	r->line_ends = 0;
@@ -219,36 +255,38 @@ static void head_complete(struct head_reader *r, void (*done)(const struct head 
 		done(&h, arg);
 		if (r->state != HEAD_LOST)
 			head_frame(r, &h, arg);
-		return;
-	}
-	if (h.status < 0 || h.status == 101) {
+	} else if (h.status < 0 || h.status == 101) {
 		/* Not HTTP/1.x, or a switch to another protocol. */
 		r->state = HEAD_LOST;
-		return;
+	} else if (h.status >= 200) {
+		done(&h, arg);
+		head_frame(r, &h, arg);
 	}
-	if (h.status < 200)
-		return;
-	done(&h, arg);
-	head_frame(r, &h, arg);
+	/* The next head's fields are its own. */
+	r->chunked = r->counted = r->has_host = false;
+	r->length = 0;
+	r->line_start = r->host_at = r->host_len = 0;
 }
 
-/* The first bytes of a head: "HTTP/" for a response, a method token
- * and a space for a request.  Anything else (TLS, HTTP/2's preface, another
- * protocol) is not followed further. */
+/* The first bytes of a head (up to 16): "HTTP/" for a response, a method
+ * token and a space for a request.  Anything else (TLS, HTTP/2's preface,
+ * another protocol) is not followed further.  The answer for the first 16
+ * bytes is the answer for any shorter start that passed. */
+#define HEAD_START 16
+
 static bool head_start_ok(const struct head_reader *r)
 {
-	if (!r->request) {
-		size_t n = r->len < 5 ? r->len : 5;
-		return memcmp(r->buf, "HTTP/", n) == 0;
-	}
-	for (size_t i = 0; i < r->len; i++) {
+	size_t n = r->len < HEAD_START ? r->len : HEAD_START;
+	if (!r->request)
+		return memcmp(r->buf, "HTTP/", n < 5 ? n : 5) == 0;
+	for (size_t i = 0; i < n; i++) {
 		char c = r->buf[i];
 		if (c == ' ')
 			return i > 0;
 		if (!((c >= 'A' && c <= 'Z') || c == '-' || c == '_'))
 			return false;
 	}
-	return r->len < 16;
+	return n < HEAD_START;
 }
 
 static unsigned long long parse_chunk_size(const char *s, size_t len, bool *ok)
@@ -258,10 +296,10 @@ static unsigned long long parse_chunk_size(const char *s, size_t len, bool *ok)
 
 	for (; i < len; i++) {
 		char c = s[i];
-		int d = c >= '0' && c <= '9' ? c - '0'
-			: c >= 'a' && c <= 'f' ? c - 'a' + 10
-			: c >= 'A' && c <= 'F' ? c - 'A' + 10
-					       : -1;
+		int d = c >= '0' && c <= '9'   ? c - '0'
+		        : c >= 'a' && c <= 'f' ? c - 'a' + 10
+		        : c >= 'A' && c <= 'F' ? c - 'A' + 10
+		                               : -1;
 		if (d < 0)
 			break;
 		if (v >> 60)
@@ -273,34 +311,47 @@ static unsigned long long parse_chunk_size(const char *s, size_t len, bool *ok)
 }
 
 void head_feed(struct head_reader *r, const char *data, size_t len,
-	       void (*done)(const struct head *h, void *arg), void *arg)
+               void (*done)(const struct head *h, void *arg), void *arg)
 {
 	size_t i = 0;
 
 	while (i < len) {
 		char c = data[i];
 		switch (r->state) {
-		case HEAD_IN_HEAD:
-			i++;
+		case HEAD_IN_HEAD: {
 			/* Stray line ends between messages are not a head. */
 			if (!r->len && (c == '\r' || c == '\n')) {
+				i++;
 				/* A CGI head has at least one field. */
 				if (r->cgi && c == '\n')
 					r->state = HEAD_LOST;
 				break;
 			}
-			head_keep(r, c);
-			if (!r->cgi && r->len <= 16 && !head_start_ok(r)) {
+			/* A line at a time, up to and with its LF: the head ends
+			 * at an LF after one with nothing but CRs between. */
+			const char *p = data + i;
+			const char *nl = memchr(p, '\n', len - i);
+			size_t n = nl ? (size_t)(nl - p) + 1 : len - i, before = r->len;
+			head_keep(r, p, n);
+			i += n;
+			if (!r->cgi && before < HEAD_START && !head_start_ok(r)) {
 				r->state = HEAD_LOST;
 				return;
 			}
-			if (c == '\n') {
-				if (++r->line_ends == 2)
-					head_complete(r, done, arg);
-			} else if (c != '\r') {
+			size_t k = 0, text = nl ? n - 1 : n;
+			while (k < text && p[k] == '\r')
+				k++;
+			if (k < text)
 				r->line_ends = 0;
-			}
+			if (!nl)
+				break;
+			if (r->line_start && !r->oversize)
+				head_note_field(r, r->line_start, r->len - 1 - r->line_start);
+			r->line_start = r->len;
+			if (++r->line_ends == 2)
+				head_complete(r, done, arg);
 			break;
+		}
 		case HEAD_IN_BODY:
 		case HEAD_IN_CHUNK_DATA: {
 			size_t n = len - i;

@@ -23,17 +23,21 @@ struct head {
 	const char *raw;
 	size_t raw_len;
 	bool cgi; /* a CGI head: raw has no status line */
+	/* A request head's first Host field's value, NULL when none (found
+	 * while the head was read). */
+	const char *host;
+	size_t host_len;
 };
 
 enum head_state {
 	HEAD_IN_HEAD,
-	HEAD_IN_BODY,        /* body_left more bytes */
-	HEAD_IN_CHUNK_SIZE,  /* reading a chunk-size line */
-	HEAD_IN_CHUNK_DATA,  /* body_left bytes of chunk, then CRLF */
-	HEAD_IN_CHUNK_CRLF,  /* the CRLF after chunk data */
-	HEAD_IN_TRAILERS,    /* after the last chunk, until an empty line */
-	HEAD_UNTIL_CLOSE,    /* a body without framing: the rest of the stream */
-	HEAD_LOST,           /* not HTTP/1.x: nothing more is read */
+	HEAD_IN_BODY,       /* body_left more bytes */
+	HEAD_IN_CHUNK_SIZE, /* reading a chunk-size line */
+	HEAD_IN_CHUNK_DATA, /* body_left bytes of chunk, then CRLF */
+	HEAD_IN_CHUNK_CRLF, /* the CRLF after chunk data */
+	HEAD_IN_TRAILERS,   /* after the last chunk, until an empty line */
+	HEAD_UNTIL_CLOSE,   /* a body without framing: the rest of the stream */
+	HEAD_LOST,          /* not HTTP/1.x: nothing more is read */
 };
 
 struct head_reader {
@@ -50,6 +54,11 @@ struct head_reader {
 	bool fixed;           /* buf is the owner's, of cap bytes */
 	bool oversize;
 	bool cgi; /* CGI heads (head_init_cgi) */
+	/* What the fields of the head being read said so far, noted line by
+	 * line: its framing, and a request's Host (an offset in buf). */
+	bool chunked, counted, has_host;
+	unsigned long long length;
+	size_t line_start, host_at, host_len;
 	/* When set, called with each piece of a final head's body, with the
 	 * chunked coding removed, and with len 0 when the body ends by its
 	 * framing (a body read until the stream closes never does); arg is
@@ -81,7 +90,7 @@ void head_free(struct head_reader *r);
 
 /* Feeds written bytes; calls done for each final (non-1xx) head. */
 void head_feed(struct head_reader *r, const char *data, size_t len,
-	       void (*done)(const struct head *h, void *arg), void *arg);
+               void (*done)(const struct head *h, void *arg), void *arg);
 
 /* Walks the fields of h: *pos starts at 0; returns false at the end. */
 bool head_next_field(const struct head *h, size_t *pos, struct head_field *out);

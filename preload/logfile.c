@@ -25,7 +25,7 @@
 
 #include "escape.h"
 #include "log.h"
-#include "verdict.h"
+#include "verdict_types.h"
 
 enum sink_kind {
 	SINK_REGULAR, /* never blocks, never raises SIGPIPE */

@@ -332,24 +332,19 @@ static void conn_give_back(struct net_conn *c)
 	net_busy = false;
 }
 
-/* A new connection on fd.  A slot still owned elsewhere (a descriptor
- * closed and handed out again while a hook of another thread is still
- * inside it) is left alone: that connection is not followed. */
-static void follow_fd(int fd, enum net_kind kind)
+/* A new connection in slot c, named fd (-1 for a TLS session without
+ * one).  A slot still owned elsewhere (a descriptor closed and handed out
+ * again while a hook of another thread is still inside it) is left alone:
+ * that connection is not followed, and false is returned. */
+static bool conn_start(struct net_conn *c, int fd, enum net_kind kind)
 {
-	if (net_busy)
-		return;
-	int saved = errno;
-	struct net_conn *c = slot_make(fd);
-	if (!c)
-		goto out;
 	/* Set before the connection can be found: a hook that sees it clear
 	 * skips the table. */
 	atomic_store_explicit(&net_did_accept, true, memory_order_relaxed);
 	uint64_t s = atomic_load_explicit(&c->state, memory_order_relaxed);
 	do {
 		if (s & NET_BUSY)
-			goto out;
+			return false;
 	} while (!atomic_compare_exchange_weak_explicit(
 	    &c->state, &s, NET_BUSY, memory_order_acquire, memory_order_relaxed));
 	net_busy = true;
@@ -374,7 +369,17 @@ static void follow_fd(int fd, enum net_kind kind)
 	c->acc_thread = NULL;
 	atomic_store_explicit(&c->state, id << NET_ID_SHIFT | NET_LIVE, memory_order_release);
 	net_busy = false;
-out:
+	return true;
+}
+
+static void follow_fd(int fd, enum net_kind kind)
+{
+	if (net_busy)
+		return;
+	int saved = errno;
+	struct net_conn *c = slot_make(fd);
+	if (c)
+		conn_start(c, fd, kind);
 	errno = saved;
 }
 
@@ -529,28 +534,109 @@ bool net_following(void)
 	return atomic_load_explicit(&net_did_accept, memory_order_relaxed);
 }
 
-void net_tls_data(int fd, int api, bool written, const void *buf, size_t n)
-{
-	struct net_conn *c = conn_of(fd);
-	uint64_t s;
+/* TLS sessions on memory BIOs (Python's ssl.SSLObject, Debian's nodejs)
+ * have no descriptor: each is followed in a slot of its own, found by the
+ * session's pointer.  Slots are mapped at the first such session and never
+ * unmapped; a key is claimed by compare-and-swap, so the table takes no
+ * lock either.  A session beyond the table's size is not followed. */
+#define NET_SESSIONS 64
 
-	if (!c || c->kind != NET_CONNECTED)
+static struct net_conn *_Atomic net_sessions;
+static const void *_Atomic net_session_key[NET_SESSIONS];
+
+static unsigned session_hash(const void *key)
+{
+	uintptr_t k = (uintptr_t)key;
+	return (unsigned)((k >> 4) ^ (k >> 12)) % NET_SESSIONS;
+}
+
+/* The slot of session key, or NULL; *at gets its index. */
+static struct net_conn *session_of(const void *key, unsigned *at)
+{
+	struct net_conn *t = atomic_load_explicit(&net_sessions, memory_order_acquire);
+	if (!t || !key)
+		return NULL;
+	for (unsigned k = 0, i = session_hash(key); k < NET_SESSIONS;
+	     k++, i = (i + 1) % NET_SESSIONS)
+		if (atomic_load_explicit(&net_session_key[i], memory_order_acquire) == key) {
+			*at = i;
+			return &t[i];
+		}
+	return NULL;
+}
+
+/* A new session: the first clear text the host writes on it. */
+static struct net_conn *session_make(const void *key)
+{
+	struct net_conn *t = atomic_load_explicit(&net_sessions, memory_order_acquire);
+	if (!t) {
+		size_t size = NET_SESSIONS * sizeof(struct net_conn);
+		struct net_conn *m = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (m == MAP_FAILED)
+			return NULL;
+		if (!atomic_compare_exchange_strong(&net_sessions, &t, m))
+			munmap(m, size);
+		else
+			t = m;
+	}
+	for (unsigned k = 0, i = session_hash(key); k < NET_SESSIONS;
+	     k++, i = (i + 1) % NET_SESSIONS) {
+		const void *none = NULL;
+		if (!atomic_compare_exchange_strong(&net_session_key[i], &none, key))
+			continue;
+		if (conn_start(&t[i], -1, NET_CONNECTED))
+			return &t[i];
+		atomic_store_explicit(&net_session_key[i], NULL, memory_order_release);
+		return NULL;
+	}
+	return NULL;
+}
+
+void net_tls_gone(const void *session)
+{
+	unsigned at;
+	struct net_conn *c = session_of(session, &at);
+	if (!c)
 		return;
 	int saved = errno;
-	if (!conn_try_take(c, &s)) {
-		atomic_store_explicit(&c->skipped, true, memory_order_relaxed);
+	unfollow_slot(c);
+	atomic_store_explicit(&net_session_key[at], NULL, memory_order_release);
+	errno = saved;
+}
+
+void net_tls_data(const struct net_tls *t, bool written, const void *buf, size_t n)
+{
+	unsigned at;
+	struct net_conn *c = t->fd >= 0 ? conn_of(t->fd) : session_of(t->session, &at);
+	uint64_t s;
+
+	int saved = errno;
+	/* A session is followed from its first clear text, which a client
+	 * writes; one whose start went by unseen is not. */
+	if (!c && t->fd < 0 && written && !net_busy)
+		c = session_make(t->session);
+	if (!c || c->kind != NET_CONNECTED || !conn_try_take(c, &s)) {
+		if (c && c->kind == NET_CONNECTED)
+			atomic_store_explicit(&c->skipped, true, memory_order_relaxed);
 		errno = saved;
 		return;
 	}
-	if (c->api != api) {
+	if (c->api != t->api) {
 		/* The first clear text: what the socket's readers saw was the
 		 * handshake. */
-		c->api = api;
+		c->api = t->api;
 		head_init(&c->reader, c->head, sizeof(c->head));
 		head_init(&c->req, c->req_head, sizeof(c->req_head));
 		c->req.request = true;
 		c->req_first = c->req_count = 0;
 		atomic_store_explicit(&c->skipped, false, memory_order_relaxed);
+		if (t->h2) {
+			/* HTTP/2 is not read: the connection is recorded once,
+			 * as such. */
+			sock_http2(c, t->host);
+			c->reader.state = c->req.state = HEAD_LOST;
+		}
 	}
 	if (atomic_load_explicit(&c->skipped, memory_order_relaxed))
 		c->reader.state = c->req.state = HEAD_LOST;
@@ -995,5 +1081,9 @@ void net_atfork_child(void)
 			if (atomic_fetch_and(&chunk[i].state, ~(uint64_t)NET_BUSY) & NET_BUSY)
 				atomic_store(&chunk[i].skipped, true);
 	}
+	struct net_conn *t = atomic_load(&net_sessions);
+	for (unsigned i = 0; t && i < NET_SESSIONS; i++)
+		if (atomic_fetch_and(&t[i].state, ~(uint64_t)NET_BUSY) & NET_BUSY)
+			atomic_store(&t[i].skipped, true);
 	net_busy = false;
 }

@@ -125,9 +125,23 @@ void net_each_conn(void (*fn)(struct net_conn *c, void *arg), void *arg);
  * call through. */
 bool net_following(void);
 
-/* Clear text a TLS library (api) read or wrote on the connected socket
- * fd: from now on it is followed instead of the socket's bytes. */
-void net_tls_data(int fd, int api, bool written, const void *buf, size_t n);
+/* A TLS session of the host's, as its library's hooks see it. */
+struct net_tls {
+	int fd;              /* the connected socket underneath; -1: none (a memory BIO) */
+	const void *session; /* the library's session: names it when fd is -1 */
+	int api;             /* RECORD_API_OPENSSL or RECORD_API_GNUTLS */
+	bool h2;             /* ALPN chose HTTP/2 */
+	const char *host;    /* the server name sent (SNI), or NULL */
+};
+
+/* Clear text the TLS library read or wrote on the session: from now on it
+ * is followed instead of the socket's bytes.  A session without a
+ * descriptor is followed from the first clear text the host writes, as a
+ * connection of its own, until net_tls_gone. */
+void net_tls_data(const struct net_tls *t, bool written, const void *buf, size_t n);
+
+/* The library frees the session. */
+void net_tls_gone(const void *session);
 
 /* True once the process has accepted a connection. */
 bool net_accepted(void);

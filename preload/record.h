@@ -16,6 +16,8 @@ enum record_flag {
 	RECORD_CONNECT = 1u << 4,         /* the response to a proxy CONNECT */
 	RECORD_AT_EXIT = 1u << 5,         /* logged at exit: the program never read the
 	                                   * transfer's message nor let go of its handle */
+	RECORD_HTTP2 = 1u << 6,           /* the socket source: an HTTP/2 connection,
+	                                   * recorded once and not read */
 };
 
 /* Where a record comes from: libcurl's easy or multi interface, or the

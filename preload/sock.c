@@ -1,8 +1,11 @@
 #include "sock.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "log.h"
 #include "preload.h"
@@ -29,13 +32,7 @@ bool sock_request(struct net_conn *c, const struct head *h)
 	if (!sp1 || !sp2 || end - sp2 < 9 || memcmp(sp2 + 1, "HTTP/1.", 7) != 0)
 		return false;
 
-	struct head_field f, host = {0};
-	size_t pos = 0;
-	while (head_next_field(h, &pos, &f))
-		if (field_is(&f, "Host")) {
-			host = f;
-			break;
-		}
+	struct head_field host = {.value = h->host, .value_len = h->host ? h->host_len : 0};
 	if (c->req_count == NET_PIPELINE) {
 		/* More in flight than kept: the oldest gives way. */
 		c->req_first = (c->req_first + 1) % NET_PIPELINE;
@@ -59,7 +56,8 @@ bool sock_request(struct net_conn *c, const struct head *h)
 		at = slen;
 		size_t n = host.value_len < sizeof(r->url) - at - 1 ? host.value_len
 		                                                    : sizeof(r->url) - at - 1;
-		memcpy(r->url + at, host.value, n);
+		if (n)
+			memcpy(r->url + at, host.value, n);
 		at += n;
 	}
 	size_t n = tlen < sizeof(r->url) - at - 1 ? tlen : sizeof(r->url) - at - 1;
@@ -128,4 +126,78 @@ void sock_response(struct net_conn *c, const struct head *h)
 	 * request from on this thread: its answer is held against this. */
 	if (cfg->verdict)
 		verdict_expect_from_socket(c, net_last_read, &r);
+}
+
+/* Appends s (n bytes) to url at *at, keeping room for the NUL. */
+static void url_put(char *url, size_t *at, const char *s, size_t n)
+{
+	if (n > NET_URL_MAX - 1 - *at)
+		n = NET_URL_MAX - 1 - *at;
+	memcpy(url + *at, s, n);
+	*at += n;
+	url[*at] = '\0';
+}
+
+/* "https://localhost:8443": the name the client sent, and the port and,
+ * without a name, the address of the socket underneath. */
+static size_t http2_url(const struct net_conn *c, const char *host, char *url)
+{
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof(peer);
+	char addr[INET6_ADDRSTRLEN + 2] = "";
+	unsigned port = 0;
+	size_t at = 0;
+
+	if (c->ref.fd >= 0 && getpeername(c->ref.fd, (struct sockaddr *)&peer, &plen) == 0) {
+		if (peer.ss_family == AF_INET) {
+			const struct sockaddr_in *in = (const struct sockaddr_in *)&peer;
+			inet_ntop(AF_INET, &in->sin_addr, addr, sizeof(addr));
+			port = ntohs(in->sin_port);
+		} else if (peer.ss_family == AF_INET6) {
+			const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&peer;
+			addr[0] = '[';
+			inet_ntop(AF_INET6, &in6->sin6_addr, addr + 1, sizeof(addr) - 2);
+			memcpy(addr + strlen(addr), "]", 2);
+			port = ntohs(in6->sin6_port);
+		}
+	}
+	if ((!host || !*host) && !addr[0])
+		return 0;
+	url_put(url, &at, "https://", 8);
+	if (host && *host)
+		url_put(url, &at, host, strlen(host));
+	else
+		url_put(url, &at, addr, strlen(addr));
+	if (port && port != 443) {
+		char digits[8];
+		size_t n = sizeof(digits);
+		for (; port && n; port /= 10)
+			digits[--n] = (char)('0' + port % 10);
+		url_put(url, &at, ":", 1);
+		url_put(url, &at, digits + n, sizeof(digits) - n);
+	}
+	return at;
+}
+
+void sock_http2(struct net_conn *c, const char *host)
+{
+	const struct config *cfg = preload_config();
+	if (cfg->disabled)
+		return;
+	char url[NET_URL_MAX];
+	bool known = http2_url(c, host, url) > 0;
+	struct record_transfer t = {
+	    .handle = (const void *)(uintptr_t)c->ref.id,
+	    .api = (enum record_api)c->api,
+	    .url = known ? url : NULL,
+	    .result = 0,
+	};
+	struct record r = {
+	    .transfer = &t,
+	    .status = 0,
+	    .final = true,
+	    .flags = RECORD_HTTP2,
+	    .headers_known = false,
+	};
+	log_record(&r);
 }

@@ -17,4 +17,9 @@ bool sock_request(struct net_conn *c, const struct head *h);
  * request waiting, and recorded when it asks for authentication. */
 void sock_response(struct net_conn *c, const struct head *h);
 
+/* A connection on which ALPN chose HTTP/2, which is not read: one record
+ * with the flag http2, its URL the server's name (host, the SNI; else the
+ * peer's address) and port where known. */
+void sock_http2(struct net_conn *c, const char *host);
+
 #endif

@@ -9,55 +9,7 @@
 #include "head.h"
 #include "net.h"
 #include "record.h"
-
-enum verdict_kind {
-	VERDICT_FORWARDED, /* same status, every challenge byte-exact */
-	VERDICT_DROPPED,   /* same status, the challenges missing */
-	VERDICT_ALTERED,   /* same status, challenges present but changed */
-	VERDICT_CONVERTED, /* another status */
-	VERDICT_UNPAIRED,  /* no response head followed */
-	VERDICT_AMBIGUOUS, /* several client connections remain possible */
-};
-
-/* One change inside a challenge.  param NULL: the whole challenge of that
- * scheme is missing on one side.  A NULL value: absent on that side. */
-struct verdict_change {
-	const char *scheme;
-	const char *param;
-	const char *upstream, *downstream;
-};
-
-/* What became of one upstream challenge header. */
-struct verdict_header {
-	const char *name;
-	const char *upstream;
-	const char *downstream; /* NULL when dropped */
-	enum verdict_kind result;
-	size_t nchanges;
-	const struct verdict_change *changes;
-};
-
-struct verdict {
-	enum verdict_kind kind;
-	const char *unpaired_why;
-	/* Unpaired: the status of the head the client already had (0: none).
-	 * Ambiguous: how many client connections remain possible. */
-	long answered_status;
-	unsigned long candidates;
-	const void *handle;
-	const char *method, *url;
-	long upstream_status, downstream_status;
-	size_t nheaders;
-	const struct verdict_header *headers;
-};
-
-/* Counted per upstream response that was recorded and had a client
- * connection to answer. */
-struct verdict_summary {
-	unsigned long challenges, forwarded, dropped, altered, converted, unpaired, ambiguous;
-};
-
-const char *verdict_name(enum verdict_kind k);
+#include "verdict_types.h"
 
 /* A challenge still waiting on conn will not be answered by the head of
  * the transfer that starts now. */

@@ -22,7 +22,7 @@ static const char *const exported[] = {
 	"readv", "recv", "recvfrom", "recvmsg", "send", "sendmsg", "sendto", "write", "writev",
 	/* The TLS libraries' functions that carry the socket source's clear
 	 * text. */
-	"SSL_read", "SSL_read_ex", "SSL_write", "SSL_write_ex", "gnutls_record_recv",
+	"SSL_read", "SSL_read_ex", "SSL_write", "SSL_write_ex", "SSL_free", "gnutls_record_recv",
 	"gnutls_record_send",
 };
 

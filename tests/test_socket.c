@@ -18,6 +18,9 @@
 #define PYTHON "/usr/bin/python3"
 #define SOCK_CLIENT TEST_PROGRAMS_SRC "/sock_client.py"
 #define SOCK_FETCH TEST_PROGRAMS_SRC "/sock_fetch.mjs"
+#define TLS_ASYNCIO TEST_PROGRAMS_SRC "/tls_asyncio.py"
+#define GNUTLS_GET TEST_PROGRAMS_SRC "/gnutls_get.sh"
+#define GNUTLS_CLI "/usr/bin/gnutls-cli"
 #define SCOPE_VALUE "Bearer error=\"insufficient_scope\", scope=\"mcp:tools mcp:admin\""
 
 static struct server srv;
@@ -271,4 +274,141 @@ Test(socket, node_proxy_that_drops_the_challenge)
 Test(socket, node_proxy_that_forwards_the_challenge)
 {
 	node_proxy("forward", "forwarded");
+}
+
+/* Python's asyncio runs TLS on ssl.SSLObject over memory BIOs: OpenSSL's
+ * SSL_get_fd is -1, so the session is followed by its pointer.  Each URL
+ * on a connection of its own, ALPN http/1.1: the 401 is one record, api
+ * "openssl", its URL from the request head; the 200 none. */
+Test(socket, python_asyncio_memory_bio)
+{
+	struct frontend tls;
+	frontend_start(&tls, &srv);
+	char *u401 = frontend_url(&tls, "/401"), *u200 = frontend_url(&tls, "/200");
+	struct traced t;
+	trace_run(&t, (const char *[]){PYTHON, TLS_ASYNCIO, "--ca", tls.cert, u401, u200, NULL},
+	          NULL);
+	cr_expect_eq(t.with.code, 0, "%s", t.with.err);
+	cr_expect_str_eq(t.with.out, "401\n200\n");
+	expect_count(&t, 1, "asyncio");
+	expect_record(record_for(&t, u401),
+	              &(struct want){.api = "openssl",
+	                             .status = 401,
+	                             .final = true,
+	                             .flags = "",
+	                             .url = u401,
+	                             .nheaders = 1,
+	                             .name = "Www-Authenticate",
+	                             .value = bearer_401(&srv)},
+	              "asyncio");
+	json_t *ch = json_object_get(record_for(&t, u401), "challenges");
+	cr_expect_str_eq(jstr(json_array_get(ch, 0), "scheme"), "Bearer");
+	trace_free(&t);
+	frontend_stop(&tls);
+}
+
+/* A session's slot is let go at SSL_free: more sessions one after the
+ * other than there are slots (64) are each followed, and a session whose
+ * slot was given up on (HTTP/2) leaves nothing behind for the next one,
+ * which may get its address. */
+Test(socket, python_asyncio_sessions_are_released)
+{
+	struct frontend tls;
+	frontend_start(&tls, &srv);
+	char *h2 = NULL;
+	cr_assert(asprintf(&h2, "h2+%s", frontend_url(&tls, "/")) > 0);
+	struct traced t;
+	trace_run(&t,
+	          (const char *[]){PYTHON, TLS_ASYNCIO, "--ca", tls.cert, "--repeat", "40", h2,
+	                           frontend_url(&tls, "/401"), NULL},
+	          NULL);
+	cr_expect_eq(t.with.code, 0, "%s", t.with.err);
+	expect_count(&t, 80, "80 sessions");
+	for (size_t i = 0; i < t.n; i++)
+		cr_expect_eq(jint(t.rec[i], "status"), i % 2 ? 401 : 0, "record %zu", i);
+	free(h2);
+	trace_free(&t);
+	frontend_stop(&tls);
+}
+
+/* ALPN chose h2: the connection is not read, and is one record flagged
+ * http2, with the name the client sent (SNI) as its URL, and the port when
+ * there is a socket underneath; the client's preface and the server's
+ * frames make no other record. */
+static void h2_is_one_flagged_record(const char *mode, bool with_port)
+{
+	struct frontend tls;
+	frontend_start(&tls, &srv);
+	bool self = strcmp(mode, "--h2-self") == 0;
+	struct traced t;
+	trace_run(&t,
+	          (const char *[]){PYTHON, TLS_ASYNCIO, "--ca", tls.cert, mode,
+	                           self ? tls.key : frontend_url(&tls, "/401"), NULL},
+	          NULL);
+	cr_expect_eq(t.with.code, 0, "%s", t.with.err);
+	cr_expect_str_eq(t.with.out, "h2\n");
+	expect_count(&t, 1, mode);
+	json_t *rec = t.rec[0];
+	char *dump = json_dumps(rec, JSON_COMPACT), *url;
+	if (with_port)
+		cr_assert(asprintf(&url, "https://localhost:%d", tls.port) > 0);
+	else
+		url = strdup("https://localhost");
+	cr_expect_str_eq(jstr(rec, "api"), "openssl", "%s", dump);
+	cr_expect_eq(jint(rec, "status"), 0, "%s", dump);
+	cr_expect_str_eq(jstr(rec, "url"), url, "%s", dump);
+	cr_expect(json_is_null(json_object_get(rec, "method")), "%s", dump);
+	cr_expect(json_is_null(json_object_get(rec, "headers")), "%s", dump);
+	json_t *flags = json_object_get(rec, "flags");
+	cr_expect(json_array_size(flags) == 1 &&
+	              strcmp(json_string_value(json_array_get(flags, 0)), "http2") == 0,
+	          "%s", dump);
+	free(url);
+	free(dump);
+	trace_free(&t);
+	frontend_stop(&tls);
+}
+
+Test(socket, python_asyncio_h2_is_one_flagged_record)
+{
+	h2_is_one_flagged_record("--h2", false);
+}
+
+Test(socket, python_ssl_socket_h2_is_one_flagged_record)
+{
+	h2_is_one_flagged_record("--h2-socket", true);
+}
+
+/* The same against an asyncio TLS server in the same process: the
+ * server's end of a session (SSL_is_server) is not followed, so its
+ * SETTINGS frame makes no second record. */
+Test(socket, python_asyncio_h2_server_in_process_is_not_followed)
+{
+	h2_is_one_flagged_record("--h2-self", false);
+}
+
+/* GnuTLS's own client, gnutls-cli, writing a GET read from its stdin: one
+ * record, api "gnutls". */
+Test(socket, gnutls_cli)
+{
+	need_program(GNUTLS_CLI, "gnutls-bin");
+	struct frontend tls;
+	frontend_start(&tls, &srv);
+	char *u401 = frontend_url(&tls, "/401");
+	struct traced t;
+	trace_run(&t, (const char *[]){GNUTLS_GET, tls.cert, u401, NULL}, NULL);
+	cr_expect_eq(t.with.code, 0, "%s", t.with.err);
+	cr_expect_str_eq(t.with.out, "401\n");
+	expect_count(&t, 1, "gnutls-cli");
+	expect_record(record_for(&t, u401),
+	              &(struct want){.api = "gnutls",
+	                             .status = 401,
+	                             .final = true,
+	                             .flags = "",
+	                             .url = u401,
+	                             .nheaders = 1,
+	                             .value = bearer_401(&srv)},
+	              "gnutls-cli");
+	trace_free(&t);
+	frontend_stop(&tls);
 }

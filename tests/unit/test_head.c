@@ -359,3 +359,58 @@ Test(head, an_oversize_cgi_head_is_given_up)
 	head_free(&r);
 	free(data);
 }
+
+struct hosts {
+	char host[4][64];
+	size_t n;
+};
+
+static void collect_host(const struct head *h, void *arg)
+{
+	struct hosts *s = arg;
+	if (s->n < 4)
+		snprintf(s->host[s->n++], sizeof(s->host[0]), "%.*s",
+		         h->host ? (int)h->host_len : 4, h->host ? h->host : "NULL");
+}
+
+/* Request heads (the socket source): the first Host field of each, with
+ * the framing noted line by line, whatever the pieces: a body's bytes
+ * (here "Host:") are skipped, a field folded or without a colon is none. */
+Test(head, request_heads_every_split)
+{
+	static const char reqs[] = "POST /a HTTP/1.1\r\n"
+	                           "X-Long:\r\n Host: folded\r\n"
+	                           "host: \t example.org:8080 \r\n"
+	                           "Content-Length: 5\r\n"
+	                           "\r\n"
+	                           "Host:"
+	                           "GET /b HTTP/1.1\r\n"
+	                           "Hostname: no\r\n"
+	                           "HOST: b.example\r\n"
+	                           "Host: second\r\n"
+	                           "\r\n"
+	                           "PUT /c HTTP/1.1\r\n"
+	                           "Transfer-Encoding: gzip, chunked\r\n"
+	                           "\r\n"
+	                           "3\r\nGET\r\n0\r\n\r\n"
+	                           "GET /d HTTP/1.1\n\n";
+	static char buf[HEAD_MAX_BYTES];
+	for (size_t piece = 0; piece <= 40; piece++) {
+		struct head_reader r;
+		struct hosts s = {0};
+		size_t len = strlen(reqs);
+		head_init(&r, buf, sizeof(buf));
+		r.request = true;
+		for (size_t i = 0; i < len;) {
+			size_t n = piece && piece < len - i ? piece : len - i;
+			head_feed(&r, reqs + i, n, collect_host, &s);
+			i += n;
+		}
+		cr_assert_eq(s.n, 4, "piece %zu: %zu heads", piece, s.n);
+		cr_expect_str_eq(s.host[0], "example.org:8080", "piece %zu", piece);
+		cr_expect_str_eq(s.host[1], "b.example", "piece %zu", piece);
+		cr_expect_str_eq(s.host[2], "NULL", "piece %zu", piece);
+		cr_expect_str_eq(s.host[3], "NULL", "piece %zu", piece);
+		cr_expect_eq(r.state, HEAD_IN_HEAD, "piece %zu", piece);
+	}
+}
