@@ -744,7 +744,10 @@ void verdict_head(struct net_conn *c, const struct head *h)
 	struct expect *e = c->expect;
 	unsigned exact = 0;
 
-	c->acc_heads++;
+	/* A head that answers no request read (a server's own 408) is
+	 * not counted: the count says which requests are answered. */
+	if (c->acc_heads < c->acc_reads)
+		c->acc_heads++;
 	c->acc_status = h->status;
 	if (e && head_exact(e, h))
 		exact++;
@@ -838,11 +841,15 @@ static void scan_one(struct net_conn *c, void *arg)
 	}
 }
 
+/* Follows m's connection from now on; one answered since the scan is out,
+ * one closed since is still a candidate, left unanswered. */
 static void link_member(struct net_conn *c, void *arg)
 {
 	struct member *m = arg;
-	if (c->acc_heads != m->heads)
+	if (c->acc_heads != m->heads) {
+		m->out = true;
 		return;
+	}
 	m->linked = m->was_linked = true;
 	m->next_wait = c->waits;
 	c->waits = m;
@@ -917,8 +924,8 @@ struct net_ref verdict_pair_start(void)
 				atomic_fetch_add(&p->left, 1);
 				net_with_conn(m->ref, link_member, m);
 				if (!m->linked) {
-					/* Gone or answered since the scan. */
-					m->out = true;
+					if (!m->out)
+						atomic_store(&m->state, MEMBER_GONE);
 					atomic_fetch_sub(&p->left, 1);
 				}
 			}
