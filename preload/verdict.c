@@ -789,7 +789,7 @@ struct scan {
 	const void *me;
 	struct net_ref last;
 	struct cand *v;
-	size_t n, cap;
+	size_t n, cap, lost;
 	bool oom;
 	bool last_found, last_lost;
 	struct cand last_answered; /* ref.id 0: the last one was not answered */
@@ -813,6 +813,7 @@ static void scan_one(struct net_conn *c, void *arg)
 		sc->last_found = true;
 		sc->last_lost = lost;
 	}
+	sc->lost += lost;
 	if (lost)
 		return;
 	struct cand k = {.ref = c->ref,
@@ -846,7 +847,7 @@ static void scan_one(struct net_conn *c, void *arg)
 struct tally {
 	const void *me;
 	struct net_ref last, mine_ref, one_ref;
-	size_t n, mine;
+	size_t n, mine, lost;
 	bool last_found, last_lost, last_answered;
 };
 
@@ -862,6 +863,7 @@ static void tally_one(struct net_conn *c, void *arg)
 		t->last_lost = lost;
 		t->last_answered = !lost && c->acc_reads && c->acc_reads == c->acc_heads;
 	}
+	t->lost += lost;
 	if (lost || c->acc_reads <= c->acc_heads)
 		return;
 	t->n++;
@@ -905,6 +907,10 @@ struct net_ref verdict_pair_start(void)
 		out = pair_single(t.last);
 	else if (t.mine == 1 && !t.last_answered)
 		out = pair_single(t.mine_ref);
+	else if (t.lost && !(t.last_answered && !t.mine))
+		/* A connection whose requests cannot be read could be the
+		 * one: no pairing rather than one by elimination. */
+		t.n = 0, t.last_answered = false;
 	else if (t.n == 1 && !t.last_answered)
 		out = pair_single(t.one_ref);
 	if (out.id || (!t.n && !t.last_answered)) {
@@ -921,7 +927,7 @@ struct net_ref verdict_pair_start(void)
 	bool answered = sc.last_answered.ref.id != 0;
 	size_t n = sc.n + (answered ? 1 : 0);
 
-	if (sc.oom) {
+	if (sc.oom || (sc.lost && mine)) {
 		/* Not every candidate is known: no pairing at all. */
 	} else if (sc.last_found && sc.last_lost) {
 		/* Requests it cannot read: the thread's last read, as before. */
