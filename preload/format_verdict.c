@@ -57,8 +57,14 @@ void format_verdict_json(struct buf *b, const struct verdict *v, const struct lo
 	escape_json_field(b, "url", v->url);
 	buf_printf(b, ",\"upstream_status\":%ld,\"downstream_status\":", v->upstream_status);
 	if (v->kind == VERDICT_UNPAIRED) {
-		buf_puts(b, "null,\"why\":");
+		if (v->answered_status)
+			buf_printf(b, "%ld", v->answered_status);
+		else
+			buf_puts(b, "null");
+		buf_puts(b, ",\"why\":");
 		json_cstr(b, v->unpaired_why);
+	} else if (v->kind == VERDICT_AMBIGUOUS) {
+		buf_printf(b, "null,\"candidates\":%lu", v->candidates);
 	} else {
 		buf_printf(b, "%ld", v->downstream_status);
 		if (v->carried)
@@ -135,10 +141,16 @@ void format_verdict_text(struct buf *b, const struct verdict *v, const struct lo
 	text_cstr(b, v->method ? v->method : "-");
 	buf_putc(b, ' ');
 	text_cstr(b, v->url ? v->url : "-");
-	if (v->kind == VERDICT_UNPAIRED) {
+	if (v->kind == VERDICT_UNPAIRED && v->answered_status) {
+		buf_printf(b, " -> client %ld before the transfer started (", v->answered_status);
+		text_cstr(b, v->unpaired_why ? v->unpaired_why : "");
+		buf_putc(b, ')');
+	} else if (v->kind == VERDICT_UNPAIRED) {
 		buf_puts(b, " -> no response to the client (");
 		text_cstr(b, v->unpaired_why ? v->unpaired_why : "");
 		buf_putc(b, ')');
+	} else if (v->kind == VERDICT_AMBIGUOUS) {
+		buf_printf(b, " -> one of %lu clients, which one is not known", v->candidates);
 	} else {
 		buf_printf(b, " -> client %ld", v->downstream_status);
 		if (v->carried)
@@ -178,8 +190,9 @@ void format_summary_json(struct buf *b, const struct verdict_summary *s, const s
 	json_head(b, "summary", m);
 	buf_printf(b,
 	           ",\"challenges\":%lu,\"forwarded\":%lu,\"dropped\":%lu,\"altered\":%lu,"
-	           "\"converted\":%lu,\"unpaired\":%lu}\n",
-	           s->challenges, s->forwarded, s->dropped, s->altered, s->converted, s->unpaired);
+	           "\"converted\":%lu,\"unpaired\":%lu,\"ambiguous\":%lu}\n",
+	           s->challenges, s->forwarded, s->dropped, s->altered, s->converted, s->unpaired,
+	           s->ambiguous);
 }
 
 void format_summary_text(struct buf *b, const struct verdict_summary *s, const struct log_meta *m)
@@ -187,8 +200,9 @@ void format_summary_text(struct buf *b, const struct verdict_summary *s, const s
 	buf_printf(
 	    b,
 	    "authtap[%ld] summary: %lu challenges from upstream: %lu forwarded, %lu dropped, "
-	    "%lu altered, %lu converted, %lu unpaired\n",
-	    m->pid, s->challenges, s->forwarded, s->dropped, s->altered, s->converted, s->unpaired);
+	    "%lu altered, %lu converted, %lu unpaired, %lu ambiguous\n",
+	    m->pid, s->challenges, s->forwarded, s->dropped, s->altered, s->converted, s->unpaired,
+	    s->ambiguous);
 }
 
 void format_lost_json(struct buf *b, unsigned long count, unsigned long total,

@@ -59,6 +59,8 @@ static atomic_uint_fast64_t net_next_id;
 static atomic_bool net_follow;
 static atomic_bool net_follow_connects;
 static atomic_bool net_did_accept;
+/* One past the highest chunk ever mapped: walks stop there. */
+static atomic_uint net_top_used;
 
 /* One byte per descriptor number, set before its slot becomes a followed
  * connection and cleared when that connection is finished: every hook
@@ -135,6 +137,9 @@ static struct net_conn *slot_make(int fd)
 	struct net_conn *none = NULL;
 	if (!atomic_compare_exchange_strong(&net_table[fd >> NET_CHUNK_BITS], &none, chunk))
 		munmap(chunk, size);
+	unsigned top = ((unsigned)fd >> NET_CHUNK_BITS) + 1, was = atomic_load(&net_top_used);
+	while (was < top && !atomic_compare_exchange_weak(&net_top_used, &was, top))
+		;
 	return slot_of(fd);
 }
 
@@ -312,17 +317,22 @@ static bool conn_start(struct net_conn *c, int fd, enum net_kind kind)
 	c->ref.id = id;
 	c->kind = kind;
 	c->expect = NULL;
+	c->waits = NULL;
 	atomic_store_explicit(&c->skipped, false, memory_order_relaxed);
+	atomic_store_explicit(&c->read_skipped, false, memory_order_relaxed);
 	head_init(&c->reader, c->head, sizeof(c->head));
 	c->api = RECORD_API_SOCKET;
 	c->carrying = NULL;
 	if (kind == NET_ACCEPTED)
 		writer_init(c);
-	if (kind == NET_CONNECTED) {
-		head_init(&c->req, c->req_head, sizeof(c->req_head));
-		c->req.request = true;
-		c->req_first = c->req_count = 0;
-	}
+	/* Request heads: written on a connected socket, read on an accepted
+	 * one (for pairing). */
+	head_init(&c->req, c->req_head, sizeof(c->req_head));
+	c->req.request = true;
+	c->req_first = c->req_count = 0;
+	c->acc_reads = c->acc_heads = 0;
+	c->acc_status = 0;
+	c->acc_thread = NULL;
 	atomic_store_explicit(&c->state, id << NET_ID_SHIFT | NET_LIVE, memory_order_release);
 	net_busy = false;
 	return true;
@@ -405,21 +415,59 @@ static void note_response(struct net_conn *c, const struct iovec *iov, int iovcn
 	errno = saved;
 }
 
-/* Request bytes the host read on an accepted connection, state s. */
-static void note_request(struct net_conn *c, uint64_t s, const struct iovec *iov, int iovcnt,
-                         size_t n)
+/* A request head read on an accepted connection: its method and target
+ * are kept for pairing. */
+static void accepted_request(const struct head *h, void *arg)
 {
-	const char *data = iovcnt > 0 ? iov[0].iov_base : NULL;
-	if (data && iov[0].iov_len >= 5 && n >= 5 && memcmp(data, "HEAD ", 5) == 0 &&
-	    conn_try_take(c, &s)) {
-		c->reader.head_request = true;
-		conn_give_back(c);
+	struct net_conn *c = arg;
+	const char *line = h->raw, *end = memchr(h->raw, '\n', h->raw_len);
+	const char *sp1 = end ? memchr(line, ' ', (size_t)(end - line)) : NULL;
+	const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(end - sp1 - 1)) : NULL;
+	struct net_request *r = &c->reqs[c->acc_reads % NET_PIPELINE];
+
+	if (!sp2) {
+		c->req.state = HEAD_LOST;
+		return;
 	}
+	size_t mlen = (size_t)(sp1 - line), tlen = (size_t)(sp2 - sp1 - 1);
+	if (mlen >= sizeof(r->method))
+		mlen = sizeof(r->method) - 1;
+	if (tlen >= sizeof(r->url))
+		tlen = sizeof(r->url) - 1;
+	memcpy(r->method, line, mlen);
+	r->method[mlen] = '\0';
+	memcpy(r->url, sp1 + 1, tlen);
+	r->url[tlen] = '\0';
+	c->acc_reads++;
+	c->acc_thread = net_thread_self();
+}
+
+/* Request bytes read on an accepted connection. */
+static void note_request(struct net_conn *c, const struct iovec *iov, int iovcnt, size_t n)
+{
+	uint64_t s;
+
+	if (!conn_try_take(c, &s)) {
+		atomic_store_explicit(&c->read_skipped, true, memory_order_relaxed);
+		return;
+	}
+	if (atomic_load_explicit(&c->read_skipped, memory_order_relaxed))
+		c->req.state = HEAD_LOST;
+	/* A HEAD request's answer has a length but no body. */
+	const char *data = iovcnt > 0 ? iov[0].iov_base : NULL;
+	if (data && iov[0].iov_len >= 5 && n >= 5 && memcmp(data, "HEAD ", 5) == 0)
+		c->reader.head_request = true;
+	for (int i = 0; i < iovcnt && n && c->req.state != HEAD_LOST; i++) {
+		size_t k = iov[i].iov_len < n ? iov[i].iov_len : n;
+		head_feed(&c->req, iov[i].iov_base, k, accepted_request, c);
+		n -= k;
+	}
+	conn_give_back(c);
 }
 
 /* Bytes the host read: on an accepted connection, a request arrived, and
- * this thread now works for that connection (a HEAD request's answer has
- * a length but no body); on a connected one, the response is read. */
+ * this thread now works for that connection; on a connected one, the
+ * response is read. */
 static void note_read(int fd, const struct iovec *iov, int iovcnt, size_t n)
 {
 	struct net_conn *c = conn_of(fd);
@@ -439,7 +487,9 @@ static void note_read(int fd, const struct iovec *iov, int iovcnt, size_t n)
 	 * library's clear text (net_tls_data). */
 	if (c->api != RECORD_API_SOCKET)
 		return;
-	note_request(c, s, iov, iovcnt, n);
+	int saved = errno;
+	note_request(c, iov, iovcnt, n);
+	errno = saved;
 }
 
 static void request_done(const struct head *h, void *arg)
@@ -548,6 +598,10 @@ static void tls_accepted(struct net_conn *c, const struct net_tls *t, bool writt
 		c->api = api;
 		writer_init(c);
 		atomic_store_explicit(&c->skipped, false, memory_order_relaxed);
+		/* So were the bytes it read: requests start now. */
+		head_init(&c->req, c->req_head, sizeof(c->req_head));
+		c->req.request = true;
+		atomic_store_explicit(&c->read_skipped, false, memory_order_relaxed);
 		/* HTTP/2 is not read. */
 		if (t->h2)
 			writer_lost(c);
@@ -563,7 +617,7 @@ request:
 		if (s & NET_LIVE) {
 			struct iovec iov = {(void *)buf, n};
 			net_last_read = (struct net_ref){fd, s >> NET_ID_SHIFT};
-			note_request(c, s, &iov, 1, n);
+			note_request(c, &iov, 1, n);
 		}
 	}
 	errno = saved;
@@ -1011,7 +1065,8 @@ void net_give_nested(struct net_conn *c)
 
 void net_each_conn(void (*fn)(struct net_conn *c, void *arg), void *arg)
 {
-	for (unsigned top = 0; top < NET_TOP; top++) {
+	unsigned used = atomic_load(&net_top_used);
+	for (unsigned top = 0; top < used && top < NET_TOP; top++) {
 		struct net_conn *chunk = atomic_load(&net_table[top]);
 		for (unsigned i = 0; chunk && i < NET_CHUNK; i++) {
 			if (conn_take(&chunk[i], 0)) {

@@ -92,6 +92,15 @@ struct net_conn {
 	unsigned req_first, req_count;
 	struct net_request reqs[NET_PIPELINE];
 	char req_head[HEAD_MAX_BYTES];
+	/* Accepted connections: the request heads read (in req; their
+	 * method and target in reqs, by number modulo NET_PIPELINE) and the
+	 * response heads written, so that a transfer can be paired with the
+	 * connections that still wait for an answer. */
+	unsigned acc_reads, acc_heads;
+	int acc_status;            /* of the last head written */
+	const void *acc_thread;    /* the thread that read the last request */
+	_Atomic bool read_skipped; /* request bytes went by unread */
+	void *waits;               /* owned by verdict.c */
 	/* verdict.c's, for an expectation made by the socket source. */
 	_Alignas(16) unsigned char expect_store[NET_EXPECT_STORE];
 	/* Room for verdict.c to build a verdict in without malloc. */
@@ -113,6 +122,20 @@ static inline struct net_ref net_thread_conn(void)
 	return net_last_read;
 }
 
+/* This thread, as acc_thread names it. */
+static inline const void *net_thread_self(void)
+{
+	return &net_last_read;
+}
+
+/* An accepted connection whose requests cannot be read (not HTTP/1.x, TLS,
+ * or bytes that went by unread): paired the old way, by the thread that
+ * last read from it. */
+static inline bool net_requests_lost(const struct net_conn *c)
+{
+	return c->req.state == HEAD_LOST;
+}
+
 /* Runs fn on the connection ref names, if it is still followed, owning
  * its slot (waiting for a hook on another thread to let go of it).  Only
  * from code that a signal handler cannot be running: the libcurl hooks and
@@ -126,7 +149,8 @@ enum net_take { NET_TAKEN, NET_NOT_FOLLOWED, NET_IN_USE };
 enum net_take net_take_nested(struct net_ref ref, struct net_conn **out);
 void net_give_nested(struct net_conn *c);
 
-/* Runs fn on every followed connection, the same way. */
+/* Runs fn on every followed connection, the same way (up to the highest
+ * descriptor ever followed). */
 void net_each_conn(void (*fn)(struct net_conn *c, void *arg), void *arg);
 
 /* True once a connection is followed: until then the hooks pass every

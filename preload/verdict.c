@@ -38,12 +38,12 @@ struct expect_store {
 
 _Static_assert(sizeof(struct expect_store) + 2048 <= NET_EXPECT_STORE, "the store is too small");
 
-static atomic_ulong verdict_counts[5];
+static atomic_ulong verdict_counts[6];
 
 const char *verdict_name(enum verdict_kind k)
 {
-	static const char *const names[] = {"forwarded", "dropped", "altered", "converted",
-	                                    "unpaired"};
+	static const char *const names[] = {"forwarded", "dropped",  "altered",
+	                                    "converted", "unpaired", "ambiguous"};
 	return names[k];
 }
 
@@ -120,8 +120,9 @@ struct scratch {
 	struct verdict_change changes[VERDICT_MAX_CHANGES];
 	size_t nchanges;
 	struct parsed u, d;
-	struct verdict held; /* converted, its body being scanned (carry_begin) */
 	size_t used;
+	struct verdict held; /* converted, its body being scanned (carry_begin) */
+	bool held_answering; /* ... of a response begun before the transfer ended */
 	char arena[];
 };
 
@@ -341,24 +342,34 @@ static void expect_reap(void)
 	}
 }
 
-static void emit_unpaired(struct net_conn *c, struct expect *e, const char *why)
+/* No verdict but "unpaired" (why), or "ambiguous" among candidates
+ * connections: the upstream's side alone.  answered: the status of the
+ * head the client already had. */
+static void emit_without_head(struct net_conn *c, struct expect *e, enum verdict_kind kind,
+                              const char *why, long answered, unsigned long candidates)
 {
 	struct scratch *s = scratch_of(c);
 	struct verdict v = {
-	    .kind = VERDICT_UNPAIRED,
+	    .kind = kind,
 	    .unpaired_why = why,
+	    .answered_status = answered,
+	    .candidates = candidates,
 	    .handle = e->handle,
 	    .method = e->method,
 	    .url = e->url,
 	    .upstream_status = e->status,
 	};
 	for (size_t i = 0; i < e->n; i++)
-		s->hs[i] = (struct verdict_header){e->name[i],       e->value[i], NULL,
-		                                   VERDICT_UNPAIRED, 0,           NULL};
+		s->hs[i] = (struct verdict_header){e->name[i], e->value[i], NULL, kind, 0, NULL};
 	v.nheaders = e->n;
 	v.headers = s->hs;
 	log_verdict(&v);
-	count(VERDICT_UNPAIRED);
+	count(kind);
+}
+
+static void emit_unpaired(struct net_conn *c, struct expect *e, const char *why)
+{
+	emit_without_head(c, e, VERDICT_UNPAIRED, why, 0, 0);
 }
 
 /* A converted verdict waits while the first bytes of the body written to
@@ -392,6 +403,7 @@ static bool carry_begin(struct net_conn *c, struct scratch *s, struct expect *e,
 	if (!any)
 		return false;
 	s->held = *v;
+	s->held_answering = false;
 	c->carrying = e;
 	return true;
 }
@@ -406,8 +418,20 @@ static void held_settle(struct net_conn *c)
 	c->carrying = NULL;
 	struct scratch *s = (struct scratch *)(void *)c->scratch;
 	s->held.carried = c->carry.found != 0;
+	if (!s->held.carried && s->held_answering) {
+		/* The response was under way before the transfer ended and
+		 * carries nothing of it: nothing says it answers this one. */
+		struct verdict_header *hs = s->hs;
+		for (size_t i = 0; i < s->held.nheaders; i++)
+			hs[i] = (struct verdict_header){hs[i].name, hs[i].upstream, NULL,
+			                                VERDICT_UNPAIRED, 0, NULL};
+		s->held.kind = VERDICT_UNPAIRED;
+		s->held.unpaired_why = "client already answered";
+		s->held.answered_status = s->held.downstream_status;
+		s->held.downstream_status = 0;
+	}
 	log_verdict(&s->held);
-	count(VERDICT_CONVERTED);
+	count(s->held.kind);
 	expect_retire(e);
 }
 
@@ -425,8 +449,10 @@ void verdict_body(struct net_conn *c, const char *data, size_t len)
 
 /* The head h of the response the host wrote, held against e, what it was
  * expected to answer.  Runs in the write hook, perhaps in a signal handler:
- * nothing here allocates or locks. */
-static void judge(struct net_conn *c, struct expect *e, const struct head *h)
+ * nothing here allocates or locks.  A conversion may wait for the body
+ * (may_carry): then true, and e belongs to the held verdict until it
+ * settles. */
+static bool judge(struct net_conn *c, struct expect *e, const struct head *h, bool may_carry)
 {
 	c->answer_paired = true;
 	struct scratch *s = scratch_of(c);
@@ -489,34 +515,710 @@ static void judge(struct net_conn *c, struct expect *e, const struct head *h)
 		v.kind = VERDICT_DROPPED;
 	else
 		v.kind = VERDICT_ALTERED;
-	if (v.kind == VERDICT_CONVERTED && carry_begin(c, s, e, h, &v))
-		return;
+	if (v.kind == VERDICT_CONVERTED && may_carry && carry_begin(c, s, e, h, &v))
+		return true;
 	log_verdict(&v);
 	count(v.kind);
-	expect_retire(e);
+	return false;
 }
 
+/* Pairing a transfer with the client connection it serves.
+ *
+ * An event loop reads several requests before its callbacks start their
+ * transfers, so "the connection this thread last read from" is not enough.
+ * When a transfer starts, its candidates are the accepted connections with
+ * a request read and not yet answered (the one this thread read, when it
+ * read only one of them), each followed from then on; when its response is
+ * recorded, those answered meanwhile are out (an answer follows the
+ * response it relays), and the method and target of their requests narrow
+ * the rest against the upstream request.  One left: paired as it is.
+ * Several: each one's next head is kept, reduced to what a verdict reads,
+ * and once all are known the verdict is the one they agree on, or the one
+ * head that carries the upstream's challenge byte for byte, else
+ * "ambiguous": never a guess. */
+
+#define PAIR_RING 1024
+#define PAIR_SYN_CAP 4096
+
+enum member_state {
+	MEMBER_WAITING,
+	MEMBER_HEAD,     /* its next head was written */
+	MEMBER_GONE,     /* closed before one */
+	MEMBER_EXIT,     /* still waiting when the program exited */
+	MEMBER_ANSWERED, /* answered before the transfer started */
+};
+
+struct pairing;
+
+struct member {
+	struct net_ref ref;
+	unsigned heads; /* heads written to it when the transfer started */
+	int status;     /* MEMBER_ANSWERED, MEMBER_HEAD: the head's */
+	/* Answered while the transfer ran (by a hook), or ruled out by its
+	 * request when the response was recorded. */
+	_Atomic bool out;
+	bool narrowed_out, matches;
+	char method[NET_METHOD_MAX];
+	char *target; /* NULL: unknown */
+	_Atomic int state;
+	bool exact, shared, syn_ok;
+	_Atomic bool linked; /* to its connection's waits */
+	bool was_linked;     /* once: a hook may still hold it */
+	/* Its head's status line and challenge fields, as a head. */
+	char *syn;
+	size_t syn_len;
+	struct member *next_wait;
+	struct pairing *g;
+};
+
+struct pairing {
+	uint64_t id;
+	/* Set when the response is recorded: until then, a head written to a
+	 * member answers something else. */
+	struct expect *_Atomic e;
+	/* Members linked to their connection, plus one held by the transfer
+	 * until its response is recorded: whoever takes it to 0 decides. */
+	_Atomic unsigned left;
+	unsigned n;
+	struct pairing *next_dead;
+	struct member m[];
+};
+
+/* Candidate sets from transfer start to record, by id; an old one gives
+ * way (its transfer will have no verdict). */
+static struct pairing *_Atomic pair_ring[PAIR_RING];
+static atomic_uint_fast64_t pair_next;
+static struct pairing *_Atomic pair_dead;
+
+static void unlink_member(struct net_conn *c, void *arg)
+{
+	for (struct member **at = (struct member **)&c->waits; *at; at = &(*at)->next_wait)
+		if (*at == arg) {
+			*at = (*at)->next_wait;
+			return;
+		}
+}
+
+/* In a libcurl hook.  A set whose transfer was never recorded may still
+ * have members linked: they are taken off their connections first. */
+static void pairing_free(struct pairing *p)
+{
+	if (!p)
+		return;
+	if (atomic_load(&p->left))
+		for (unsigned i = 0; i < p->n; i++)
+			if (p->m[i].was_linked)
+				net_with_conn(p->m[i].ref, unlink_member, &p->m[i]);
+	for (unsigned i = 0; i < p->n; i++) {
+		free(p->m[i].target);
+		free(p->m[i].syn);
+	}
+	expect_free(atomic_load(&p->e));
+	free(p);
+}
+
+static void pairing_retire(struct pairing *p)
+{
+	p->next_dead = atomic_load_explicit(&pair_dead, memory_order_relaxed);
+	while (!atomic_compare_exchange_weak_explicit(&pair_dead, &p->next_dead, p,
+	                                              memory_order_release, memory_order_relaxed))
+		;
+}
+
+static void pairing_reap(void)
+{
+	struct pairing *p = atomic_exchange_explicit(&pair_dead, NULL, memory_order_acquire);
+	while (p) {
+		struct pairing *next = p->next_dead;
+		pairing_free(p);
+		p = next;
+	}
+}
+
+static uint64_t pair_put(struct pairing *p)
+{
+	p->id = atomic_fetch_add(&pair_next, 1) + 1;
+	pairing_free(atomic_exchange(&pair_ring[p->id % PAIR_RING], p));
+	return p->id;
+}
+
+static struct pairing *pair_take(uint64_t id)
+{
+	struct pairing *p = atomic_exchange(&pair_ring[id % PAIR_RING], NULL);
+	if (p && p->id != id) {
+		struct pairing *none = NULL;
+		if (!atomic_compare_exchange_strong(&pair_ring[id % PAIR_RING], &none, p))
+			pairing_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* A head is strong evidence when its status and every challenge line are
+ * the upstream's, byte for byte. */
+static bool head_exact(const struct expect *e, const struct head *h)
+{
+	if (h->status != e->status)
+		return false;
+	for (size_t i = 0; i < e->n; i++) {
+		size_t name_len = strlen(e->name[i]), value_len = strlen(e->value[i]), pos = 0;
+		struct head_field f;
+		bool found = false;
+		while (!found && head_next_field(h, &pos, &f))
+			found = f.name_len == name_len && f.value_len == value_len &&
+			        strncasecmp(f.name, e->name[i], name_len) == 0 &&
+			        memcmp(f.value, e->value[i], value_len) == 0;
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+static bool syn_put(struct member *m, const char *p, size_t n)
+{
+	if (n > PAIR_SYN_CAP - m->syn_len)
+		return false;
+	memcpy(m->syn + m->syn_len, p, n);
+	m->syn_len += n;
+	return true;
+}
+
+/* The head, reduced to what judge reads: its status and the fields named
+ * as the upstream's challenge headers, in order.  In a hook: no malloc. */
+static void syn_build(struct member *m, const struct expect *e, const struct head *h)
+{
+	char line[32] = "HTTP/1.1 ";
+	size_t n = 9;
+	int st = h->status < 0 ? 0 : h->status > 999 ? 999 : h->status;
+	line[n++] = (char)('0' + st / 100);
+	line[n++] = (char)('0' + st / 10 % 10);
+	line[n++] = (char)('0' + st % 10);
+	memcpy(line + n, " \r\n", 3);
+	n += 3;
+	m->syn_len = 0;
+	m->syn_ok = m->syn && syn_put(m, line, n);
+	struct head_field f;
+	size_t pos = 0;
+	while (m->syn_ok && head_next_field(h, &pos, &f)) {
+		bool named = false;
+		for (size_t i = 0; i < e->n && !named; i++)
+			named = strlen(e->name[i]) == f.name_len &&
+			        strncasecmp(f.name, e->name[i], f.name_len) == 0;
+		if (named)
+			m->syn_ok = syn_put(m, f.name, f.name_len) && syn_put(m, ": ", 2) &&
+			            syn_put(m, f.value, f.value_len) && syn_put(m, "\r\n", 2);
+	}
+	m->syn_ok = m->syn_ok && syn_put(m, "\r\n", 2);
+}
+
+static const char *member_why(int state)
+{
+	switch (state) {
+	case MEMBER_GONE:
+		return "the client connection closed before a response";
+	case MEMBER_EXIT:
+		return "the program exited before a response";
+	case MEMBER_ANSWERED:
+		return "client already answered";
+	}
+	return NULL;
+}
+
+/* Two members lead to the same verdict. */
+static bool same_outcome(const struct member *a, const struct member *b)
+{
+	int sa = atomic_load(&a->state), sb = atomic_load(&b->state);
+	if (sa != sb)
+		return false;
+	if (sa == MEMBER_ANSWERED)
+		return a->status == b->status;
+	if (sa != MEMBER_HEAD)
+		return true;
+	return a->syn_ok && b->syn_ok && a->syn_len == b->syn_len &&
+	       memcmp(a->syn, b->syn, a->syn_len) == 0;
+}
+
+/* Every member is resolved: the verdict, in c's scratch. */
+static void pairing_decide(struct net_conn *c, struct pairing *g)
+{
+	struct expect *e = atomic_load_explicit(&g->e, memory_order_acquire);
+	struct member *first = NULL, *exact = NULL;
+	unsigned in = 0, nexact = 0;
+	bool agree = true;
+
+	for (unsigned i = 0; i < g->n; i++) {
+		struct member *m = &g->m[i];
+		if (m->out || m->narrowed_out)
+			continue;
+		in++;
+		if (!first)
+			first = m;
+		else if (!same_outcome(first, m))
+			agree = false;
+		if (atomic_load(&m->state) == MEMBER_HEAD && m->exact && !m->shared) {
+			nexact++;
+			exact = m;
+		}
+	}
+	if (!first || !e)
+		return;
+	if (nexact == 1 && !agree) {
+		/* The one head that carries the challenge: forwarded. */
+		struct head h = {
+		    .status = exact->status, .raw = exact->syn, .raw_len = exact->syn_len};
+		if (exact->syn_ok) {
+			judge(c, e, &h, false);
+			return;
+		}
+	}
+	if (agree) {
+		int st = atomic_load(&first->state);
+		if (st == MEMBER_HEAD) {
+			struct head h = {
+			    .status = first->status, .raw = first->syn, .raw_len = first->syn_len};
+			judge(c, e, &h, false);
+		} else {
+			emit_without_head(c, e, VERDICT_UNPAIRED, member_why(st),
+			                  st == MEMBER_ANSWERED ? first->status : 0, 0);
+		}
+		return;
+	}
+	emit_without_head(c, e, VERDICT_AMBIGUOUS, NULL, 0, in);
+}
+
+/* One member less to wait for; the last one decides, in c's scratch. */
+static void pairing_release(struct net_conn *c, struct pairing *g)
+{
+	if (atomic_fetch_sub_explicit(&g->left, 1, memory_order_acq_rel) != 1)
+		return;
+	pairing_decide(c, g);
+	pairing_retire(g);
+}
+
+/* A member taken off its connection: resolved by how it ended.  A head
+ * before the response was recorded answered something else. */
+static void member_resolve(struct net_conn *c, struct member *m, int state)
+{
+	m->linked = false;
+	if (state == MEMBER_HEAD && !atomic_load_explicit(&m->g->e, memory_order_acquire))
+		m->out = true;
+	else
+		atomic_store_explicit(&m->state, state, memory_order_release);
+	pairing_release(c, m->g);
+}
+
+/* The members waiting on c, resolved by how it ended. */
+static void waits_end(struct net_conn *c, int state)
+{
+	struct member *m = c->waits;
+	c->waits = NULL;
+	while (m) {
+		struct member *next = m->next_wait;
+		member_resolve(c, m, state);
+		m = next;
+	}
+}
+
+/* The head of the response the host wrote, held against what it was
+ * expected to answer.  Runs in the write hook, perhaps in a signal handler:
+ * nothing here allocates or locks. */
 void verdict_head(struct net_conn *c, const struct head *h)
 {
 	held_settle(c);
 	struct expect *e = c->expect;
-	if (!e)
+	unsigned exact = 0;
+
+	/* A head that answers no request read (a server's own 408) is
+	 * not counted: the count says which requests are answered. */
+	if (c->acc_heads < c->acc_reads)
+		c->acc_heads++;
+	c->acc_status = h->status;
+	if (e && head_exact(e, h))
+		exact++;
+	for (struct member *m = c->waits; m; m = m->next_wait) {
+		struct expect *me = atomic_load_explicit(&m->g->e, memory_order_acquire);
+		m->exact = me && !m->narrowed_out && head_exact(me, h);
+		exact += m->exact;
+	}
+	if (e) {
+		c->expect = NULL;
+		if (!judge(c, e, h, true))
+			expect_retire(e);
+	}
+	struct member *m = c->waits;
+	c->waits = NULL;
+	while (m) {
+		struct member *next = m->next_wait;
+		struct expect *me = atomic_load_explicit(&m->g->e, memory_order_acquire);
+		m->shared = exact > 1;
+		m->status = h->status;
+		if (me)
+			syn_build(m, me, h);
+		member_resolve(c, m, MEMBER_HEAD);
+		m = next;
+	}
+}
+
+/* What a scan at transfer start finds on one accepted connection. */
+struct cand {
+	struct net_ref ref;
+	unsigned heads;
+	int status;
+	bool mine, answered;
+	char method[NET_METHOD_MAX];
+	char *target;
+};
+
+struct scan {
+	const void *me;
+	struct net_ref last;
+	struct cand *v;
+	size_t n, cap, lost;
+	bool oom;
+	bool last_found, last_lost;
+	struct cand last_answered; /* ref.id 0: the last one was not answered */
+};
+
+static void cand_request(struct cand *k, const struct net_request *r)
+{
+	memcpy(k->method, r->method, sizeof(k->method));
+	k->target = strdup(r->url);
+}
+
+static bool under_way(const struct net_conn *c)
+{
+	struct head h;
+	return net_answering(c, &h);
+}
+
+static void scan_one(struct net_conn *c, void *arg)
+{
+	struct scan *sc = arg;
+
+	if (c->kind != NET_ACCEPTED)
 		return;
-	c->expect = NULL;
-	judge(c, e, h);
+	bool lost = net_requests_lost(c);
+	bool is_last = c->ref.id == sc->last.id && c->ref.fd == sc->last.fd;
+	if (is_last) {
+		sc->last_found = true;
+		sc->last_lost = lost;
+	}
+	sc->lost += lost;
+	if (lost)
+		return;
+	struct cand k = {.ref = c->ref,
+	                 .heads = c->acc_heads,
+	                 .status = c->acc_status,
+	                 .mine = c->acc_thread == sc->me};
+	bool streaming = c->acc_reads && c->acc_reads == c->acc_heads && under_way(c);
+	if (c->acc_reads > c->acc_heads || streaming) {
+		if (sc->n == sc->cap) {
+			size_t cap = sc->cap ? sc->cap * 2 : 16;
+			struct cand *v = realloc(sc->v, cap * sizeof(*v));
+			if (!v) {
+				sc->oom = true;
+				return;
+			}
+			sc->v = v;
+			sc->cap = cap;
+		}
+		/* The request it answers next, if still kept. */
+		if (streaming)
+			cand_request(&k, &c->reqs[(c->acc_reads - 1) % NET_PIPELINE]);
+		else if (c->acc_reads - c->acc_heads <= NET_PIPELINE)
+			cand_request(&k, &c->reqs[c->acc_heads % NET_PIPELINE]);
+		sc->v[sc->n++] = k;
+	} else if (is_last && c->acc_reads) {
+		k.answered = true;
+		cand_request(&k, &c->reqs[(c->acc_reads - 1) % NET_PIPELINE]);
+		sc->last_answered = k;
+	}
+}
+
+/* The first, cheap look: counts only, no copy; most transfers need no
+ * more (a thread-per-connection server's thread read one request). */
+struct tally {
+	const void *me;
+	struct net_ref last, mine_ref, one_ref;
+	size_t n, mine, lost;
+	bool last_found, last_lost, last_answered;
+};
+
+static void tally_one(struct net_conn *c, void *arg)
+{
+	struct tally *t = arg;
+
+	if (c->kind != NET_ACCEPTED)
+		return;
+	bool lost = net_requests_lost(c);
+	/* A response under way (a stream begun before its transfer) still
+	 * waits for what the transfer brings. */
+	bool open = c->acc_reads > c->acc_heads || under_way(c);
+	if (c->ref.id == t->last.id && c->ref.fd == t->last.fd) {
+		t->last_found = true;
+		t->last_lost = lost;
+		t->last_answered = !lost && c->acc_reads && !open;
+	}
+	t->lost += lost;
+	if (lost || !open)
+		return;
+	t->n++;
+	t->one_ref = c->ref;
+	if (c->acc_thread == t->me) {
+		t->mine++;
+		t->mine_ref = c->ref;
+	}
+}
+
+/* Follows m's connection from now on; one answered since the scan is out,
+ * one closed since is still a candidate, left unanswered. */
+static void link_member(struct net_conn *c, void *arg)
+{
+	struct member *m = arg;
+	if (c->acc_heads != m->heads) {
+		m->out = true;
+		return;
+	}
+	m->linked = m->was_linked = true;
+	m->next_wait = c->waits;
+	c->waits = m;
+}
+
+static struct net_ref pair_single(struct net_ref ref)
+{
+	verdict_unpair_waiting(ref);
+	return ref;
+}
+
+struct net_ref verdict_pair_start(void)
+{
+	int saved = errno;
+	struct scan sc = {.me = net_thread_self(), .last = net_thread_conn()};
+	struct tally t = {.me = sc.me, .last = sc.last};
+	struct net_ref out = {0};
+
+	pairing_reap();
+	net_each_conn(tally_one, &t);
+	if (t.last_found && t.last_lost)
+		out = pair_single(t.last);
+	else if (t.mine == 1 && !t.last_answered)
+		out = pair_single(t.mine_ref);
+	else if (t.lost && !(t.last_answered && !t.mine))
+		/* A connection whose requests cannot be read could be the
+		 * one: no pairing rather than one by elimination. */
+		t.n = 0, t.last_answered = false;
+	else if (t.n == 1 && !t.last_answered)
+		out = pair_single(t.one_ref);
+	if (out.id || (!t.n && !t.last_answered)) {
+		errno = saved;
+		return out;
+	}
+	net_each_conn(scan_one, &sc);
+	size_t mine = 0, mine_at = 0;
+	for (size_t i = 0; i < sc.n; i++)
+		if (sc.v[i].mine) {
+			mine++;
+			mine_at = i;
+		}
+	bool answered = sc.last_answered.ref.id != 0;
+	size_t n = sc.n + (answered ? 1 : 0);
+
+	if (sc.oom || (sc.lost && mine)) {
+		/* Not every candidate is known: no pairing at all. */
+	} else if (sc.last_found && sc.last_lost) {
+		/* Requests it cannot read: the thread's last read, as before. */
+		out = pair_single(sc.last);
+	} else if (mine == 1 && !answered) {
+		out = pair_single(sc.v[mine_at].ref);
+	} else if (n == 1 && !answered) {
+		out = pair_single(sc.v[0].ref);
+	} else if (n) {
+		/* Answered before the transfer started, by the thread that
+		 * starts it, with nothing else it read waiting: that client
+		 * alone (mine == 0); otherwise one candidate among the rest. */
+		if (answered && !mine)
+			n = 1;
+		struct pairing *p = calloc(1, sizeof(*p) + n * sizeof(struct member));
+		if (p) {
+			p->n = (unsigned)n;
+			size_t at = 0;
+			if (answered) {
+				struct member *m = &p->m[at++];
+				m->ref = sc.last_answered.ref;
+				m->status = sc.last_answered.status;
+				atomic_init(&m->state, MEMBER_ANSWERED);
+				memcpy(m->method, sc.last_answered.method, sizeof(m->method));
+				m->target = sc.last_answered.target;
+				sc.last_answered.target = NULL;
+			}
+			for (size_t i = 0; i < sc.n && at < n; i++) {
+				struct member *m = &p->m[at++];
+				m->ref = sc.v[i].ref;
+				m->heads = sc.v[i].heads;
+				memcpy(m->method, sc.v[i].method, sizeof(m->method));
+				m->target = sc.v[i].target;
+				sc.v[i].target = NULL;
+			}
+			/* The transfer's hold, then each member followed. */
+			atomic_init(&p->left, 1);
+			for (unsigned i = 0; i < p->n; i++) {
+				struct member *m = &p->m[i];
+				m->g = p;
+				if (atomic_load(&m->state) != MEMBER_WAITING)
+					continue;
+				atomic_fetch_add(&p->left, 1);
+				net_with_conn(m->ref, link_member, m);
+				if (!m->linked) {
+					if (!m->out)
+						atomic_store(&m->state, MEMBER_GONE);
+					atomic_fetch_sub(&p->left, 1);
+				}
+			}
+			out = (struct net_ref){-1, pair_put(p)};
+		}
+	}
+	for (size_t i = 0; i < sc.n; i++)
+		free(sc.v[i].target);
+	free(sc.last_answered.target);
+	free(sc.v);
+	errno = saved;
+	return out;
+}
+
+/* The path of a request target or URL: after scheme and authority, before
+ * the query or fragment. */
+static void path_of(const char *s, const char **p, size_t *n)
+{
+	const char *colon = strstr(s, "://");
+	if (colon && s[0] != '/') {
+		s = colon + 3;
+		s += strcspn(s, "/?#");
+	}
+	*p = s;
+	*n = strcspn(s, "?#");
+}
+
+/* A member's request could be the one the upstream request was made for:
+ * the same method, and one path is the other or ends it (a proxy may
+ * strip or add a prefix).  Unknown: it could. */
+static bool request_matches(const struct member *m, const struct expect *e)
+{
+	if (!m->target || !m->method[0] || !e->method || !e->url)
+		return true;
+	if (strcmp(m->method, e->method) != 0)
+		return false;
+	const char *a, *b;
+	size_t na, nb;
+	path_of(m->target, &a, &na);
+	path_of(e->url, &b, &nb);
+	if (!na || !nb)
+		return na == nb;
+	if (na > nb) {
+		const char *t = a;
+		size_t tn = na;
+		a = b, na = nb, b = t, nb = tn;
+	}
+	return memcmp(a, b + nb - na, na) == 0 && (na == nb || a[0] == '/');
+}
+
+static void emit_spare(struct expect *e, enum verdict_kind kind, const char *why, long answered)
+{
+	struct net_conn *spare = calloc(1, sizeof(*spare));
+	if (spare)
+		emit_without_head(spare, e, kind, why, answered, 0);
+	free(spare);
+}
+
+struct handover {
+	struct expect *e;
+	bool taken;
+};
+
+static void set_expect(struct net_conn *c, void *arg);
+
+/* The response of a transfer that had several candidates is recorded. */
+static void pair_expect(uint64_t id, const struct record *r)
+{
+	struct pairing *g = pair_take(id);
+	if (!g)
+		return;
+	struct expect *e = expect_new(r);
+	if (!e) {
+		pairing_free(g);
+		return;
+	}
+	/* Those answered while it ran are out; of the rest, those whose
+	 * request matches the upstream's, if any does. */
+	unsigned in = 0, matching = 0;
+	for (unsigned i = 0; i < g->n; i++) {
+		struct member *m = &g->m[i];
+		if (m->out)
+			continue;
+		in++;
+		if ((m->matches = request_matches(m, e)))
+			matching++;
+	}
+	if (matching && matching < in) {
+		for (unsigned i = 0; i < g->n; i++)
+			if (!g->m[i].out && !g->m[i].matches)
+				g->m[i].narrowed_out = true;
+		in = matching;
+	}
+	struct member *only = NULL;
+	for (unsigned i = 0; i < g->n && in == 1 && !only; i++)
+		if (!g->m[i].out && !g->m[i].narrowed_out)
+			only = &g->m[i];
+
+	if (!in) {
+		emit_spare(e, VERDICT_UNPAIRED,
+		           "every client it could serve was answered before the response", 0);
+		expect_free(e);
+		e = NULL;
+	} else if (only && atomic_load(&only->state) == MEMBER_WAITING) {
+		/* One left, still waiting: paired with its next head, as a
+		 * connection of its own is. */
+		struct handover h = {e, false};
+		only->narrowed_out = true;
+		net_with_conn(only->ref, set_expect, &h);
+		if (!h.taken) {
+			emit_spare(e, VERDICT_UNPAIRED, member_why(MEMBER_GONE), 0);
+			expect_free(e);
+		}
+		e = NULL;
+	} else {
+		for (unsigned i = 0; i < g->n; i++)
+			if (!g->m[i].out && !g->m[i].narrowed_out && g->m[i].linked)
+				g->m[i].syn = malloc(PAIR_SYN_CAP);
+	}
+	atomic_store_explicit(&g->e, e, memory_order_release);
+	/* The transfer's hold goes: once every member is resolved, the last
+	 * one decides. */
+	if (atomic_fetch_sub_explicit(&g->left, 1, memory_order_acq_rel) == 1) {
+		struct net_conn *spare = e ? calloc(1, sizeof(*spare)) : NULL;
+		if (spare)
+			pairing_decide(spare, g);
+		free(spare);
+		pairing_free(g);
+	}
 }
 
 /* e waits for the next head written to c, unless c's host is writing a
  * response already (a streaming proxy sends its head before it calls the
- * upstream): then that head answers it. */
+ * upstream): then that head answers it if its body carries the challenge. */
 static void expect_on(struct net_conn *c, struct expect *e)
 {
 	struct head h;
 
-	if (net_answering(c, &h))
-		judge(c, e, &h);
-	else
+	if (!net_answering(c, &h)) {
 		c->expect = e;
+		return;
+	}
+	if (!judge(c, e, &h, true)) {
+		expect_retire(e);
+		return;
+	}
+	if (c->carrying == e)
+		((struct scratch *)(void *)c->scratch)->held_answering = true;
 }
 
 /* The connection ends: in the close hook, perhaps in a signal handler. */
@@ -532,6 +1234,7 @@ void verdict_conn_gone(struct net_conn *c)
 		expect_retire(c->expect);
 		c->expect = NULL;
 	}
+	waits_end(c, MEMBER_GONE);
 }
 
 static void unpair_on_new_transfer(struct net_conn *c, void *arg)
@@ -551,11 +1254,6 @@ void verdict_unpair_waiting(struct net_ref conn)
 	expect_reap();
 }
 
-struct handover {
-	struct expect *e;
-	bool taken;
-};
-
 static void set_expect(struct net_conn *c, void *arg)
 {
 	struct handover *h = arg;
@@ -571,6 +1269,13 @@ void verdict_expect(struct net_ref conn, const struct record *r)
 		return;
 	int saved = errno;
 	expect_reap();
+	pairing_reap();
+	if (conn.fd < 0) {
+		pair_expect(conn.id, r);
+		expect_reap();
+		errno = saved;
+		return;
+	}
 	struct handover h = {expect_new(r), false};
 	if (h.e)
 		net_with_conn(conn, set_expect, &h);
@@ -597,6 +1302,7 @@ static void unpair_at_exit(struct net_conn *c, void *arg)
 		expect_retire(c->expect);
 		c->expect = NULL;
 	}
+	waits_end(c, MEMBER_EXIT);
 }
 
 void verdict_finish(void)
@@ -605,14 +1311,16 @@ void verdict_finish(void)
 		return;
 	net_each_conn(unpair_at_exit, NULL);
 	expect_reap();
+	pairing_reap();
 	struct verdict_summary s = {
 	    .forwarded = atomic_load(&verdict_counts[VERDICT_FORWARDED]),
 	    .dropped = atomic_load(&verdict_counts[VERDICT_DROPPED]),
 	    .altered = atomic_load(&verdict_counts[VERDICT_ALTERED]),
 	    .converted = atomic_load(&verdict_counts[VERDICT_CONVERTED]),
 	    .unpaired = atomic_load(&verdict_counts[VERDICT_UNPAIRED]),
+	    .ambiguous = atomic_load(&verdict_counts[VERDICT_AMBIGUOUS]),
 	};
-	s.challenges = s.forwarded + s.dropped + s.altered + s.converted + s.unpaired;
+	s.challenges = s.forwarded + s.dropped + s.altered + s.converted + s.unpaired + s.ambiguous;
 	if (s.challenges)
 		log_summary(&s);
 }

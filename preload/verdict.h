@@ -15,14 +15,18 @@
  * the transfer that starts now. */
 void verdict_unpair_waiting(struct net_ref conn);
 
-/* A transfer starts on this thread, for the client connection it last read
- * a request from, which it returns (id 0 when none). */
+/* A transfer starts on this thread.  Its client connection: the one this
+ * thread read the only request still waiting for an answer from, or a
+ * set of candidates (fd -1, kept here until the response is recorded,
+ * narrowed then by method and target and, if several remain, by the heads
+ * they are answered with); id 0 when none. */
+struct net_ref verdict_pair_start(void);
+
 static inline struct net_ref verdict_transfer_start(void)
 {
-	struct net_ref conn = net_thread_conn();
-	if (conn.id)
-		verdict_unpair_waiting(conn);
-	return conn;
+	if (!net_accepted())
+		return (struct net_ref){0};
+	return verdict_pair_start();
 }
 
 /* The transfer's final response r was recorded: the next head written to

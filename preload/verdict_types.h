@@ -13,6 +13,7 @@ enum verdict_kind {
 	VERDICT_ALTERED,   /* same status, challenges present but changed */
 	VERDICT_CONVERTED, /* another status */
 	VERDICT_UNPAIRED,  /* no response head followed */
+	VERDICT_AMBIGUOUS, /* several client connections remain possible */
 };
 
 /* One change inside a challenge.  param NULL: the whole challenge of that
@@ -36,6 +37,10 @@ struct verdict_header {
 struct verdict {
 	enum verdict_kind kind;
 	const char *unpaired_why;
+	/* Unpaired: the status of the head the client already had (0: none).
+	 * Ambiguous: how many client connections remain possible. */
+	long answered_status;
+	unsigned long candidates;
 	const void *handle;
 	const char *method, *url;
 	long upstream_status, downstream_status;
@@ -49,7 +54,7 @@ struct verdict {
 /* Counted per upstream response that was recorded and had a client
  * connection to answer. */
 struct verdict_summary {
-	unsigned long challenges, forwarded, dropped, altered, converted, unpaired;
+	unsigned long challenges, forwarded, dropped, altered, converted, unpaired, ambiguous;
 };
 
 const char *verdict_name(enum verdict_kind k);

@@ -12,7 +12,7 @@ packages=(
 	libcurl4-openssl-dev uthash-dev libcriterion-dev libjansson-dev libmicrohttpd-dev
 	curl jq
 	libcurl3-gnutls libcurl3-nss git openssl nghttp2-proxy python3-pycurl php-cli php-curl php-fpm libfcgi-bin ruby ruby-typhoeus
-	python3-requests python3-httpx nodejs gnutls-bin
+	python3-requests python3-httpx python3-tornado nodejs gnutls-bin
 	clang libclang-rt-14-dev valgrind
 )
 

@@ -1787,3 +1787,70 @@ Test(log_json, kept_head_and_second_are_never_stale)
 	for (size_t i = 0; i < n; i++)
 		buf_free(&fresh[i]);
 }
+
+/* Issue 13, items 1 and 3: a verdict that cannot single out the client
+ * says among how many it could be; one whose client was answered before
+ * the transfer started says with what. */
+Test(log_verdict, ambiguous_and_client_already_answered)
+{
+	static const char up[] = "Bearer realm=\"mcp\"";
+	struct verdict_header h = {"WWW-Authenticate", up, NULL, VERDICT_AMBIGUOUS, 0, NULL};
+	struct verdict v = {
+	    .kind = VERDICT_AMBIGUOUS,
+	    .candidates = 3,
+	    .handle = (const void *)(uintptr_t)0x1000,
+	    .method = "POST",
+	    .url = "http://x/mcp",
+	    .upstream_status = 401,
+	    .nheaders = 1,
+	    .headers = &h,
+	};
+	struct buf b = {0};
+	json_error_t err;
+
+	format_verdict_json(&b, &v, &meta);
+	json_t *root = json_loadb(b.p, b.len, JSON_REJECT_DUPLICATES, &err);
+	cr_assert_not_null(root, "%s: %.*s", err.text, (int)b.len, b.p);
+	cr_expect_str_eq(json_string_value(json_object_get(root, "verdict")), "ambiguous");
+	cr_expect(json_is_null(json_object_get(root, "downstream_status")));
+	cr_expect_eq(json_integer_value(json_object_get(root, "candidates")), 3);
+	json_decref(root);
+	buf_free(&b);
+	b = (struct buf){0};
+	format_verdict_text(&b, &v, &meta);
+	buf_putc(&b, '\0');
+	cr_expect(strstr(b.p, "verdict ambiguous: upstream 401 POST http://x/mcp -> one of 3 "
+	                      "clients, which one is not known; WWW-Authenticate ambiguous"),
+	          "%s", b.p);
+	buf_free(&b);
+
+	h.result = v.kind = VERDICT_UNPAIRED;
+	v.unpaired_why = "client already answered";
+	v.answered_status = 200;
+	b = (struct buf){0};
+	format_verdict_json(&b, &v, &meta);
+	root = json_loadb(b.p, b.len, JSON_REJECT_DUPLICATES, &err);
+	cr_assert_not_null(root, "%s: %.*s", err.text, (int)b.len, b.p);
+	cr_expect_eq(json_integer_value(json_object_get(root, "downstream_status")), 200);
+	cr_expect_str_eq(json_string_value(json_object_get(root, "why")),
+	                 "client already answered");
+	cr_expect_null(json_object_get(root, "candidates"));
+	json_decref(root);
+	buf_free(&b);
+	b = (struct buf){0};
+	format_verdict_text(&b, &v, &meta);
+	buf_putc(&b, '\0');
+	cr_expect(strstr(b.p, "-> client 200 before the transfer started (client already "
+	                      "answered)"),
+	          "%s", b.p);
+	buf_free(&b);
+
+	struct verdict_summary s = {.challenges = 2, .forwarded = 1, .ambiguous = 1};
+	b = (struct buf){0};
+	format_summary_json(&b, &s, &meta);
+	root = json_loadb(b.p, b.len, JSON_REJECT_DUPLICATES, &err);
+	cr_assert_not_null(root, "%s: %.*s", err.text, (int)b.len, b.p);
+	cr_expect_eq(json_integer_value(json_object_get(root, "ambiguous")), 1);
+	json_decref(root);
+	buf_free(&b);
+}
