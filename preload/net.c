@@ -316,6 +316,7 @@ static bool conn_start(struct net_conn *c, int fd, enum net_kind kind)
 	c->ref.fd = fd;
 	c->ref.id = id;
 	c->kind = kind;
+	atomic_store_explicit(&c->accepted, kind == NET_ACCEPTED, memory_order_relaxed);
 	c->expect = NULL;
 	c->waits = NULL;
 	atomic_store_explicit(&c->skipped, false, memory_order_relaxed);
@@ -1061,6 +1062,35 @@ void net_give_nested(struct net_conn *c)
 	bool busy = net_busy;
 	conn_give_back(c);
 	net_busy = busy;
+}
+
+unsigned net_each_accepted_nested(const struct net_conn *self,
+                                  void (*fn)(struct net_conn *c, void *arg), void *arg)
+{
+	unsigned used = atomic_load(&net_top_used), in_use = 0;
+	for (unsigned top = 0; top < used && top < NET_TOP; top++) {
+		struct net_conn *chunk = atomic_load(&net_table[top]);
+		for (unsigned i = 0; chunk && i < NET_CHUNK; i++) {
+			struct net_conn *c = &chunk[i];
+			uint64_t s = atomic_load_explicit(&c->state, memory_order_relaxed);
+			/* Connected sockets are never taken: another thread's
+			 * hook on one would lose its bytes. */
+			if (c == self || !(s & NET_LIVE) || (s & NET_GONE) ||
+			    !atomic_load_explicit(&c->accepted, memory_order_relaxed))
+				continue;
+			if ((s & NET_BUSY) || !atomic_compare_exchange_strong_explicit(
+			                          &c->state, &s, s | NET_BUSY, memory_order_acquire,
+			                          memory_order_relaxed)) {
+				in_use++;
+				continue;
+			}
+			/* Taken: kind is stable now. */
+			if (c->kind == NET_ACCEPTED)
+				fn(c, arg);
+			net_give_nested(c);
+		}
+	}
+	return in_use;
 }
 
 void net_each_conn(void (*fn)(struct net_conn *c, void *arg), void *arg)

@@ -56,6 +56,28 @@ struct net_request {
 	char url[NET_URL_MAX]; /* scheme, Host and target; redacted at record time */
 };
 
+#define NET_CANDS 8
+
+/* An accepted connection that a request written on a connected socket may
+ * serve: its heads written then, and the number of the request of its
+ * that the next one answers (reqs[req % NET_PIPELINE] while kept). */
+struct net_cand {
+	struct net_ref ref;
+	unsigned heads, req;
+	bool answered; /* already answered then (the thread's last read) */
+};
+
+/* verdict.c's: the candidates of a request written by the socket source,
+ * taken when its head is written, without waiting on any slot. */
+struct net_cands {
+	bool taken;
+	bool last; /* paired by the thread's last read (its requests are not readable) */
+	unsigned char n;
+	unsigned more; /* candidates not kept here or not readable: unknown */
+	struct net_ref last_ref;
+	struct net_cand v[NET_CANDS];
+};
+
 struct net_conn {
 	/* id << 3 | NET_BUSY | NET_LIVE | NET_GONE; 0 when not followed. */
 	_Atomic uint64_t state;
@@ -63,6 +85,8 @@ struct net_conn {
 	_Atomic bool skipped;
 	struct net_ref ref;
 	enum net_kind kind;
+	/* kind == NET_ACCEPTED, readable without owning the slot. */
+	_Atomic bool accepted;
 	/* Connected sockets: RECORD_API_SOCKET, or the TLS library whose
 	 * clear text is followed instead of the socket's bytes. */
 	int api;
@@ -91,6 +115,7 @@ struct net_conn {
 	struct head_reader req;
 	unsigned req_first, req_count;
 	struct net_request reqs[NET_PIPELINE];
+	struct net_cands cands[NET_PIPELINE]; /* of reqs[i] */
 	char req_head[HEAD_MAX_BYTES];
 	/* Accepted connections: the request heads read (in req; their
 	 * method and target in reqs, by number modulo NET_PIPELINE) and the
@@ -148,6 +173,12 @@ enum net_take { NET_TAKEN, NET_NOT_FOLLOWED, NET_IN_USE };
  * waiting.  Given back with net_give_nested. */
 enum net_take net_take_nested(struct net_ref ref, struct net_conn **out);
 void net_give_nested(struct net_conn *c);
+
+/* From inside a hook that owns self: runs fn on every accepted
+ * connection whose slot it can take without waiting.  Returns how many
+ * accepted connections were owned elsewhere (not seen). */
+unsigned net_each_accepted_nested(const struct net_conn *self,
+                                  void (*fn)(struct net_conn *c, void *arg), void *arg);
 
 /* Runs fn on every followed connection, the same way (up to the highest
  * descriptor ever followed). */

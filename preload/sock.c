@@ -38,7 +38,8 @@ bool sock_request(struct net_conn *c, const struct head *h)
 		c->req_first = (c->req_first + 1) % NET_PIPELINE;
 		c->req_count--;
 	}
-	struct net_request *r = &c->reqs[(c->req_first + c->req_count++) % NET_PIPELINE];
+	unsigned at = (c->req_first + c->req_count++) % NET_PIPELINE;
+	struct net_request *r = &c->reqs[at];
 	size_t mlen = (size_t)(sp1 - line);
 	if (mlen >= sizeof(r->method))
 		mlen = sizeof(r->method) - 1;
@@ -46,31 +47,39 @@ bool sock_request(struct net_conn *c, const struct head *h)
 	r->method[mlen] = '\0';
 
 	const char *target = sp1 + 1;
-	size_t tlen = (size_t)(sp2 - target), at = 0;
+	size_t tlen = (size_t)(sp2 - target), len = 0;
 	bool absolute = tlen > 7 && (strncasecmp(target, "http://", 7) == 0 ||
 	                             (tlen > 8 && strncasecmp(target, "https://", 8) == 0));
 	if (!absolute) {
 		const char *scheme = c->api == RECORD_API_SOCKET ? "http://" : "https://";
 		size_t slen = strlen(scheme);
 		memcpy(r->url, scheme, slen);
-		at = slen;
-		size_t n = host.value_len < sizeof(r->url) - at - 1 ? host.value_len
-		                                                    : sizeof(r->url) - at - 1;
+		len = slen;
+		size_t n = host.value_len < sizeof(r->url) - len - 1 ? host.value_len
+		                                                     : sizeof(r->url) - len - 1;
 		if (n)
-			memcpy(r->url + at, host.value, n);
-		at += n;
+			memcpy(r->url + len, host.value, n);
+		len += n;
 	}
-	size_t n = tlen < sizeof(r->url) - at - 1 ? tlen : sizeof(r->url) - at - 1;
-	memcpy(r->url + at, target, n);
-	r->url[at + n] = '\0';
+	size_t n = tlen < sizeof(r->url) - len - 1 ? tlen : sizeof(r->url) - len - 1;
+	memcpy(r->url + len, target, n);
+	r->url[len + n] = '\0';
+
+	/* The clients it may be made for, as they stand now. */
+	const struct config *cfg = preload_config();
+	c->cands[at].taken = false;
+	if (!cfg->disabled && cfg->verdict)
+		verdict_socket_request(c, &c->cands[at]);
 	return true;
 }
 
 void sock_response(struct net_conn *c, const struct head *h)
 {
 	struct net_request *req = NULL;
+	const struct net_cands *cands = NULL;
 	if (c->req_count) {
 		req = &c->reqs[c->req_first];
+		cands = &c->cands[c->req_first];
 		c->req_first = (c->req_first + 1) % NET_PIPELINE;
 		c->req_count--;
 	}
@@ -122,10 +131,10 @@ void sock_response(struct net_conn *c, const struct head *h)
 	    .headers = hs,
 	};
 	log_record(&r);
-	/* The host is a proxy answering a client connection it read a
-	 * request from on this thread: its answer is held against this. */
+	/* The host may be a proxy that made the request for a client it
+	 * accepted: that client's answer is held against this response. */
 	if (cfg->verdict)
-		verdict_expect_from_socket(c, net_last_read, &r);
+		verdict_socket_response(c, cands, &r);
 }
 
 /* Appends s (n bytes) to url at *at, keeping room for the NUL. */

@@ -423,8 +423,8 @@ static void held_settle(struct net_conn *c)
 		 * carries nothing of it: nothing says it answers this one. */
 		struct verdict_header *hs = s->hs;
 		for (size_t i = 0; i < s->held.nheaders; i++)
-			hs[i] = (struct verdict_header){hs[i].name, hs[i].upstream, NULL,
-			                                VERDICT_UNPAIRED, 0, NULL};
+			hs[i] = (struct verdict_header){
+			    hs[i].name, hs[i].upstream, NULL, VERDICT_UNPAIRED, 0, NULL};
 		s->held.kind = VERDICT_UNPAIRED;
 		s->held.unpaired_why = "client already answered";
 		s->held.answered_status = s->held.downstream_status;
@@ -1098,18 +1098,18 @@ static void path_of(const char *s, const char **p, size_t *n)
 	*n = strcspn(s, "?#");
 }
 
-/* A member's request could be the one the upstream request was made for:
+/* A client's request could be the one the upstream request was made for:
  * the same method, and one path is the other or ends it (a proxy may
  * strip or add a prefix).  Unknown: it could. */
-static bool request_matches(const struct member *m, const struct expect *e)
+static bool request_matches(const char *method, const char *target, const struct expect *e)
 {
-	if (!m->target || !m->method[0] || !e->method || !e->url)
+	if (!target || !method || !method[0] || !e->method || !e->url)
 		return true;
-	if (strcmp(m->method, e->method) != 0)
+	if (strcmp(method, e->method) != 0)
 		return false;
 	const char *a, *b;
 	size_t na, nb;
-	path_of(m->target, &a, &na);
+	path_of(target, &a, &na);
 	path_of(e->url, &b, &nb);
 	if (!na || !nb)
 		return na == nb;
@@ -1155,7 +1155,7 @@ static void pair_expect(uint64_t id, const struct record *r)
 		if (m->out)
 			continue;
 		in++;
-		if ((m->matches = request_matches(m, e)))
+		if ((m->matches = request_matches(m->method, m->target, e)))
 			matching++;
 	}
 	if (matching && matching < in) {
@@ -1340,12 +1340,14 @@ static char *store_dup(struct expect_store *st, const char *p, size_t n)
 	return d;
 }
 
-void verdict_expect_from_socket(struct net_conn *self, struct net_ref conn, const struct record *r)
+/* The socket source's response r, copied into self's store (no malloc);
+ * NULL when the store still holds an expectation. */
+static struct expect *store_expect(struct net_conn *self, const struct record *r)
 {
 	struct expect_store *st = (struct expect_store *)(void *)self->expect_store;
 
-	if (!conn.id || atomic_load_explicit(&st->in_use, memory_order_acquire))
-		return;
+	if (atomic_load_explicit(&st->in_use, memory_order_acquire))
+		return NULL;
 	atomic_store_explicit(&st->in_use, true, memory_order_relaxed);
 	st->used = 0;
 	struct expect *e = &st->e;
@@ -1368,10 +1370,27 @@ void verdict_expect_from_socket(struct net_conn *self, struct net_ref conn, cons
 		if (!st->name[e->n] || !st->value[e->n])
 			break;
 	}
+	return e;
+}
 
+/* e waits for the next head written to conn, taken without waiting; when
+ * conn is owned elsewhere, no verdict.  heads: the heads written to it
+ * when it was found waiting (NULL: not checked); one written since
+ * answered something else. */
+static void socket_hand_over(struct net_conn *self, struct net_ref conn, struct expect *e,
+                             const unsigned *heads)
+{
 	struct net_conn *c;
 	switch (net_take_nested(conn, &c)) {
 	case NET_TAKEN:
+		if (heads && c->acc_heads != *heads) {
+			net_give_nested(c);
+			emit_unpaired(
+			    self, e,
+			    "every client it could serve was answered before the response");
+			expect_free(e);
+			break;
+		}
 		unpair_on_new_transfer(c, NULL);
 		expect_on(c, e);
 		net_give_nested(c);
@@ -1383,5 +1402,205 @@ void verdict_expect_from_socket(struct net_conn *self, struct net_ref conn, cons
 	case NET_IN_USE:
 		expect_free(e);
 		break;
+	}
+}
+
+/* verdict_expect for a response of the socket source, from inside the
+ * read hook of the connected socket self (owned). */
+static void expect_from_socket(struct net_conn *self, struct net_ref conn, const struct record *r)
+{
+	if (!conn.id)
+		return;
+	struct expect *e = store_expect(self, r);
+	if (e)
+		socket_hand_over(self, conn, e, NULL);
+}
+
+/* Pairing the socket source's responses.  An event loop (Node's node:http
+ * with fetch) reads several requests before it writes the upstream
+ * requests they lead to, all on one thread, so "the connection this thread
+ * last read from" is not enough.  When the request head is written, its
+ * candidates are noted as verdict_pair_start's are (the accepted
+ * connections with a request read and not answered; the one this thread
+ * read, when it read only one of them); when its response is read, those
+ * answered meanwhile are out and the request narrows the rest.  One left:
+ * paired.  Several, or one that could not be read: "ambiguous" at once, as
+ * a hook cannot follow them. */
+
+struct snap {
+	struct net_cands *k;
+	const void *me;
+	struct net_ref last;
+	unsigned mine, lost;
+	struct net_cand mine_cand, answered;
+	bool last_found, last_lost, last_answered;
+};
+
+static void snap_one(struct net_conn *c, void *arg)
+{
+	struct snap *s = arg;
+	bool lost = net_requests_lost(c);
+	bool is_last = c->ref.id == s->last.id && c->ref.fd == s->last.fd;
+	struct head h;
+
+	if (is_last) {
+		s->last_found = true;
+		s->last_lost = lost;
+	}
+	if (lost) {
+		s->lost++;
+		return;
+	}
+	/* A response under way (a stream begun before the upstream call)
+	 * still waits for what the upstream brings. */
+	bool streaming = c->acc_reads && c->acc_reads == c->acc_heads && net_answering(c, &h);
+	if (c->acc_reads <= c->acc_heads && !streaming) {
+		if (is_last && c->acc_reads) {
+			s->last_answered = true;
+			s->answered =
+			    (struct net_cand){c->ref, c->acc_heads, c->acc_reads - 1, true};
+		}
+		return;
+	}
+	struct net_cand k = {c->ref, c->acc_heads, streaming ? c->acc_reads - 1 : c->acc_heads,
+	                     false};
+	if (c->acc_thread == s->me) {
+		s->mine++;
+		s->mine_cand = k;
+	}
+	if (s->k->n < NET_CANDS)
+		s->k->v[s->k->n++] = k;
+	else
+		s->k->more++;
+}
+
+void verdict_socket_request(struct net_conn *self, struct net_cands *out)
+{
+	struct snap s = {.k = out, .me = net_thread_self(), .last = net_thread_conn()};
+
+	*out = (struct net_cands){.taken = true};
+	if (!net_accepted())
+		return;
+	unsigned in_use = net_each_accepted_nested(self, snap_one, &s);
+	if (s.last_found && s.last_lost) {
+		/* Requests it cannot read (FastCGI): the thread's last read,
+		 * as before. */
+		*out = (struct net_cands){.taken = true, .last = true, .last_ref = s.last};
+	} else if (s.mine == 1 && !s.last_answered) {
+		/* A thread-per-connection server: the one this thread read. */
+		*out = (struct net_cands){.taken = true, .n = 1, .v = {s.mine_cand}};
+	} else if (s.last_answered && !s.mine && !s.lost && !in_use && !out->n && !out->more) {
+		/* Answered before its upstream request, nobody else waiting. */
+		*out = (struct net_cands){.taken = true, .n = 1, .v = {s.answered}};
+	} else {
+		/* A connection whose requests cannot be read, or one owned
+		 * elsewhere, could be the one: unknown. */
+		out->more += s.lost + in_use;
+		if (s.last_answered && (out->n || out->more)) {
+			if (out->n < NET_CANDS)
+				out->v[out->n++] = s.answered;
+			else
+				out->more++;
+		}
+	}
+}
+
+enum cand_state { CAND_OUT, CAND_WAITING, CAND_ANSWERED, CAND_GONE, CAND_UNKNOWN };
+
+/* Where candidate k stands now that the response is read, and whether its
+ * request could be the upstream request e. */
+static enum cand_state cand_now(const struct net_cand *k, const struct expect *e, bool *matches,
+                                long *status)
+{
+	struct net_conn *c;
+	enum cand_state st = CAND_UNKNOWN;
+
+	*matches = true;
+	switch (net_take_nested(k->ref, &c)) {
+	case NET_NOT_FOLLOWED:
+		/* Closed since: still a candidate, never answered. */
+		return CAND_GONE;
+	case NET_IN_USE:
+		return CAND_UNKNOWN;
+	case NET_TAKEN:
+		break;
+	}
+	struct head h;
+	if (c->acc_heads != k->heads) {
+		st = CAND_OUT; /* answered since: not with what is read only now */
+	} else if (k->answered) {
+		st = CAND_ANSWERED;
+		*status = c->acc_status;
+	} else if (k->req < k->heads && !net_answering(c, &h)) {
+		st = CAND_OUT; /* the stream under way then has ended */
+	} else {
+		st = CAND_WAITING;
+	}
+	if (st != CAND_OUT && c->acc_reads <= k->req + NET_PIPELINE && !net_requests_lost(c)) {
+		const struct net_request *r = &c->reqs[k->req % NET_PIPELINE];
+		*matches = request_matches(r->method, r->url, e);
+	}
+	net_give_nested(c);
+	return st;
+}
+
+void verdict_socket_response(struct net_conn *self, const struct net_cands *k,
+                             const struct record *r)
+{
+	if (!k || !k->taken)
+		return;
+	if (k->last) {
+		expect_from_socket(self, k->last_ref, r);
+		return;
+	}
+	if (!k->n && !k->more)
+		return; /* no client was waiting: not made for one */
+	struct expect *e = store_expect(self, r);
+	if (!e)
+		return;
+	enum cand_state st[NET_CANDS];
+	bool match[NET_CANDS];
+	long status[NET_CANDS] = {0};
+	unsigned in = 0, matching = 0;
+	for (unsigned i = 0; i < k->n; i++) {
+		st[i] = cand_now(&k->v[i], e, &match[i], &status[i]);
+		if (st[i] == CAND_OUT)
+			continue;
+		in++;
+		matching += match[i];
+	}
+	/* Those not seen could match: they narrow nothing. */
+	in += k->more;
+	matching += k->more;
+	if (matching && matching < in) {
+		for (unsigned i = 0; i < k->n; i++)
+			if (st[i] != CAND_OUT && !match[i])
+				st[i] = CAND_OUT;
+		in = matching;
+	}
+	if (!in) {
+		emit_unpaired(self, e,
+		              "every client it could serve was answered before the response");
+		expect_free(e);
+		return;
+	}
+	if (in > 1) {
+		emit_without_head(self, e, VERDICT_AMBIGUOUS, NULL, 0, in);
+		expect_free(e);
+		return;
+	}
+	unsigned only = 0;
+	while (only < k->n && st[only] == CAND_OUT)
+		only++;
+	if (only == k->n || st[only] == CAND_UNKNOWN) {
+		emit_unpaired(self, e, "its client connection could not be followed");
+		expect_free(e);
+	} else if (st[only] == CAND_ANSWERED) {
+		emit_without_head(self, e, VERDICT_UNPAIRED, member_why(MEMBER_ANSWERED),
+		                  status[only], 0);
+		expect_free(e);
+	} else {
+		/* Waiting (or closed since: socket_hand_over says so). */
+		socket_hand_over(self, k->v[only].ref, e, &k->v[only].heads);
 	}
 }

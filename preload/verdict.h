@@ -33,10 +33,15 @@ static inline struct net_ref verdict_transfer_start(void)
  * conn answers it. */
 void verdict_expect(struct net_ref conn, const struct record *r);
 
-/* The same for a response of the socket source, from inside the read
- * hook of the connected socket self (owned): no malloc, no waiting; when
- * conn is owned elsewhere, no verdict. */
-void verdict_expect_from_socket(struct net_conn *self, struct net_ref conn, const struct record *r);
+/* The socket source wrote a request head on self (owned): the accepted
+ * connections it may serve are noted in out. */
+void verdict_socket_request(struct net_conn *self, struct net_cands *out);
+
+/* Its response r was recorded: paired with the one candidate of k left
+ * (answered ones out, the rest narrowed by method and target), else
+ * "ambiguous" with their count; no malloc, no waiting. */
+void verdict_socket_response(struct net_conn *self, const struct net_cands *k,
+                             const struct record *r);
 
 /* Called by net.c, owning the connection's slot. */
 void verdict_head(struct net_conn *c, const struct head *h);

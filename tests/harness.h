@@ -55,4 +55,36 @@ bool jhas_flag(json_t *record, const char *flag);
 /* The number of lines of text that start with prefix. */
 size_t count_lines(const char *text, const char *prefix);
 
+/* Pairing under concurrency: a proxy that prints its port, and the curl
+ * command (run without the preload) as its clients. */
+struct proxy {
+	pid_t pid;
+	int port;
+	char *log;
+};
+
+/* Starts argv (the proxy, which prints its port), under the preload when
+ * preload is set, with its log in p->log. */
+void proxy_start(struct proxy *p, const char *const argv[], bool preload);
+/* Waits for it to exit, which must be with status 0. */
+void proxy_wait(struct proxy *p);
+
+/* One round: nmcp POSTs to path401 and nok GETs of path200, all at once
+ * (curl --parallel --parallel-immediate); every client must get what the
+ * upstream said. */
+void round_of(const struct proxy *p, const char *path401, const char *path200, int nmcp, int nok);
+
+/* rounds rounds of one 401 and two 200s, then one of big_mcp and big_ok. */
+struct load {
+	int rounds, big_mcp, big_ok;
+};
+
+/* That load through the proxy argv (its argument "COUNT" replaced by the
+ * number of requests it must serve) under the preload, after one round
+ * without it as the control: every verdict is one of allowed (a
+ * space-separated list), there is one per 401, and at least definite of
+ * them are not "ambiguous". */
+void under_concurrency(const char *const argv[], const char *path401, const char *path200,
+                       const char *allowed, size_t definite, const struct load *load);
+
 #endif

@@ -37,21 +37,6 @@ static void teardown(void)
 
 TestSuite(socket, .init = setup, .fini = teardown, .timeout = 60);
 
-/* Node itself crashes at start when an ASan-built preload brings the ASan
- * runtime in after libc (as does the preload of before the socket source):
- * in that build its tests are skipped. */
-static void need_node(void)
-{
-	need_program(NODE, "nodejs");
-	FILE *f = fopen(TEST_PRELOAD_SO, "rb");
-	cr_assert(f, "cannot read %s", TEST_PRELOAD_SO);
-	static char so[8u << 20];
-	size_t n = fread(so, 1, sizeof(so), f);
-	fclose(f);
-	if (memmem(so, n, "__asan_init", strlen("__asan_init")))
-		cr_skip_test("Node does not start with the ASan runtime loaded after libc");
-}
-
 /* The one record of url: the URLs are distinct, so a response recorded
  * twice shows here. */
 static json_t *record_for(const struct traced *t, const char *url)

@@ -232,178 +232,36 @@ Test(verdict, none_for_a_program_that_accepts_nothing)
 #define PYTHON "/usr/bin/python3"
 #define CURL "/usr/bin/curl"
 
-struct proxy {
-	pid_t pid;
-	int port;
-	char *log;
-};
-
-/* Starts argv (the proxy, which prints its port), under the preload when
- * preload is set. */
-static void proxy_start(struct proxy *p, const char *const argv[], bool preload)
-{
-	int out[2];
-
-	p->log = temp_path("pairing.json");
-	cr_assert(pipe(out) == 0);
-	p->pid = fork();
-	cr_assert(p->pid >= 0);
-	if (p->pid == 0) {
-		dup2(out[1], 1);
-		close(out[0]);
-		char *env[6] = {NULL};
-		size_t e = 0;
-		if (preload) {
-			cr_assert(asprintf(&env[e++], "LD_PRELOAD=%s", TEST_PRELOAD) > 0);
-			cr_assert(asprintf(&env[e++], "AUTHTAP_LOG=%s", p->log) > 0);
-		}
-		const char *keep[] = {"ASAN_OPTIONS", "UBSAN_OPTIONS"};
-		for (size_t i = 0; i < 2; i++)
-			if (getenv(keep[i]))
-				cr_assert(asprintf(&env[e++], "%s=%s", keep[i], getenv(keep[i])) >
-				          0);
-		alarm(120);
-		execve(argv[0], (char *const *)argv, env);
-		_exit(127);
-	}
-	close(out[1]);
-	char port[16] = {0};
-	cr_assert(read(out[0], port, sizeof(port) - 1) > 0, "the proxy did not start");
-	close(out[0]);
-	p->port = atoi(port);
-}
-
-static void proxy_wait(struct proxy *p)
-{
-	int status;
-	cr_assert_eq(waitpid(p->pid, &status, 0), p->pid);
-	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the proxy failed: %d", status);
-}
-
-/* One round: nmcp POSTs to path401 and nok GETs of path200, all at once;
- * every client must get what the upstream said. */
-static void round_of(const struct proxy *p, const char *path401, const char *path200, int nmcp,
-                     int nok)
-{
-	size_t n = 6 + (size_t)(nmcp + nok) * 9 + 1, k = 0;
-	const char **argv = calloc(n, sizeof(char *));
-	char *url401, *url200;
-
-	cr_assert(asprintf(&url401, "http://127.0.0.1:%d%s", p->port, path401) > 0);
-	cr_assert(asprintf(&url200, "http://127.0.0.1:%d%s", p->port, path200) > 0);
-	argv[k++] = CURL;
-	argv[k++] = "-s";
-	argv[k++] = "--parallel";
-	argv[k++] = "--parallel-immediate";
-	argv[k++] = "--parallel-max";
-	argv[k++] = "300";
-	for (int i = 0; i < nmcp + nok; i++) {
-		if (i)
-			argv[k++] = "--next";
-		argv[k++] = "-o";
-		argv[k++] = "/dev/null";
-		argv[k++] = "-w";
-		argv[k++] = i < nmcp ? "%{http_code} mcp\\n" : "%{http_code} ok\\n";
-		if (i < nmcp) {
-			argv[k++] = "-d";
-			argv[k++] = "x";
-		}
-		argv[k++] = i < nmcp ? url401 : url200;
-	}
-	struct run r;
-	run(&r, argv, NULL);
-	cr_assert_eq(r.code, 0, "curl: %s", r.err);
-	cr_expect_eq(count_lines(r.out, "401 mcp"), (size_t)nmcp, "%s", r.out);
-	cr_expect_eq(count_lines(r.out, "200 ok"), (size_t)nok, "%s", r.out);
-	run_free(&r);
-	free(argv);
-	free(url401);
-	free(url200);
-}
-
+/* 10 rounds of one 401 and two 200s, then one of 10 and 110. */
+static const struct load load = {10, 10, 110};
 #define ROUNDS 10
-#define BIG_MCP 10
-#define BIG_OK 110
-
-/* ROUNDS rounds of one 401 and two 200s, then one of BIG_MCP and BIG_OK,
- * through the proxy under the preload (once without, as the control);
- * every verdict is one of allowed (a space-separated list), there is one
- * per 401, and at least definite of them are not "ambiguous". */
-static void under_concurrency(const char *const argv[], const char *path401, const char *path200,
-                              const char *allowed, size_t definite)
-{
-	struct proxy p;
-	int total = ROUNDS * 3 + BIG_MCP + BIG_OK, mcp = ROUNDS + BIG_MCP;
-
-	/* The control: the same proxy, the same load, no preload. */
-	char count[16];
-	snprintf(count, sizeof(count), "%d", 3);
-	const char *ctl[8];
-	size_t i = 0;
-	for (; argv[i]; i++)
-		ctl[i] = strcmp(argv[i], "COUNT") == 0 ? count : argv[i];
-	ctl[i] = NULL;
-	proxy_start(&p, ctl, false);
-	round_of(&p, path401, path200, 1, 2);
-	proxy_wait(&p);
-	cr_expect(access(p.log, F_OK) != 0, "no log without the preload");
-
-	snprintf(count, sizeof(count), "%d", total);
-	proxy_start(&p, ctl, true);
-	for (int r = 0; r < ROUNDS; r++)
-		round_of(&p, path401, path200, 1, 2);
-	round_of(&p, path401, path200, BIG_MCP, BIG_OK);
-	proxy_wait(&p);
-
-	size_t n, verdicts = 0, sure = 0;
-	json_t **recs = log_read(p.log, &n);
-	for (size_t k = 0; k < n; k++) {
-		if (strcmp(jstr(recs[k], "type"), "verdict") != 0)
-			continue;
-		verdicts++;
-		const char *v = jstr(recs[k], "verdict");
-		char *dump = json_dumps(recs[k], 0);
-		cr_expect(strstr(allowed, v) != NULL, "verdict %s, want one of %s: %s", v, allowed,
-		          dump);
-		cr_expect_str_eq(jstr(recs[k], "method"), "POST");
-		cr_expect_eq(jint(recs[k], "upstream_status"), 401);
-		if (strcmp(v, "ambiguous") == 0)
-			cr_expect_geq(jint(recs[k], "candidates"), 2, "%s", dump);
-		else
-			sure++;
-		free(dump);
-	}
-	cr_expect_eq(verdicts, (size_t)mcp, "one verdict per 401");
-	cr_expect_geq(sure, definite, "%zu of %zu verdicts were definite", sure, verdicts);
-	log_free(recs, n);
-}
 
 Test(verdict, tornado_forwarding_under_concurrency_is_forwarded)
 {
 	char *up = server_url(&upstream, "");
 	const char *argv[] = {PYTHON, TEST_TORNADO_PROXY, "forward", up, "COUNT", NULL};
-	under_concurrency(argv, "/api/401", "/api/200", "forwarded ambiguous", ROUNDS);
+	under_concurrency(argv, "/api/401", "/api/200", "forwarded ambiguous", ROUNDS, &load);
 }
 
 Test(verdict, tornado_dropping_under_concurrency_is_dropped)
 {
 	char *up = server_url(&upstream, "");
 	const char *argv[] = {PYTHON, TEST_TORNADO_PROXY, "drop", up, "COUNT", NULL};
-	under_concurrency(argv, "/api/401", "/api/200", "dropped ambiguous", ROUNDS);
+	under_concurrency(argv, "/api/401", "/api/200", "dropped ambiguous", ROUNDS, &load);
 }
 
 Test(verdict, multi_event_loop_forwarding_under_concurrency_is_forwarded)
 {
 	char *up = server_url(&upstream, "");
 	const char *argv[] = {TEST_MULTI_PROXY, "forward", up, "COUNT", NULL};
-	under_concurrency(argv, "/api/401", "/api/200", "forwarded ambiguous", ROUNDS);
+	under_concurrency(argv, "/api/401", "/api/200", "forwarded ambiguous", ROUNDS, &load);
 }
 
 Test(verdict, multi_event_loop_dropping_under_concurrency_is_dropped)
 {
 	char *up = server_url(&upstream, "");
 	const char *argv[] = {TEST_MULTI_PROXY, "drop", up, "COUNT", NULL};
-	under_concurrency(argv, "/api/401", "/api/200", "dropped ambiguous", ROUNDS);
+	under_concurrency(argv, "/api/401", "/api/200", "dropped ambiguous", ROUNDS, &load);
 }
 
 /* Targets that say nothing of the upstream's (/opaque/a goes to /401,
@@ -413,21 +271,21 @@ Test(verdict, tornado_opaque_routes_are_forwarded_or_ambiguous_never_wrong)
 {
 	char *up = server_url(&upstream, "");
 	const char *argv[] = {PYTHON, TEST_TORNADO_PROXY, "forward", up, "COUNT", NULL};
-	under_concurrency(argv, "/opaque/a", "/opaque/b", "forwarded ambiguous", 1);
+	under_concurrency(argv, "/opaque/a", "/opaque/b", "forwarded ambiguous", 1, &load);
 }
 
 Test(verdict, tornado_opaque_routes_dropped_are_dropped_or_ambiguous_never_wrong)
 {
 	char *up = server_url(&upstream, "");
 	const char *argv[] = {PYTHON, TEST_TORNADO_PROXY, "drop", up, "COUNT", NULL};
-	under_concurrency(argv, "/opaque/a", "/opaque/b", "dropped ambiguous", 0);
+	under_concurrency(argv, "/opaque/a", "/opaque/b", "dropped ambiguous", 0, &load);
 }
 
 Test(verdict, multi_event_loop_opaque_routes_dropped_are_dropped_or_ambiguous)
 {
 	char *up = server_url(&upstream, "");
 	const char *argv[] = {TEST_MULTI_PROXY, "drop", up, "COUNT", NULL};
-	under_concurrency(argv, "/opaque/a", "/opaque/b", "dropped ambiguous", 0);
+	under_concurrency(argv, "/opaque/a", "/opaque/b", "dropped ambiguous", 0, &load);
 }
 
 /* A proxy that writes its 200 before it asks the upstream (issue 13,

@@ -81,4 +81,8 @@ char *frontend_url(const struct frontend *f, const char *path);
  * its program fails, it does not skip. */
 void need_program(const char *path, const char *package);
 
+/* The same for /usr/bin/node; skipped in an ASan build, where Node does
+ * not start with the ASan runtime loaded after libc. */
+void need_node(void);
+
 #endif
