@@ -85,4 +85,9 @@ void need_program(const char *path, const char *package);
  * not start with the ASan runtime loaded after libc. */
 void need_node(void);
 
+/* A loopback TCP port free a moment ago, for a server that takes its port
+ * as an argument; whether something listens on port now. */
+int free_port(void);
+bool port_open(int port);
+
 #endif
