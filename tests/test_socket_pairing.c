@@ -60,3 +60,14 @@ Test(socket_pairing, node_opaque_routes_dropped_are_never_wrong)
 {
 	node_under_concurrency("drop", "/opaque/a", "/opaque/b", "dropped ambiguous", 0);
 }
+
+/* A thread per client connection (Python's ThreadingHTTPServer with
+ * urllib): the thread that writes the upstream request read exactly one of
+ * the requests waiting, so every verdict is definite, as before. */
+Test(socket_pairing, python_threads_under_concurrency_are_definite)
+{
+	char *up = server_url(&upstream, "");
+	const char *argv[] = {"/usr/bin/python3", TEST_PROGRAMS_SRC "/sock_proxy_threads.py",
+	                      "forward", up, "COUNT", NULL};
+	under_concurrency(argv, "/api/401", "/api/200", "forwarded", 15, &load);
+}
