@@ -174,46 +174,101 @@ void curl_easy_cleanup(CURL *h)
  * pm: the set of m when it is this thread's last one (the program's
  * usual case): m's libcurl is known then, and so is the configuration (a
  * set is made only when authtap is enabled).  NULL: found here. */
-static __attribute__((noinline)) CURLMcode multi_add(CURLM *m, CURL *h, const void *caller,
-                                                     struct pending_multi *pm)
+/* The client connection a multi transfer starting now serves, if any.
+ * net_accepted only loads a flag; the pairing behind it is rare. */
+static inline struct net_ref add_conn(const struct config *cfg)
 {
-	const struct curl_lib *lib;
-	const struct config *cfg = &preload_cfg;
-
-	if (pm) {
-		lib = pm->lib;
-	} else {
-		/* Inside curl_easy_perform, libcurl adding its own handle:
-		 * nothing to record, and the library is the one already
-		 * running it. */
-		if (__builtin_expect(hook_easy.depth != 0, 0) && (lib = easy_lib_of(h)))
-			return lib->real_curl_multi_add_handle(m, h);
-		lib = caller_lib(caller);
-		if (!lib)
-			return CURLM_INTERNAL_ERROR;
-	}
-	hook_taken.handle = NULL;
-	CURLMcode rc = lib->real_curl_multi_add_handle(m, h);
-	if (__builtin_expect(rc != CURLM_OK || !h, 0))
-		return rc;
-	if (!pm && (cfg = preload_config())->disabled)
-		return rc;
 	struct net_ref conn = {0};
-	if (cfg->verdict) {
+
+	if (__builtin_expect(cfg->verdict && net_accepted(), 0)) {
 		int saved = errno;
-		conn = verdict_transfer_start();
+		conn = verdict_pair_start();
 		errno = saved;
 	}
-	/* pending_add preserves errno; an old snapshot is rare. */
-	if (!pm && !(pm = pending_of(m, lib)))
+	return conn;
+}
+
+/* An entry the handle already had (libcurl let go of it unseen), or no
+ * room: rare. */
+static __attribute__((noinline)) void add_slow(struct pending_multi *pm, CURL *h)
+{
+	int saved = errno;
+	void *old = pending_add_slow(pm, h, add_conn(&preload_cfg));
+
+	if (old)
+		pending_snap_free(old);
+	errno = saved;
+}
+
+static __attribute__((noinline)) CURLMcode multi_add(CURLM *m, CURL *h, const void *caller)
+{
+	const struct curl_lib *lib;
+	const struct config *cfg;
+
+	/* Inside curl_easy_perform, libcurl adding its own handle: nothing
+	 * to record, and the library is the one already running it. */
+	if (__builtin_expect(hook_easy.depth != 0, 0) && (lib = easy_lib_of(h)))
+		return lib->real_curl_multi_add_handle(m, h);
+	lib = caller_lib(caller);
+	if (!lib)
+		return CURLM_INTERNAL_ERROR;
+	hook_taken.handle = NULL;
+	CURLMcode rc = lib->real_curl_multi_add_handle(m, h);
+	if (__builtin_expect(rc != CURLM_OK || !h, 0) || (cfg = preload_config())->disabled)
 		return rc;
-	void *old = pending_add(pm, h, conn);
+	struct pending_multi *pm = pending_of(m, lib);
+	if (!pm)
+		return rc;
+	/* pending_add preserves errno; an old snapshot is rare. */
+	void *old = pending_add(pm, h, add_conn(cfg));
 	if (__builtin_expect(old != NULL, 0)) {
 		int saved = errno;
 		pending_snap_free(old);
 		errno = saved;
 	}
 	return rc;
+}
+
+/* add_known's end with verdicts on: the new entry's client connection,
+ * when the program has accepted any (rare). */
+static __attribute__((noinline)) CURLMcode add_conn_after(struct pending_entry *e)
+{
+	if (__builtin_expect(net_accepted(), 0)) {
+		int saved = errno;
+		e->conn = verdict_pair_start();
+		errno = saved;
+	}
+	return CURLM_OK;
+}
+
+/* add_known's rare end: the handle had an entry, or the table grows. */
+static __attribute__((noinline)) CURLMcode add_known_slow(struct pending_multi *pm, CURL *h)
+{
+	add_slow(pm, h);
+	return CURLM_OK;
+}
+
+/* The program adding a handle to the multi handle of this thread's last
+ * set (libcurl and the configuration known: a set is made only when
+ * authtap is enabled).  After libcurl took the handle, only tail calls:
+ * the frame keeps two registers. */
+static __attribute__((noinline)) CURLMcode add_known(CURLM *m, CURL *h, struct pending_multi *pm)
+{
+	const struct curl_lib *lib = pm->lib;
+
+	hook_taken.handle = NULL;
+	CURLMcode rc = lib->real_curl_multi_add_handle(m, h);
+	if (__builtin_expect(rc != CURLM_OK, 0))
+		return rc;
+	struct pending_entry *e = pending_add_slot(pm, h);
+	if (__builtin_expect(!e, 0))
+		return add_known_slow(pm, h);
+	e->snap = NULL;
+	e->conn = (struct net_ref){0};
+	pending_add_commit(pm, e, h);
+	if (preload_cfg.verdict)
+		return add_conn_after(e);
+	return CURLM_OK;
 }
 
 CURLMcode curl_multi_add_handle(CURLM *m, CURL *h)
@@ -223,9 +278,9 @@ CURLMcode curl_multi_add_handle(CURLM *m, CURL *h)
 	/* A multi handle with a set is the program's: libcurl's own, inside
 	 * curl_easy_perform, never gets one. */
 	struct pending_multi *pm = pending_last;
-	if (__builtin_expect(atomic_load_explicit(&pm->multi, memory_order_relaxed) != m, 0))
-		pm = NULL;
-	return multi_add(m, h, __builtin_return_address(0), pm);
+	if (__builtin_expect(atomic_load_explicit(&pm->multi, memory_order_relaxed) == m && h, 1))
+		return add_known(m, h, pm);
+	return multi_add(m, h, __builtin_return_address(0));
 }
 
 static __attribute__((noinline)) CURLMsg *multi_info_read(CURLM *m, int *msgs_in_queue,

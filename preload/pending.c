@@ -51,6 +51,7 @@ static struct pending_tab *tab_new(unsigned bits)
 
 	if (t) {
 		t->mask = n - 1;
+		t->half = n / 2;
 		t->shift = 64 - bits;
 	}
 	return t;

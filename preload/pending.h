@@ -41,6 +41,7 @@ struct pending_entry {
 struct pending_tab {
 	struct pending_tab *older; /* outgrown, kept */
 	size_t mask;
+	size_t half; /* (mask + 1) / 2: the most entries it takes */
 	unsigned shift;
 	struct pending_entry e[];
 };
@@ -89,27 +90,45 @@ static inline size_t pending_slot(const struct pending_tab *t, const void *handl
 /* Adds handle when the table must grow, or had it already. */
 void *pending_add_slow(struct pending_multi *pm, const void *handle, struct net_ref conn);
 
+/* The free slot handle (not NULL) goes to in pm, for the caller to fill
+ * (snap, conn) and then pending_add_commit; NULL when the table must grow
+ * or has the handle already: then pending_add_slow.  Changes nothing. */
+static inline struct pending_entry *pending_add_slot(struct pending_multi *pm, const void *handle)
+{
+	struct pending_tab *t = atomic_load_explicit(&pm->tab, memory_order_relaxed);
+
+	if (__builtin_expect(pm->count >= t->half, 0))
+		return NULL;
+	size_t i = pending_slot(t, handle);
+	const void *k;
+	while ((k = atomic_load_explicit(&t->e[i].handle, memory_order_relaxed))) {
+		if (k == handle)
+			return NULL;
+		i = (i + 1) & t->mask;
+	}
+	return &t->e[i];
+}
+
+static inline void pending_add_commit(struct pending_multi *pm, struct pending_entry *e,
+                                      const void *handle)
+{
+	atomic_store_explicit(&e->handle, handle, memory_order_release);
+	pm->count++;
+	pm->unsnapped++;
+}
+
 /* Adds handle (not NULL) to pm with conn, the client connection the
  * transfer serves, if any.  Returns the snapshot of an entry the handle
  * already had (for the caller to free), or NULL.  Preserves errno. */
 static inline void *pending_add(struct pending_multi *pm, const void *handle, struct net_ref conn)
 {
-	struct pending_tab *t = atomic_load_explicit(&pm->tab, memory_order_relaxed);
+	struct pending_entry *e = pending_add_slot(pm, handle);
 
-	if (__builtin_expect(2 * (pm->count + 1) > t->mask + 1, 0))
+	if (__builtin_expect(!e, 0))
 		return pending_add_slow(pm, handle, conn);
-	size_t i = pending_slot(t, handle);
-	const void *k;
-	while ((k = atomic_load_explicit(&t->e[i].handle, memory_order_relaxed))) {
-		if (k == handle)
-			return pending_add_slow(pm, handle, conn);
-		i = (i + 1) & t->mask;
-	}
-	t->e[i].snap = NULL;
-	t->e[i].conn = conn;
-	atomic_store_explicit(&t->e[i].handle, handle, memory_order_release);
-	pm->count++;
-	pm->unsnapped++;
+	e->snap = NULL;
+	e->conn = conn;
+	pending_add_commit(pm, e, handle);
 	return NULL;
 }
 
