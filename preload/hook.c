@@ -412,7 +412,7 @@ struct over_ctx {
 
 /* The common case inline, as in capture_transfer: one response, nothing to
  * record.  multi_over keeps errno. */
-static void *snapshot_of(const void *h, void *arg)
+static inline __attribute__((always_inline)) void *snapshot_of(const void *h, void *arg)
 {
 	const struct over_ctx *c = arg;
 	long status = 0;

@@ -192,11 +192,58 @@ size_t pending_take_multi(const void *multi, const void **handles, struct net_re
                           void **snaps, size_t max);
 void pending_release(const void *multi);
 
+/* New snapshot nodes, linked into the list the destructor takes in one
+ * go. */
+struct pending_snap;
+struct pending_chain {
+	struct pending_snap *first, *last;
+};
+
+/* The list's head (pending.c): read without its lock only to see whether
+ * there is anything to reap. */
+extern _Atomic(struct pending_snap *) pending_snaps;
+
+/* A node for snap at the head of ch; NULL when out of memory. */
+void *pending_snap_node(struct pending_multi *pm, void *snap, struct pending_chain *ch);
+/* Under the list's lock: unlinks the nodes their entries claimed (kept for
+ * pm's next snapshots), then links ch. */
+void pending_chain_link(struct pending_multi *pm, struct pending_chain *ch);
+
 /* Every transfer of pm is over (nothing of it runs any more): fn makes a
  * snapshot for each of its handles that has none yet, on the calling
- * thread, which is the one driving it. */
-void pending_all_done(struct pending_multi *pm, void *(*fn)(const void *handle, void *arg),
-                      void *arg);
+ * thread, which is the one driving it.  Inline, so that a constant fn is
+ * too: the scan runs once per transfer when a perform leaves nothing
+ * running.  fn keeps errno. */
+static inline __attribute__((always_inline)) void
+pending_all_done(struct pending_multi *pm, void *(*fn)(const void *handle, void *arg), void *arg)
+{
+	struct pending_tab *t = atomic_load_explicit(&pm->tab, memory_order_relaxed);
+	struct pending_chain ch = {NULL, NULL};
+	struct pending_entry *e = t->e, *end = t->e + t->mask + 1;
+	size_t left = pm->unsnapped, done = 0;
+
+	for (; left && e != end; e++) {
+		const void *h = atomic_load_explicit(&e->handle, memory_order_relaxed);
+		if (!h || e->snap)
+			continue;
+		left--;
+		void *snap = fn(h, arg);
+		void *node = PENDING_NOTHING;
+		if (__builtin_expect(snap != NULL, 0) &&
+		    !(node = pending_snap_node(pm, snap, &ch))) {
+			/* No memory for the node: it will be read from
+			 * libcurl. */
+			pending_snap_free(snap);
+			continue;
+		}
+		e->snap = node;
+		done++;
+	}
+	pm->unsnapped -= done;
+	if (__builtin_expect(ch.first != NULL, 0) ||
+	    __builtin_expect(atomic_load_explicit(&pending_snaps, memory_order_relaxed) != NULL, 0))
+		pending_chain_link(pm, &ch);
+}
 
 /* Takes up to max snapshots out of the pending transfers, which stay
  * pending; returns how many.  At exit. */
