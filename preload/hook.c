@@ -200,18 +200,22 @@ static __attribute__((noinline)) void add_slow(struct pending_multi *pm, CURL *h
 	errno = saved;
 }
 
-static __attribute__((noinline)) CURLMcode multi_add(CURLM *m, CURL *h, const void *caller)
+/* lib: m's, known from its set; NULL: found here. */
+static __attribute__((noinline)) CURLMcode multi_add(CURLM *m, CURL *h, const void *caller,
+                                                     const struct curl_lib *lib)
 {
-	const struct curl_lib *lib;
 	const struct config *cfg;
 
-	/* Inside curl_easy_perform, libcurl adding its own handle: nothing
-	 * to record, and the library is the one already running it. */
-	if (__builtin_expect(hook_easy.depth != 0, 0) && (lib = easy_lib_of(h)))
-		return lib->real_curl_multi_add_handle(m, h);
-	lib = caller_lib(caller);
-	if (!lib)
-		return CURLM_INTERNAL_ERROR;
+	if (!lib) {
+		/* Inside curl_easy_perform, libcurl adding its own handle:
+		 * nothing to record, and the library is the one already
+		 * running it. */
+		if (__builtin_expect(hook_easy.depth != 0, 0) && (lib = easy_lib_of(h)))
+			return lib->real_curl_multi_add_handle(m, h);
+		lib = caller_lib(caller);
+		if (!lib)
+			return CURLM_INTERNAL_ERROR;
+	}
 	hook_taken.handle = NULL;
 	CURLMcode rc = lib->real_curl_multi_add_handle(m, h);
 	if (__builtin_expect(rc != CURLM_OK || !h, 0) || (cfg = preload_config())->disabled)
@@ -229,18 +233,6 @@ static __attribute__((noinline)) CURLMcode multi_add(CURLM *m, CURL *h, const vo
 	return rc;
 }
 
-/* add_known's end with verdicts on: the new entry's client connection,
- * when the program has accepted any (rare). */
-static __attribute__((noinline)) CURLMcode add_conn_after(struct pending_entry *e)
-{
-	if (__builtin_expect(net_accepted(), 0)) {
-		int saved = errno;
-		e->conn = verdict_pair_start();
-		errno = saved;
-	}
-	return CURLM_OK;
-}
-
 /* add_known's rare end: the handle had an entry, or the table grows. */
 static __attribute__((noinline)) CURLMcode add_known_slow(struct pending_multi *pm, CURL *h)
 {
@@ -256,6 +248,11 @@ static __attribute__((noinline)) CURLMcode add_known(CURLM *m, CURL *h, struct p
 {
 	const struct curl_lib *lib = pm->lib;
 
+	/* A client connection to pair with exists only once the program has
+	 * accepted one (rare here): checked before the call, as the program
+	 * read the request this transfer serves before it added it. */
+	if (__builtin_expect(preload_cfg.verdict && net_accepted(), 0))
+		return multi_add(m, h, NULL, lib);
 	hook_taken.handle = NULL;
 	CURLMcode rc = lib->real_curl_multi_add_handle(m, h);
 	if (__builtin_expect(rc != CURLM_OK, 0))
@@ -266,8 +263,6 @@ static __attribute__((noinline)) CURLMcode add_known(CURLM *m, CURL *h, struct p
 	e->snap = NULL;
 	e->conn = (struct net_ref){0};
 	pending_add_commit(pm, e, h);
-	if (preload_cfg.verdict)
-		return add_conn_after(e);
 	return CURLM_OK;
 }
 
@@ -280,7 +275,7 @@ CURLMcode curl_multi_add_handle(CURLM *m, CURL *h)
 	struct pending_multi *pm = pending_last;
 	if (__builtin_expect(atomic_load_explicit(&pm->multi, memory_order_relaxed) == m && h, 1))
 		return add_known(m, h, pm);
-	return multi_add(m, h, __builtin_return_address(0));
+	return multi_add(m, h, __builtin_return_address(0), NULL);
 }
 
 static __attribute__((noinline)) CURLMsg *multi_info_read(CURLM *m, int *msgs_in_queue,
@@ -312,8 +307,8 @@ static __attribute__((noinline)) CURLMsg *multi_info_read(CURLM *m, int *msgs_in
  * set (libcurl and the configuration known, as for multi_add with a set):
  * a finished transfer's common path, one response with nothing to record,
  * is inline here. */
-static __attribute__((noinline)) CURLMsg *info_read_known(struct pending_multi *pm, CURLM *m,
-                                                          int *msgs_in_queue)
+static __attribute__((noinline)) CURLMsg *info_read_known(CURLM *m, int *msgs_in_queue,
+                                                          struct pending_multi *pm)
 {
 	const struct curl_lib *lib = pm->lib;
 	CURLMsg *msg = lib->real_curl_multi_info_read(m, msgs_in_queue);
@@ -345,7 +340,7 @@ CURLMsg *curl_multi_info_read(CURLM *m, int *msgs_in_queue)
 		return hook_easy.inner->real_curl_multi_info_read(m, msgs_in_queue);
 	struct pending_multi *pm = pending_last;
 	if (__builtin_expect(atomic_load_explicit(&pm->multi, memory_order_relaxed) == m, 1))
-		return info_read_known(pm, m, msgs_in_queue);
+		return info_read_known(m, msgs_in_queue, pm);
 	return multi_info_read(m, msgs_in_queue, __builtin_return_address(0));
 }
 
