@@ -217,7 +217,7 @@ char *bearer_401(const struct server *s)
 	return v;
 }
 
-static int free_port(void)
+int free_port(void)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET};
 	socklen_t len = sizeof(sa);
@@ -231,7 +231,7 @@ static int free_port(void)
 	return ntohs(sa.sin_port);
 }
 
-static bool port_open(int port)
+bool port_open(int port)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

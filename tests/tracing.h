@@ -81,4 +81,9 @@ char *frontend_url(const struct frontend *f, const char *path);
  * its program fails, it does not skip. */
 void need_program(const char *path, const char *package);
 
+/* A loopback TCP port free a moment ago, for a server that takes its port
+ * as an argument; whether something listens on port now. */
+int free_port(void);
+bool port_open(int port);
+
 #endif
