@@ -271,9 +271,10 @@ CURLMcode curl_multi_add_handle(CURLM *m, CURL *h)
 	if (self_call(__builtin_return_address(0)))
 		return hook_easy.inner->real_curl_multi_add_handle(m, h);
 	/* A multi handle with a set is the program's: libcurl's own, inside
-	 * curl_easy_perform, never gets one. */
+	 * curl_easy_perform, never gets one.  A NULL h is refused by libcurl
+	 * (CURLM_BAD_EASY_HANDLE) before add_known looks for a slot. */
 	struct pending_multi *pm = pending_last;
-	if (__builtin_expect(atomic_load_explicit(&pm->multi, memory_order_relaxed) == m && h, 1))
+	if (__builtin_expect(atomic_load_explicit(&pm->multi, memory_order_relaxed) == m, 1))
 		return add_known(m, h, pm);
 	return multi_add(m, h, __builtin_return_address(0), NULL);
 }
