@@ -174,15 +174,39 @@ void curl_easy_cleanup(CURL *h)
  * pm: the set of m when it is this thread's last one (the program's
  * usual case): m's libcurl is known then, and so is the configuration (a
  * set is made only when authtap is enabled).  NULL: found here. */
-static __attribute__((noinline)) CURLMcode multi_add(CURLM *m, CURL *h, const void *caller,
-                                                     struct pending_multi *pm)
+/* The client connection a multi transfer starting now serves, if any.
+ * net_accepted only loads a flag; the pairing behind it is rare. */
+static inline struct net_ref add_conn(const struct config *cfg)
 {
-	const struct curl_lib *lib;
-	const struct config *cfg = &preload_cfg;
+	struct net_ref conn = {0};
 
-	if (pm) {
-		lib = pm->lib;
-	} else {
+	if (__builtin_expect(cfg->verdict && net_accepted(), 0)) {
+		int saved = errno;
+		conn = verdict_pair_start();
+		errno = saved;
+	}
+	return conn;
+}
+
+/* An entry the handle already had (libcurl let go of it unseen), or no
+ * room: rare. */
+static __attribute__((noinline)) void add_slow(struct pending_multi *pm, CURL *h)
+{
+	int saved = errno;
+	void *old = pending_add_slow(pm, h, add_conn(&preload_cfg));
+
+	if (old)
+		pending_snap_free(old);
+	errno = saved;
+}
+
+/* lib: m's, known from its set; NULL: found here. */
+static __attribute__((noinline)) CURLMcode multi_add(CURLM *m, CURL *h, const void *caller,
+                                                     const struct curl_lib *lib)
+{
+	const struct config *cfg;
+
+	if (!lib) {
 		/* Inside curl_easy_perform, libcurl adding its own handle:
 		 * nothing to record, and the library is the one already
 		 * running it. */
@@ -194,20 +218,13 @@ static __attribute__((noinline)) CURLMcode multi_add(CURLM *m, CURL *h, const vo
 	}
 	hook_taken.handle = NULL;
 	CURLMcode rc = lib->real_curl_multi_add_handle(m, h);
-	if (__builtin_expect(rc != CURLM_OK || !h, 0))
+	if (__builtin_expect(rc != CURLM_OK || !h, 0) || (cfg = preload_config())->disabled)
 		return rc;
-	if (!pm && (cfg = preload_config())->disabled)
+	struct pending_multi *pm = pending_of(m, lib);
+	if (!pm)
 		return rc;
-	struct net_ref conn = {0};
-	if (cfg->verdict) {
-		int saved = errno;
-		conn = verdict_transfer_start();
-		errno = saved;
-	}
 	/* pending_add preserves errno; an old snapshot is rare. */
-	if (!pm && !(pm = pending_of(m, lib)))
-		return rc;
-	void *old = pending_add(pm, h, conn);
+	void *old = pending_add(pm, h, add_conn(cfg));
 	if (__builtin_expect(old != NULL, 0)) {
 		int saved = errno;
 		pending_snap_free(old);
@@ -216,16 +233,50 @@ static __attribute__((noinline)) CURLMcode multi_add(CURLM *m, CURL *h, const vo
 	return rc;
 }
 
+/* add_known's rare end: the handle had an entry, or the table grows. */
+static __attribute__((noinline)) CURLMcode add_known_slow(struct pending_multi *pm, CURL *h)
+{
+	add_slow(pm, h);
+	return CURLM_OK;
+}
+
+/* The program adding a handle to the multi handle of this thread's last
+ * set (libcurl and the configuration known: a set is made only when
+ * authtap is enabled).  After libcurl took the handle, only tail calls:
+ * the frame keeps two registers. */
+static __attribute__((noinline)) CURLMcode add_known(CURLM *m, CURL *h, struct pending_multi *pm)
+{
+	const struct curl_lib *lib = pm->lib;
+
+	/* A client connection to pair with exists only once the program has
+	 * accepted one (rare here): checked before the call, as the program
+	 * read the request this transfer serves before it added it. */
+	if (__builtin_expect(preload_cfg.verdict && net_accepted(), 0))
+		return multi_add(m, h, NULL, lib);
+	hook_taken.handle = NULL;
+	CURLMcode rc = lib->real_curl_multi_add_handle(m, h);
+	if (__builtin_expect(rc != CURLM_OK, 0))
+		return rc;
+	struct pending_entry *e = pending_add_slot(pm, h);
+	if (__builtin_expect(!e, 0))
+		return add_known_slow(pm, h);
+	e->snap = NULL;
+	e->conn = (struct net_ref){0};
+	pending_add_commit(pm, e, h);
+	return CURLM_OK;
+}
+
 CURLMcode curl_multi_add_handle(CURLM *m, CURL *h)
 {
 	if (self_call(__builtin_return_address(0)))
 		return hook_easy.inner->real_curl_multi_add_handle(m, h);
 	/* A multi handle with a set is the program's: libcurl's own, inside
-	 * curl_easy_perform, never gets one. */
+	 * curl_easy_perform, never gets one.  A NULL h is refused by libcurl
+	 * (CURLM_BAD_EASY_HANDLE) before add_known looks for a slot. */
 	struct pending_multi *pm = pending_last;
-	if (__builtin_expect(atomic_load_explicit(&pm->multi, memory_order_relaxed) != m, 0))
-		pm = NULL;
-	return multi_add(m, h, __builtin_return_address(0), pm);
+	if (__builtin_expect(atomic_load_explicit(&pm->multi, memory_order_relaxed) == m, 1))
+		return add_known(m, h, pm);
+	return multi_add(m, h, __builtin_return_address(0), NULL);
 }
 
 static __attribute__((noinline)) CURLMsg *multi_info_read(CURLM *m, int *msgs_in_queue,
@@ -257,8 +308,8 @@ static __attribute__((noinline)) CURLMsg *multi_info_read(CURLM *m, int *msgs_in
  * set (libcurl and the configuration known, as for multi_add with a set):
  * a finished transfer's common path, one response with nothing to record,
  * is inline here. */
-static __attribute__((noinline)) CURLMsg *info_read_known(struct pending_multi *pm, CURLM *m,
-                                                          int *msgs_in_queue)
+static __attribute__((noinline)) CURLMsg *info_read_known(CURLM *m, int *msgs_in_queue,
+                                                          struct pending_multi *pm)
 {
 	const struct curl_lib *lib = pm->lib;
 	CURLMsg *msg = lib->real_curl_multi_info_read(m, msgs_in_queue);
@@ -290,7 +341,7 @@ CURLMsg *curl_multi_info_read(CURLM *m, int *msgs_in_queue)
 		return hook_easy.inner->real_curl_multi_info_read(m, msgs_in_queue);
 	struct pending_multi *pm = pending_last;
 	if (__builtin_expect(atomic_load_explicit(&pm->multi, memory_order_relaxed) == m, 1))
-		return info_read_known(pm, m, msgs_in_queue);
+		return info_read_known(m, msgs_in_queue, pm);
 	return multi_info_read(m, msgs_in_queue, __builtin_return_address(0));
 }
 
@@ -357,7 +408,7 @@ struct over_ctx {
 
 /* The common case inline, as in capture_transfer: one response, nothing to
  * record.  multi_over keeps errno. */
-static void *snapshot_of(const void *h, void *arg)
+static inline __attribute__((always_inline)) void *snapshot_of(const void *h, void *arg)
 {
 	const struct over_ctx *c = arg;
 	long status = 0;

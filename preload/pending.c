@@ -36,7 +36,7 @@ static char pending_taken;
 static pthread_mutex_t pending_snaps_lock = PTHREAD_MUTEX_INITIALIZER;
 /* The list's head: written under the lock, read without it only to see
  * whether there is anything to reap. */
-static _Atomic(struct pending_snap *) pending_snaps;
+_Atomic(struct pending_snap *) pending_snaps;
 
 void pending_snap_free(void *snap)
 {
@@ -51,6 +51,7 @@ static struct pending_tab *tab_new(unsigned bits)
 
 	if (t) {
 		t->mask = n - 1;
+		t->half = n / 2;
 		t->shift = 64 - bits;
 	}
 	return t;
@@ -282,10 +283,7 @@ void pending_release(const void *multi)
 	pthread_mutex_unlock(&pending_sets_lock);
 }
 
-/* A node for snap, put at the head of the chain *first (linked into the
- * list later, in one go). */
-static struct pending_snap *snap_node(struct pending_multi *pm, void *snap,
-                                      struct pending_snap **first, struct pending_snap **last)
+void *pending_snap_node(struct pending_multi *pm, void *snap, struct pending_chain *ch)
 {
 	struct pending_snap *n = pm->spare;
 
@@ -296,10 +294,10 @@ static struct pending_snap *snap_node(struct pending_multi *pm, void *snap,
 		return NULL;
 	}
 	atomic_store_explicit(&n->snap, snap, memory_order_relaxed);
-	n->next = *first;
-	if (!*first)
-		*last = n;
-	*first = n;
+	n->next = ch->first;
+	if (!ch->first)
+		ch->last = n;
+	ch->first = n;
 	return n;
 }
 
@@ -332,34 +330,14 @@ static void reap_locked(struct pending_multi *pm)
 	}
 }
 
-void pending_all_done(struct pending_multi *pm, void *(*fn)(const void *handle, void *arg),
-                      void *arg)
+void pending_chain_link(struct pending_multi *pm, struct pending_chain *ch)
 {
-	struct pending_tab *t = atomic_load_explicit(&pm->tab, memory_order_relaxed);
-	struct pending_snap *first = NULL, *last = NULL;
-
-	for (size_t i = 0; i <= t->mask && pm->unsnapped; i++) {
-		const void *h = atomic_load_explicit(&t->e[i].handle, memory_order_relaxed);
-		if (!h || t->e[i].snap)
-			continue;
-		void *snap = fn(h, arg);
-		void *node = snap ? (void *)snap_node(pm, snap, &first, &last) : PENDING_NOTHING;
-		if (!node) {
-			/* No memory for the node: it will be read from libcurl. */
-			free(snap);
-			continue;
-		}
-		t->e[i].snap = node;
-		pm->unsnapped--;
-	}
-	if (!first && !atomic_load_explicit(&pending_snaps, memory_order_relaxed))
-		return;
 	/* Only this thread knows of the new nodes until they are linked. */
 	pthread_mutex_lock(&pending_snaps_lock);
 	reap_locked(pm);
-	if (first) {
-		last->next = atomic_load_explicit(&pending_snaps, memory_order_relaxed);
-		atomic_store_explicit(&pending_snaps, first, memory_order_relaxed);
+	if (ch->first) {
+		ch->last->next = atomic_load_explicit(&pending_snaps, memory_order_relaxed);
+		atomic_store_explicit(&pending_snaps, ch->first, memory_order_relaxed);
 	}
 	pthread_mutex_unlock(&pending_snaps_lock);
 }

@@ -41,6 +41,7 @@ struct pending_entry {
 struct pending_tab {
 	struct pending_tab *older; /* outgrown, kept */
 	size_t mask;
+	size_t half; /* (mask + 1) / 2: the most entries it takes */
 	unsigned shift;
 	struct pending_entry e[];
 };
@@ -89,27 +90,45 @@ static inline size_t pending_slot(const struct pending_tab *t, const void *handl
 /* Adds handle when the table must grow, or had it already. */
 void *pending_add_slow(struct pending_multi *pm, const void *handle, struct net_ref conn);
 
+/* The free slot handle (not NULL) goes to in pm, for the caller to fill
+ * (snap, conn) and then pending_add_commit; NULL when the table must grow
+ * or has the handle already: then pending_add_slow.  Changes nothing. */
+static inline struct pending_entry *pending_add_slot(struct pending_multi *pm, const void *handle)
+{
+	struct pending_tab *t = atomic_load_explicit(&pm->tab, memory_order_relaxed);
+
+	if (__builtin_expect(pm->count >= t->half, 0))
+		return NULL;
+	size_t i = pending_slot(t, handle);
+	const void *k;
+	while ((k = atomic_load_explicit(&t->e[i].handle, memory_order_relaxed))) {
+		if (k == handle)
+			return NULL;
+		i = (i + 1) & t->mask;
+	}
+	return &t->e[i];
+}
+
+static inline void pending_add_commit(struct pending_multi *pm, struct pending_entry *e,
+                                      const void *handle)
+{
+	atomic_store_explicit(&e->handle, handle, memory_order_release);
+	pm->count++;
+	pm->unsnapped++;
+}
+
 /* Adds handle (not NULL) to pm with conn, the client connection the
  * transfer serves, if any.  Returns the snapshot of an entry the handle
  * already had (for the caller to free), or NULL.  Preserves errno. */
 static inline void *pending_add(struct pending_multi *pm, const void *handle, struct net_ref conn)
 {
-	struct pending_tab *t = atomic_load_explicit(&pm->tab, memory_order_relaxed);
+	struct pending_entry *e = pending_add_slot(pm, handle);
 
-	if (__builtin_expect(2 * (pm->count + 1) > t->mask + 1, 0))
+	if (__builtin_expect(!e, 0))
 		return pending_add_slow(pm, handle, conn);
-	size_t i = pending_slot(t, handle);
-	const void *k;
-	while ((k = atomic_load_explicit(&t->e[i].handle, memory_order_relaxed))) {
-		if (k == handle)
-			return pending_add_slow(pm, handle, conn);
-		i = (i + 1) & t->mask;
-	}
-	t->e[i].snap = NULL;
-	t->e[i].conn = conn;
-	atomic_store_explicit(&t->e[i].handle, handle, memory_order_release);
-	pm->count++;
-	pm->unsnapped++;
+	e->snap = NULL;
+	e->conn = conn;
+	pending_add_commit(pm, e, handle);
 	return NULL;
 }
 
@@ -173,11 +192,58 @@ size_t pending_take_multi(const void *multi, const void **handles, struct net_re
                           void **snaps, size_t max);
 void pending_release(const void *multi);
 
+/* New snapshot nodes, linked into the list the destructor takes in one
+ * go. */
+struct pending_snap;
+struct pending_chain {
+	struct pending_snap *first, *last;
+};
+
+/* The list's head (pending.c): read without its lock only to see whether
+ * there is anything to reap. */
+extern _Atomic(struct pending_snap *) pending_snaps;
+
+/* A node for snap at the head of ch; NULL when out of memory. */
+void *pending_snap_node(struct pending_multi *pm, void *snap, struct pending_chain *ch);
+/* Under the list's lock: unlinks the nodes their entries claimed (kept for
+ * pm's next snapshots), then links ch. */
+void pending_chain_link(struct pending_multi *pm, struct pending_chain *ch);
+
 /* Every transfer of pm is over (nothing of it runs any more): fn makes a
  * snapshot for each of its handles that has none yet, on the calling
- * thread, which is the one driving it. */
-void pending_all_done(struct pending_multi *pm, void *(*fn)(const void *handle, void *arg),
-                      void *arg);
+ * thread, which is the one driving it.  Inline, so that a constant fn is
+ * too: the scan runs once per transfer when a perform leaves nothing
+ * running.  fn keeps errno. */
+static inline __attribute__((always_inline)) void
+pending_all_done(struct pending_multi *pm, void *(*fn)(const void *handle, void *arg), void *arg)
+{
+	struct pending_tab *t = atomic_load_explicit(&pm->tab, memory_order_relaxed);
+	struct pending_chain ch = {NULL, NULL};
+	struct pending_entry *e = t->e, *end = t->e + t->mask + 1;
+	size_t left = pm->unsnapped, done = 0;
+
+	for (; left && e != end; e++) {
+		const void *h = atomic_load_explicit(&e->handle, memory_order_relaxed);
+		if (!h || e->snap)
+			continue;
+		left--;
+		void *snap = fn(h, arg);
+		void *node = PENDING_NOTHING;
+		if (__builtin_expect(snap != NULL, 0) &&
+		    !(node = pending_snap_node(pm, snap, &ch))) {
+			/* No memory for the node: it will be read from
+			 * libcurl. */
+			pending_snap_free(snap);
+			continue;
+		}
+		e->snap = node;
+		done++;
+	}
+	pm->unsnapped -= done;
+	if (__builtin_expect(ch.first != NULL, 0) ||
+	    __builtin_expect(atomic_load_explicit(&pending_snaps, memory_order_relaxed) != NULL, 0))
+		pending_chain_link(pm, &ch);
+}
 
 /* Takes up to max snapshots out of the pending transfers, which stay
  * pending; returns how many.  At exit. */

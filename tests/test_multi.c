@@ -487,3 +487,26 @@ Test(multi, forty_handles_on_a_multi_handle)
 	}
 	trace_free(&t);
 }
+
+/* The add hook for a multi handle it knows finds the entry's slot only
+ * once libcurl took the handle: a NULL handle and one added twice are
+ * refused as without authtap (the same return codes, compared with the
+ * control's output), leave no entry, and each transfer is recorded once. */
+Test(multi, refused_adds_leave_no_entry)
+{
+	char *u401 = server_url(&srv, "/401"), *u403 = server_url(&srv, "/403-scope");
+	struct traced t;
+
+	trace_run(&t, (const char *[]){TEST_MULTICLIENT, "refused", u401, u403, NULL}, NULL);
+	cr_expect_eq(t.with.code, 0, "%s", t.with.err);
+	cr_expect(strstr(t.with.out, "refused null=2 again=7\n"),
+	          "CURLM_BAD_EASY_HANDLE and CURLM_ADDED_ALREADY expected: %s", t.with.out);
+	expect_count(&t, 2, "one record per challenge");
+	json_t *r0 = only_record(&t, "0"), *r1 = only_record(&t, "1");
+	cr_expect_eq(jint(r0, "status"), 401);
+	cr_expect_eq(jint(r1, "status"), 403);
+	cr_expect(json_is_integer(json_object_get(r0, "result")), "read, so its result is known");
+	trace_free(&t);
+	free(u401);
+	free(u403);
+}

@@ -42,6 +42,9 @@
  *                 both multi handles; then a third multi handle runs every
  *                 URL again (transfers N..2N-1, new handles), its messages
  *                 read and its handles removed as they come
+ *   refused       as read, but once every URL is added, a NULL handle and
+ *                 handle 0 again are added too, which libcurl refuses (the
+ *                 return codes are printed)
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -73,6 +76,7 @@ enum mode {
 	MODE_EASY_CLEANUP,
 	MODE_EXIT,
 	MODE_TWO,
+	MODE_REFUSED,
 };
 
 static struct {
@@ -294,7 +298,13 @@ static void run_all(struct worker *w)
 			goto out;
 		}
 	}
+	if (opt.mode == MODE_REFUSED) {
+		CURLMcode null_rc = curl_multi_add_handle(m, NULL);
+		CURLMcode again_rc = curl_multi_add_handle(m, w->t[0].h);
+		fprintf(w->out, "refused null=%d again=%d\n", (int)null_rc, (int)again_rc);
+	}
 	switch (opt.mode) {
+	case MODE_REFUSED:
 	case MODE_READ:
 		if (drive(m, true, false))
 			w->failed = true;
@@ -494,9 +504,9 @@ static void usage(FILE *f)
 
 static int parse_args(int argc, char **argv)
 {
-	static const char *const modes[] = {"read",         "noread", "abort", "nested",
-	                                    "nested-multi", "reuse",  "close", "easy-cleanup",
-	                                    "exit",         "two"};
+	static const char *const modes[] = {"read",         "noread", "abort",  "nested",
+	                                    "nested-multi", "reuse",  "close",  "easy-cleanup",
+	                                    "exit",         "two",    "refused"};
 	int i;
 
 	for (i = 1; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {

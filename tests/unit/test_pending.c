@@ -212,3 +212,67 @@ Test(pending, snapshot_nodes_are_reused_round_after_round)
 	cr_expect_leq(pm->nspare, 1, "nodes kept: %zu", pm->nspare);
 	cr_expect_eq(pending_take_snaps(snaps, 4), 0);
 }
+
+/* The add hook's split insert (issue 15, item 6): the slot is found before
+ * it is filled, and there is none for a handle already there or when the
+ * table is half full; the table must then grow through pending_add_slow,
+ * which keeps every entry. */
+Test(pending, add_slot_none_for_a_handle_already_there_or_a_half_full_table)
+{
+	struct pending_multi *pm = set_of(M(1));
+	struct pending_tab *t = atomic_load(&pm->tab);
+	size_t half = t->half, n;
+
+	cr_assert_eq(half, (t->mask + 1) / 2);
+	for (n = 0; n < half; n++) {
+		struct pending_entry *e = pending_add_slot(pm, H(n));
+		cr_assert(e, "no slot for the handle %zu of %zu", n, half);
+		e->snap = NULL;
+		e->conn = (struct net_ref){(int)n, n};
+		pending_add_commit(pm, e, H(n));
+		cr_expect_null(pending_add_slot(pm, H(n)), "a slot for a handle already there");
+	}
+	cr_expect_null(pending_add_slot(pm, H(n)), "a slot beyond half the table");
+	cr_expect_null(pending_add_slow(pm, H(n), (struct net_ref){(int)n, n}));
+	cr_expect_neq(atomic_load(&pm->tab), t, "the table did not grow");
+	cr_expect_eq(pm->count, half + 1);
+	cr_expect_eq(pm->unsnapped, half + 1);
+	for (n = 0; n <= half; n++) {
+		struct net_ref conn;
+		void *snap;
+		cr_expect(pending_take(pm, H(n), &conn, &snap), "handle %zu lost", n);
+		cr_expect_eq(conn.id, n);
+	}
+	cr_expect_eq(pm->count, 0);
+}
+
+/* The inline scan makes one snapshot for each entry without one, and none
+ * again for those that have one. */
+static void *nothing_counted(const void *h, void *arg)
+{
+	(*(int *)arg)++;
+	(void)h;
+	return NULL;
+}
+
+Test(pending, all_done_snapshots_each_unsnapped_entry_once)
+{
+	struct pending_multi *pm = set_of(M(1));
+	int calls = 0;
+
+	for (int i = 0; i < 12; i++)
+		pending_add(pm, H(i), (struct net_ref){0});
+	pending_all_done(pm, nothing_counted, &calls);
+	cr_expect_eq(calls, 12);
+	cr_expect_eq(pm->unsnapped, 0);
+	pending_add(pm, H(12), (struct net_ref){0});
+	calls = 0;
+	pending_all_done(pm, nothing_counted, &calls);
+	cr_expect_eq(calls, 1, "entries with a snapshot were snapshotted again");
+	cr_expect_eq(pm->unsnapped, 0);
+	for (int i = 0; i <= 12; i++) {
+		void *snap;
+		cr_expect(take(M(1), H(i), &snap));
+		cr_expect_eq(snap, PENDING_NOTHING);
+	}
+}
