@@ -255,7 +255,26 @@ size_t count_lines(const char *text, const char *prefix)
 
 /* Starts argv (the proxy, which prints its port), under the preload when
  * preload is set. */
-void proxy_start(struct proxy *p, const char *const argv[], bool preload)
+char **preload_env(const char *log, const char *extra)
+{
+	char **env = calloc(8, sizeof(char *));
+	size_t e = 0;
+	const char *keep[] = {"ASAN_OPTIONS", "UBSAN_OPTIONS"};
+
+	cr_assert(env);
+	if (log) {
+		cr_assert(asprintf(&env[e++], "LD_PRELOAD=%s", TEST_PRELOAD) > 0);
+		cr_assert(asprintf(&env[e++], "AUTHTAP_LOG=%s", log) > 0);
+	}
+	for (size_t i = 0; i < 2; i++)
+		if (getenv(keep[i]))
+			cr_assert(asprintf(&env[e++], "%s=%s", keep[i], getenv(keep[i])) > 0);
+	if (log && extra)
+		env[e++] = strdup(extra);
+	return env;
+}
+
+void proxy_start(struct proxy *p, const char *const argv[], bool preload, const char *extra)
 {
 	int out[2];
 
@@ -266,19 +285,8 @@ void proxy_start(struct proxy *p, const char *const argv[], bool preload)
 	if (p->pid == 0) {
 		dup2(out[1], 1);
 		close(out[0]);
-		char *env[6] = {NULL};
-		size_t e = 0;
-		if (preload) {
-			cr_assert(asprintf(&env[e++], "LD_PRELOAD=%s", TEST_PRELOAD) > 0);
-			cr_assert(asprintf(&env[e++], "AUTHTAP_LOG=%s", p->log) > 0);
-		}
-		const char *keep[] = {"ASAN_OPTIONS", "UBSAN_OPTIONS"};
-		for (size_t i = 0; i < 2; i++)
-			if (getenv(keep[i]))
-				cr_assert(asprintf(&env[e++], "%s=%s", keep[i], getenv(keep[i])) >
-				          0);
 		alarm(120);
-		execve(argv[0], (char *const *)argv, env);
+		execve(argv[0], (char *const *)argv, preload_env(preload ? p->log : NULL, extra));
 		_exit(127);
 	}
 	close(out[1]);
@@ -350,13 +358,13 @@ void under_concurrency(const char *const argv[], const char *path401, const char
 	for (; argv[i]; i++)
 		ctl[i] = strcmp(argv[i], "COUNT") == 0 ? count : argv[i];
 	ctl[i] = NULL;
-	proxy_start(&p, ctl, false);
+	proxy_start(&p, ctl, false, NULL);
 	round_of(&p, path401, path200, 1, 2);
 	proxy_wait(&p);
 	cr_expect(access(p.log, F_OK) != 0, "no log without the preload");
 
 	snprintf(count, sizeof(count), "%d", total);
-	proxy_start(&p, ctl, true);
+	proxy_start(&p, ctl, true, NULL);
 	for (int r = 0; r < load->rounds; r++)
 		round_of(&p, path401, path200, 1, 2);
 	round_of(&p, path401, path200, load->big_mcp, load->big_ok);

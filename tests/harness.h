@@ -63,9 +63,14 @@ struct proxy {
 	char *log;
 };
 
-/* Starts argv (the proxy, which prints its port), under the preload when
- * preload is set, with its log in p->log. */
-void proxy_start(struct proxy *p, const char *const argv[], bool preload);
+/* A child's environment: the preload, its log and extra (one NAME=VALUE,
+ * or NULL), or none of them when log is NULL (the control); a sanitizer
+ * build's options either way. */
+char **preload_env(const char *log, const char *extra);
+
+/* Starts argv (the proxy, which prints its port), under the preload with
+ * extra in its environment when preload is set, with its log in p->log. */
+void proxy_start(struct proxy *p, const char *const argv[], bool preload, const char *extra);
 /* Waits for it to exit, which must be with status 0. */
 void proxy_wait(struct proxy *p);
 

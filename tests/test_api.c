@@ -22,7 +22,7 @@ static void teardown(void)
 
 TestSuite(api, .init = setup, .fini = teardown, .timeout = 60);
 
-static char preload_env[4096];
+static char preload_var[4096];
 
 /* Runs apihost with the given commands, with the preload or without it. */
 static char *host(bool preload, const char *const cmds[], const char *const extra_env[])
@@ -33,9 +33,9 @@ static char *host(bool preload, const char *const cmds[], const char *const extr
 
 	for (size_t i = 0; cmds[i]; i++)
 		argv[k++] = cmds[i];
-	snprintf(preload_env, sizeof(preload_env), "LD_PRELOAD=%s", TEST_PRELOAD);
+	snprintf(preload_var, sizeof(preload_var), "LD_PRELOAD=%s", TEST_PRELOAD);
 	if (preload)
-		env[e++] = preload_env;
+		env[e++] = preload_var;
 	for (size_t i = 0; extra_env && extra_env[i]; i++)
 		env[e++] = extra_env[i];
 	struct run r;

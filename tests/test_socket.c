@@ -194,44 +194,19 @@ Test(socket, python_httpx)
  * by the client for one URL; returns its log once it exited. */
 static json_t **through_node_proxy(const char *mode, size_t *n)
 {
-	char *log = temp_path("proxy.json");
 	char *up = server_url(&srv, "/401");
-	int out[2];
+	struct proxy p;
 
 	need_node();
-	cr_assert(pipe(out) == 0);
-	pid_t pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		dup2(out[1], 1);
-		close(out[0]);
-		char *env[5] = {NULL};
-		size_t e = 0;
-		cr_assert(asprintf(&env[e++], "LD_PRELOAD=%s", TEST_PRELOAD) > 0);
-		cr_assert(asprintf(&env[e++], "AUTHTAP_LOG=%s", log) > 0);
-		const char *keep[] = {"ASAN_OPTIONS", "UBSAN_OPTIONS"};
-		for (size_t i = 0; i < 2; i++)
-			if (getenv(keep[i]))
-				cr_assert(asprintf(&env[e++], "%s=%s", keep[i], getenv(keep[i])) >
-				          0);
-		execle(NODE, NODE, TEST_PROGRAMS_SRC "/sock_proxy.mjs", mode, up, "1", (char *)NULL,
-		       env);
-		_exit(127);
-	}
-	close(out[1]);
-	char port[16] = {0};
-	cr_assert(read(out[0], port, sizeof(port) - 1) > 0, "the proxy did not start");
-	close(out[0]);
-
+	const char *argv[] = {NODE, TEST_PROGRAMS_SRC "/sock_proxy.mjs", mode, up, "1", NULL};
+	proxy_start(&p, argv, true, NULL);
 	char *url = NULL;
-	cr_assert(asprintf(&url, "http://127.0.0.1:%d/mcp", atoi(port)) > 0);
+	cr_assert(asprintf(&url, "http://127.0.0.1:%d/mcp", p.port) > 0);
 	struct run r;
 	run(&r, (const char *[]){TEST_CLIENT, "--quiet", url, NULL}, NULL);
 	run_free(&r);
-	int status;
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the proxy failed: %d", status);
-	return log_read(log, n);
+	proxy_wait(&p);
+	return log_read(p.log, n);
 }
 
 static json_t *one_of_type(json_t **recs, size_t n, const char *type)

@@ -36,48 +36,20 @@ struct traced {
  * (the upstream's /401 each), and returns the proxy's log once it exited. */
 static struct traced through_proxy(const char *mode, int requests, const char *extra_env)
 {
-	char *log = temp_path("proxy.json");
 	char *up = server_url(&upstream, "/401");
-	int out[2];
+	struct proxy p;
 
-	cr_assert(pipe(out) == 0);
-	pid_t pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		dup2(out[1], 1);
-		close(out[0]);
-		/* A sanitizer build's hosts need their options too. */
-		char *env[6] = {NULL, NULL};
-		size_t e = 2;
-		cr_assert(asprintf(&env[0], "LD_PRELOAD=%s", TEST_PRELOAD) > 0);
-		cr_assert(asprintf(&env[1], "AUTHTAP_LOG=%s", log) > 0);
-		const char *keep[] = {"ASAN_OPTIONS", "UBSAN_OPTIONS"};
-		for (size_t i = 0; i < 2; i++)
-			if (getenv(keep[i]))
-				cr_assert(asprintf(&env[e++], "%s=%s", keep[i], getenv(keep[i])) >
-				          0);
-		env[e++] = (char *)extra_env;
-		execle(TEST_VERDICT_PROXY, TEST_VERDICT_PROXY, mode, up, (char *)NULL, env);
-		_exit(127);
-	}
-	close(out[1]);
-	char port[16] = {0};
-	cr_assert(read(out[0], port, sizeof(port) - 1) > 0, "the proxy did not start");
-	close(out[0]);
-
+	proxy_start(&p, (const char *[]){TEST_VERDICT_PROXY, mode, up, NULL}, true, extra_env);
 	char *url = NULL;
-	cr_assert(asprintf(&url, "http://127.0.0.1:%d/mcp", atoi(port)) > 0);
+	cr_assert(asprintf(&url, "http://127.0.0.1:%d/mcp", p.port) > 0);
 	const char *argv[] = {TEST_CLIENT, "--quiet", url, url, NULL};
 	if (requests == 1)
 		argv[3] = NULL;
 	struct run r;
 	run(&r, argv, NULL);
-
-	int status;
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the proxy failed: %d", status);
+	proxy_wait(&p);
 	struct traced t;
-	t.recs = log_read(log, &t.n);
+	t.recs = log_read(p.log, &t.n);
 	t.client_out = r.out;
 	r.out = NULL;
 	run_free(&r);
@@ -299,7 +271,7 @@ Test(verdict, a_client_answered_before_the_transfer_started)
 	const int times = 3;
 	const char *argv[] = {PYTHON, TEST_TORNADO_PROXY, "answer-first", up, "6", NULL};
 
-	proxy_start(&p, argv, true);
+	proxy_start(&p, argv, true, NULL);
 	for (int i = 0; i < times; i++) {
 		/* Two requests on one connection, one after the other. */
 		char *u401, *u200;

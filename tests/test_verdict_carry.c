@@ -51,27 +51,6 @@ struct outcome {
 	size_t n;
 };
 
-/* The child's environment: the preload and its log, or nothing (the
- * control); a sanitizer build's options either way. */
-static char **proxy_env(const char *log, const char *extra)
-{
-	char **env = calloc(8, sizeof(char *));
-	size_t e = 0;
-	const char *keep[] = {"ASAN_OPTIONS", "UBSAN_OPTIONS"};
-
-	cr_assert(env);
-	if (log) {
-		cr_assert(asprintf(&env[e++], "LD_PRELOAD=%s", TEST_PRELOAD) > 0);
-		cr_assert(asprintf(&env[e++], "AUTHTAP_LOG=%s", log) > 0);
-	}
-	for (size_t i = 0; i < 2; i++)
-		if (getenv(keep[i]))
-			cr_assert(asprintf(&env[e++], "%s=%s", keep[i], getenv(keep[i])) > 0);
-	if (log && extra)
-		env[e++] = strdup(extra);
-	return env;
-}
-
 static void expect_exit_ok(pid_t pid, const char *what)
 {
 	int status;
@@ -84,30 +63,16 @@ static void expect_exit_ok(pid_t pid, const char *what)
 static struct outcome through_python(const char *mode, const char *cert, const char *key,
                                      bool preload, const char *extra)
 {
-	char *log = preload ? temp_path("proxy.json") : NULL;
 	char *up = server_url(&upstream, "/401");
-	int out[2];
+	struct proxy p;
 
 	need_program(PYTHON, "python3");
 	need_program(CURL, "curl");
-	cr_assert(pipe(out) == 0);
-	pid_t pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		dup2(out[1], 1);
-		close(out[0]);
-		alarm(60);
-		const char *argv[] = {PYTHON, STREAM_PROXY, mode, up, cert, key, NULL};
-		execve(PYTHON, (char *const *)argv, proxy_env(log, extra));
-		_exit(127);
-	}
-	close(out[1]);
-	char port[16] = {0};
-	cr_assert(read(out[0], port, sizeof(port) - 1) > 0, "the proxy did not start");
-	close(out[0]);
-
+	proxy_start(&p, (const char *[]){PYTHON, STREAM_PROXY, mode, up, cert, key, NULL}, preload,
+	            extra);
+	char *log = preload ? p.log : NULL;
 	char *url;
-	cr_assert(asprintf(&url, "%s://127.0.0.1:%d/mcp", cert ? "https" : "http", atoi(port)) > 0);
+	cr_assert(asprintf(&url, "%s://127.0.0.1:%d/mcp", cert ? "https" : "http", p.port) > 0);
 	struct run r;
 	const char *argv[9] = {CURL, "-sS", "-i", "--noproxy", "*"};
 	size_t a = 5;
@@ -118,7 +83,7 @@ static struct outcome through_python(const char *mode, const char *cert, const c
 	argv[a] = url;
 	run(&r, argv, NULL);
 	cr_expect_eq(r.code, 0, "curl: %s", r.err);
-	expect_exit_ok(pid, "the proxy");
+	proxy_wait(&p);
 
 	struct outcome o = {.client = r.out};
 	r.out = NULL;
@@ -343,7 +308,7 @@ static void fpm_start(struct fpm *f, const char *log)
 		if (f->pid == 0) {
 			alarm(120);
 			execle(PHP_FPM, PHP_FPM, "-F", "-R", "-y", conf, (char *)NULL,
-			       proxy_env(log, NULL));
+			       preload_env(log, NULL));
 			_exit(127);
 		}
 		for (int i = 0; i < 1000; i++) {
