@@ -58,7 +58,7 @@ static struct net_conn *_Atomic net_table[NET_TOP];
 static atomic_uint_fast64_t net_next_id;
 static atomic_bool net_follow;
 static atomic_bool net_follow_connects;
-static atomic_bool net_did_accept;
+atomic_bool net_did_accept;
 /* One past the highest chunk ever mapped: walks stop there. */
 static atomic_uint net_top_used;
 
@@ -1105,11 +1105,6 @@ void net_each_conn(void (*fn)(struct net_conn *c, void *arg), void *arg)
 			}
 		}
 	}
-}
-
-bool net_accepted(void)
-{
-	return atomic_load_explicit(&net_did_accept, memory_order_relaxed);
 }
 
 void net_atfork_prepare(void)

@@ -14,6 +14,7 @@
 #ifndef AUTHTAP_NET_H
 #define AUTHTAP_NET_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -213,7 +214,12 @@ void net_tls_gone(const void *session);
 bool net_answering(const struct net_conn *c, struct head *out);
 
 /* True once the process has accepted a connection. */
-bool net_accepted(void);
+extern atomic_bool net_did_accept __attribute__((visibility("hidden")));
+
+static inline bool net_accepted(void)
+{
+	return atomic_load_explicit(&net_did_accept, memory_order_relaxed);
+}
 
 void net_atfork_prepare(void);
 void net_atfork_parent(void);
